@@ -1,0 +1,48 @@
+# b3scale-c: build, test and demo. `make run` and `make test` install what is missing.
+PKGS      := luajit libmicrohttpd libpq libcurl openssl expat
+CC        ?= cc
+CFLAGS    ?= -O2 -g
+CFLAGS    += -std=c11 -D_GNU_SOURCE -fPIC -pthread -Wall -Wextra -Werror \
+             $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS    += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -pthread -lm
+BUILD     := build
+
+CORE_SRC  := $(filter-out c/main.c,$(wildcard c/*.c))
+CORE_OBJ  := $(CORE_SRC:c/%.c=$(BUILD)/core/%.o)
+SIM_SRC   := $(wildcard c/sim/*.c)
+SIM_OBJ   := $(SIM_SRC:c/sim/%.c=$(BUILD)/sim/%.o)
+# bbbsim shares the protocol code with the daemon so both speak BBB the same way
+SIM_DEPS  := $(BUILD)/core/buf.o $(BUILD)/core/query.o $(BUILD)/core/bbb_checksum.o \
+             $(BUILD)/core/xml_dom.o $(BUILD)/core/bbb_xml.o $(BUILD)/core/log.o
+
+.PHONY: all deps test run clean bench check-deps
+all: $(BUILD)/b3scaled $(BUILD)/bbbsim $(BUILD)/libb3scale.so
+
+$(BUILD)/core/%.o: c/%.c $(wildcard c/*.h) | $(BUILD)/core
+	$(CC) $(CFLAGS) -c -o $@ $<
+$(BUILD)/sim/%.o: c/sim/%.c $(wildcard c/*.h c/sim/*.h) | $(BUILD)/sim
+	$(CC) $(CFLAGS) -Ic -c -o $@ $<
+$(BUILD)/core $(BUILD)/sim:
+	mkdir -p $@
+
+$(BUILD)/b3scaled: $(BUILD)/core/main.o $(CORE_OBJ)
+	$(CC) -o $@ $^ $(LDLIBS)
+$(BUILD)/libb3scale.so: $(CORE_OBJ)
+	$(CC) -shared -o $@ $^ $(LDLIBS)
+$(BUILD)/bbbsim: $(SIM_OBJ) $(SIM_DEPS)
+	$(CC) -o $@ $^ $(LDLIBS)
+
+# Installs the Debian packages listed in .ci/packages when any is missing.
+deps:
+	@sh .ci/deps.sh
+
+test: deps
+	@$(MAKE) --no-print-directory all
+	@sh spec/support/run.sh
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@sh examples/demo.sh
+
+clean:
+	rm -rf $(BUILD) var

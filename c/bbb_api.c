@@ -1,0 +1,178 @@
+/* bbb_api.c: request parsing, frontend resolution and checksum verification, then one
+ * handler per call. Every error a frontend sees is BBB-shaped: HTTP 200, FAILED, messageKey. */
+#include "bbb_api.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "bbb_checksum.h"
+#include "bbb_meetings.h"
+#include "bbb_xml.h"
+#include "db_frontends.h"
+#include "log.h"
+
+#define BBB_API_MAX_CALL 64
+
+static void bbb_api_fail(struct bbb_ctx *c, const char *key, const char *msg)
+{
+	buf_reset(&c->a->body);
+	bbb_xml_error(&c->a->body, key, msg);
+	c->a->status = 200;
+	c->a->content_type = "text/xml";
+	c->outcome = key;
+}
+
+/* Splits /bbb/<key>/[bigbluebutton/]api[/<call>] ; call "" is the API index. */
+static int bbb_api_parse_path(const char *path, char *key, size_t keycap, char *call,
+			      size_t callcap)
+{
+	const char *p = path + 5, *slash = strchr(p, '/');
+	size_t kl;
+
+	if (!slash)
+		return -EINVAL;
+	kl = (size_t)(slash - p);
+	if (kl == 0 || kl >= keycap)
+		return -EINVAL;
+	memcpy(key, p, kl);
+	key[kl] = '\0';
+	p = slash + 1;
+	if (strncmp(p, "bigbluebutton/", 14) == 0)
+		p += 14;
+	if (strncmp(p, "api", 3) != 0 || (p[3] != '\0' && p[3] != '/'))
+		return -EINVAL;
+	p += 3;
+	if (*p == '/')
+		p++;
+	if (strlen(p) >= callcap || strchr(p, '/'))
+		return -EINVAL;
+	strcpy(call, p);
+	return 0;
+}
+
+static void bbb_api_index(struct bbb_ctx *c)
+{
+	buf_puts(&c->a->body, "<response><returncode>SUCCESS</returncode><version>2.0</version>"
+			      "<apiVersion>2.0</apiVersion><bbbVersion/></response>");
+	c->a->status = 200;
+	c->a->content_type = "text/xml";
+	c->outcome = "SUCCESS";
+}
+
+static int bbb_api_is_form(const char *ct)
+{
+	return ct && strncasecmp(ct, "application/x-www-form-urlencoded", 33) == 0;
+}
+
+static void bbb_api_dispatch(struct bbb_ctx *c)
+{
+	static const struct {
+		const char *call;
+		void (*fn)(struct bbb_ctx *);
+	} calls[] = {
+		{ "create", bbb_meetings_create },
+		{ "join", bbb_meetings_join },
+		{ "end", bbb_meetings_forward },
+		{ "isMeetingRunning", bbb_meetings_forward },
+		{ "getMeetingInfo", bbb_meetings_forward },
+		{ "getMeetings", bbb_meetings_list },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(calls) / sizeof(calls[0]); i++) {
+		if (strcmp(calls[i].call, c->call) == 0) {
+			calls[i].fn(c);
+			return;
+		}
+	}
+	bbb_api_fail(c, "unsupportedRequest", "This request is not supported.");
+}
+
+void bbb_api_handle(struct worker *w, const struct http_request *req, struct http_answer *a)
+{
+	struct bbb_ctx c;
+	struct lb_frontend fe;
+	char key[72], call[BBB_API_MAX_CALL], err[512];
+	int rc;
+
+	memset(&c, 0, sizeof(c));
+	memset(&fe, 0, sizeof(fe));
+	c.w = w;
+	c.req = req;
+	c.a = a;
+	c.fe = &fe;
+	c.raw = req->raw_query;
+	c.rawlen = req->query_len;
+	query_init(&c.params);
+	c.outcome = "error";
+	if (bbb_api_parse_path(req->path, key, sizeof(key), call, sizeof(call)) < 0) {
+		a->status = 404;
+		a->content_type = "text/plain";
+		buf_puts(&a->body, "not found: BBB API URLs look like /bbb/<frontend>/api/<call>\n");
+		return;
+	}
+	c.call = call;
+	if (req->query_len > w->cfg->max_query) {
+		bbb_api_fail(&c, "validationError", "The query string is too long.");
+		goto out;
+	}
+	if (req->body_too_big) {
+		bbb_api_fail(&c, "validationError", "The request body is too large.");
+		goto out;
+	}
+	/* a form POST carries its parameters (and checksum) in the body */
+	if (strcmp(req->method, "POST") == 0 && req->query_len == 0 &&
+	    bbb_api_is_form(req->content_type)) {
+		c.raw = req->body;
+		c.rawlen = req->body_len;
+		c.form_body = 1;
+	}
+	rc = db_frontends_find(&w->db, key, &fe, err, sizeof(err));
+	if (rc < 0 && rc != -ENOENT) {
+		log_error("bbb", "event=db_error call=%s frontend=%s error=\"%s\"", call, key, err);
+		bbb_api_fail(&c, "internalError", "The service is temporarily unavailable.");
+		goto out;
+	}
+	if (rc == -ENOENT) {
+		/* same answer as a wrong checksum, so frontend keys cannot be probed */
+		bbb_api_fail(&c, "checksumError", "Checksums do not match");
+		goto out;
+	}
+	if (call[0] == '\0') {
+		if (fe.active)
+			bbb_api_index(&c);
+		else
+			bbb_api_fail(&c, "checksumError", "This frontend is disabled.");
+		goto out;
+	}
+	rc = bbb_checksum_verify(call, c.raw, c.rawlen, fe.secret);
+	if (rc != 0) {
+		bbb_api_fail(&c, "checksumError",
+			     rc == BBB_CHECKSUM_MISSING ? "You must provide the checksum"
+							: "Checksums do not match");
+		goto out;
+	}
+	if (!fe.active) {
+		bbb_api_fail(&c, "checksumError", "This frontend is disabled.");
+		goto out;
+	}
+	if (query_parse(&c.params, c.raw, c.rawlen) < 0) {
+		bbb_api_fail(&c, "internalError", "Out of memory.");
+		goto out;
+	}
+	bbb_api_dispatch(&c);
+out:
+	log_info("access", "call=%s frontend=%s backend=%s status=%d outcome=%s",
+		 call[0] ? call : "index", key, c.backend_host[0] ? c.backend_host : "-", a->status,
+		 c.outcome);
+	query_free(&c.params);
+	lb_frontend_clear(&fe);
+}
+
+void bbb_api_error(struct bbb_ctx *c, const char *key, const char *msg)
+{
+	bbb_api_fail(c, key, msg);
+}

@@ -1,0 +1,75 @@
+/* bbb_backend.c: re-signing and calling a node; never logs the URL (it carries a checksum). */
+#include "bbb_backend.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "bbb_checksum.h"
+
+int bbb_backend_url(struct buf *url, const struct lb_backend *b, const char *call,
+		    const char *encoded_query)
+{
+	struct buf q;
+	int rc;
+
+	buf_init(&q);
+	buf_puts(&q, encoded_query);
+	rc = bbb_checksum_sign(&q, call, b->secret, BBB_HASH_SHA256);
+	if (rc == 0) {
+		buf_reset(url);
+		buf_printf(url, "%s%s?%s", b->host, call, buf_str(&q));
+		rc = url->oom ? -ENOMEM : 0;
+	}
+	buf_free(&q);
+	return rc;
+}
+
+int bbb_backend_call(struct worker *w, const struct lb_backend *b, const char *call,
+		     const char *method, const char *encoded_query, const char *body,
+		     size_t body_len, const char *content_type, struct xml_node **doc, char *err,
+		     size_t errlen)
+{
+	struct proxy_result res;
+	struct buf url;
+	char xerr[256];
+	int rc;
+
+	*doc = NULL;
+	buf_init(&url);
+	proxy_result_init(&res);
+	rc = bbb_backend_url(&url, b, call, encoded_query);
+	if (rc < 0) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	rc = proxy_request(w->curl, &w->popts, method, buf_str(&url), body, body_len, content_type,
+			   &res, err, errlen);
+	if (rc < 0)
+		goto out;
+	if (res.status != 200) {
+		snprintf(err, errlen, "HTTP status %ld", res.status);
+		rc = -EPROTO;
+		goto out;
+	}
+	rc = xml_dom_parse(buf_str(&res.body), res.body.len, doc, xerr, sizeof(xerr));
+	if (rc < 0) {
+		snprintf(err, errlen, "unreadable answer: %s", xerr);
+		goto out;
+	}
+	if (strcmp((*doc)->name, "response") != 0 || !bbb_backend_returncode(*doc)) {
+		snprintf(err, errlen, "answer is not a BBB <response>");
+		xml_dom_free(*doc);
+		*doc = NULL;
+		rc = -EPROTO;
+	}
+out:
+	buf_free(&url);
+	proxy_result_free(&res);
+	return rc;
+}
+
+const char *bbb_backend_returncode(struct xml_node *doc)
+{
+	return doc ? xml_dom_child_text(doc, "returncode") : NULL;
+}

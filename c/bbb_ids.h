@@ -1,0 +1,18 @@
+/* bbb_ids.h: meeting IDs namespaced per frontend ("<key>~<meetingID>") and mapped back. */
+#ifndef B3S_BBB_IDS_H
+#define B3S_BBB_IDS_H
+
+#include "buf.h"
+#include "xml_dom.h"
+
+/* BBB refuses meeting IDs longer than this. */
+#define BBB_IDS_MAX 256
+
+/* -E2BIG when the namespaced ID would exceed what BBB accepts. */
+int bbb_ids_encode(struct buf *out, const char *frontend_key, const char *meeting_id);
+/* The frontend's own ID inside nsid when it belongs to frontend_key, else NULL. */
+const char *bbb_ids_decode(const char *nsid, const char *frontend_key);
+/* Rewrites every meetingID/parentMeetingID element under n that belongs to frontend_key. */
+void bbb_ids_rewrite(struct xml_node *n, const char *frontend_key);
+
+#endif

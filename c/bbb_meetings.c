@@ -1,0 +1,291 @@
+/* bbb_meetings.c: meeting calls. The frontend only ever sees its own meeting IDs. */
+#include "bbb_meetings.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "bbb_backend.h"
+#include "bbb_ids.h"
+#include "bbb_xml.h"
+#include "db_backends.h"
+#include "db_meetings.h"
+#include "log.h"
+#include "scheduler.h"
+
+/* Sends the node's document back with this frontend's IDs. */
+static void bbb_meetings_reply(struct bbb_ctx *c, struct xml_node *doc)
+{
+	const char *rc = xml_dom_child_text(doc, "returncode");
+
+	bbb_ids_rewrite(doc, c->fe->key);
+	buf_reset(&c->a->body);
+	xml_dom_write(&c->a->body, doc);
+	c->a->status = 200;
+	c->a->content_type = "text/xml";
+	c->outcome = (rc && strcmp(rc, "SUCCESS") == 0) ? "SUCCESS" : "FAILED";
+}
+
+/* Checks meetingID like bbb-web and builds the namespaced form; 0 or an answered error. */
+static int bbb_meetings_id(struct bbb_ctx *c, struct buf *nsid, const char **mid)
+{
+	*mid = query_get(&c->params, "meetingID");
+	if (!*mid || !**mid) {
+		bbb_api_error(c, "missingParamMeetingID", "You must provide a meeting ID");
+		return -EINVAL;
+	}
+	if (strchr(*mid, ',')) {
+		bbb_api_error(c, "validationError", "Meeting ID cannot contain ','");
+		return -EINVAL;
+	}
+	if (bbb_ids_encode(nsid, c->fe->key, *mid) < 0) {
+		bbb_api_error(c, "validationError", "Meeting ID is too long for this server.");
+		return -E2BIG;
+	}
+	return 0;
+}
+
+/* The request's parameters with meetingID namespaced, encoded for the node. */
+static int bbb_meetings_encode(struct bbb_ctx *c, const char *nsid, struct buf *out)
+{
+	if (query_set(&c->params, "meetingID", nsid) < 0 || query_encode(&c->params, out) < 0) {
+		bbb_api_error(c, "internalError", "Out of memory.");
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static int bbb_meetings_xml_body(const char *ct)
+{
+	return ct && (strncasecmp(ct, "application/xml", 15) == 0 ||
+		      strncasecmp(ct, "text/xml", 8) == 0);
+}
+
+void bbb_meetings_create(struct bbb_ctx *c)
+{
+	struct scheduler_create sc;
+	struct xml_node *doc = NULL;
+	struct buf nsid, q;
+	const char *mid, *key;
+	char *mid_copy = NULL;
+	char msg[512];
+	int has_body = !c->form_body && c->req->body_len > 0;
+
+	buf_init(&nsid);
+	buf_init(&q);
+	if (bbb_meetings_id(c, &nsid, &mid) < 0)
+		goto out;
+	if (has_body && !bbb_meetings_xml_body(c->req->content_type)) {
+		bbb_api_error(c, "unsupportedContentType",
+			      "POST request Content-Type is missing or unsupported");
+		goto out;
+	}
+	/* the policy sees the frontend's own ID; keep a copy before namespacing params */
+	memset(&sc, 0, sizeof(sc));
+	sc.fe = c->fe;
+	sc.meeting_id = mid_copy = strdup(mid);
+	if (!mid_copy || bbb_meetings_encode(c, buf_str(&nsid), &q) < 0)
+		goto out;
+	sc.backend_meeting_id = buf_str(&nsid);
+	sc.params = &c->params;
+	sc.call.query = buf_str(&q);
+	sc.call.body = has_body ? c->req->body : NULL;
+	sc.call.body_len = has_body ? c->req->body_len : 0;
+	sc.call.content_type = has_body ? "application/xml" : NULL;
+	sc.method = has_body ? "POST" : "GET";
+	if (scheduler_create(c->w, &sc, &doc, &key, msg, sizeof(msg)) < 0) {
+		bbb_api_error(c, key, msg);
+		goto out;
+	}
+	bbb_meetings_reply(c, doc);
+out:
+	free(mid_copy);
+	xml_dom_free(doc);
+	buf_free(&nsid);
+	buf_free(&q);
+}
+
+/* Finds the meeting's row; 0, -ENOENT (not placed) or a database error (answered). */
+static int bbb_meetings_lookup(struct bbb_ctx *c, const char *mid, struct lb_meeting *m)
+{
+	char err[512];
+	int rc = db_meetings_find(&c->w->db, c->fe->id, mid, m, err, sizeof(err));
+
+	if (rc < 0 && rc != -ENOENT) {
+		log_error("bbb", "event=db_error call=%s error=\"%s\"", c->call, err);
+		bbb_api_error(c, "internalError", "The service is temporarily unavailable.");
+	}
+	if (rc == 0 && m->has_backend)
+		snprintf(c->backend_host, sizeof(c->backend_host), "%s", m->backend.host);
+	return rc;
+}
+
+void bbb_meetings_join(struct bbb_ctx *c)
+{
+	struct lb_meeting m;
+	struct buf nsid, q, url;
+	const char *mid;
+	int rc;
+
+	memset(&m, 0, sizeof(m));
+	buf_init(&nsid);
+	buf_init(&q);
+	buf_init(&url);
+	if (bbb_meetings_id(c, &nsid, &mid) < 0)
+		goto out;
+	if (!query_get(&c->params, "fullName") || !*query_get(&c->params, "fullName")) {
+		bbb_api_error(c, "missingParamFullName", "You must provide your name");
+		goto out;
+	}
+	rc = bbb_meetings_lookup(c, mid, &m);
+	if (rc == -ENOENT) {
+		bbb_api_error(c, "notFound", "A meeting with that ID does not exist");
+		goto out;
+	}
+	if (rc < 0)
+		goto out;
+	if (!m.has_backend || !lb_backend_reachable(&m.backend)) {
+		bbb_api_error(c, "serverUnavailable", "The server for this meeting is offline.");
+		goto out;
+	}
+	/* the node itself is not called: the browser follows the redirect and gets its session
+	 * cookie from the node's own domain */
+	if (bbb_meetings_encode(c, m.backend_meeting_id, &q) < 0)
+		goto out;
+	if (bbb_backend_url(&url, &m.backend, "join", buf_str(&q)) < 0) {
+		bbb_api_error(c, "internalError", "Out of memory.");
+		goto out;
+	}
+	c->a->status = 302;
+	c->a->content_type = "text/html";
+	c->a->location = buf_take(&url, NULL);
+	buf_puts(&c->a->body, "<html><body>Redirecting to the meeting.</body></html>\n");
+	c->outcome = "redirect";
+out:
+	lb_meeting_clear(&m);
+	buf_free(&nsid);
+	buf_free(&q);
+	buf_free(&url);
+}
+
+/* What a call answers when the meeting is unknown or its node cannot be reached. */
+static void bbb_meetings_absent(struct bbb_ctx *c, int unreachable)
+{
+	if (strcmp(c->call, "isMeetingRunning") == 0) {
+		buf_reset(&c->a->body);
+		buf_puts(&c->a->body, "<response><returncode>SUCCESS</returncode>"
+				      "<running>false</running></response>");
+		c->a->status = 200;
+		c->a->content_type = "text/xml";
+		c->outcome = "SUCCESS";
+	} else if (unreachable && strcmp(c->call, "end") == 0) {
+		bbb_api_error(c, "internalError", "Unable to access the meeting's server.");
+	} else {
+		bbb_api_error(c, "notFound", "A meeting with that ID does not exist");
+	}
+}
+
+void bbb_meetings_forward(struct bbb_ctx *c)
+{
+	struct lb_meeting m;
+	struct xml_node *doc = NULL;
+	struct buf nsid, q;
+	const char *mid;
+	char err[512];
+	int rc;
+
+	memset(&m, 0, sizeof(m));
+	buf_init(&nsid);
+	buf_init(&q);
+	if (bbb_meetings_id(c, &nsid, &mid) < 0)
+		goto out;
+	rc = bbb_meetings_lookup(c, mid, &m);
+	if (rc == -ENOENT || (rc == 0 && !m.has_backend)) {
+		bbb_meetings_absent(c, 0);
+		goto out;
+	}
+	if (rc < 0 || bbb_meetings_encode(c, m.backend_meeting_id, &q) < 0)
+		goto out;
+	rc = bbb_backend_call(c->w, &m.backend, c->call, "GET", buf_str(&q), NULL, 0, NULL, &doc,
+			      err, sizeof(err));
+	if (rc < 0) {
+		log_warn("bbb", "event=backend_failed call=%s frontend=%s backend=%s error=\"%s\"",
+			 c->call, c->fe->key, m.backend.host, err);
+		bbb_meetings_absent(c, 1);
+		goto out;
+	}
+	bbb_meetings_reply(c, doc);
+out:
+	xml_dom_free(doc);
+	lb_meeting_clear(&m);
+	buf_free(&nsid);
+	buf_free(&q);
+}
+
+/* Moves this frontend's <meeting> elements of one node's getMeetings into list. */
+static void bbb_meetings_collect(struct bbb_ctx *c, struct xml_node *doc, struct xml_node *list)
+{
+	struct xml_node *meetings = xml_dom_child(doc, "meetings"), *m, *next;
+	const char *id;
+
+	for (m = meetings ? meetings->first : NULL; m; m = next) {
+		next = m->next;
+		id = xml_dom_child_text(m, "meetingID");
+		if (strcmp(m->name, "meeting") != 0 || !id || !bbb_ids_decode(id, c->fe->key))
+			continue;
+		xml_dom_unlink(m);
+		bbb_ids_rewrite(m, c->fe->key);
+		xml_dom_append(list, m);
+	}
+}
+
+void bbb_meetings_list(struct bbb_ctx *c)
+{
+	struct lb_backend_list bl;
+	struct xml_node *doc, list;
+	const struct xml_node *m;
+	char err[512];
+	size_t i;
+
+	memset(&list, 0, sizeof(list));
+	if (db_backends_of_frontend(&c->w->db, c->fe->id, &bl, err, sizeof(err)) < 0) {
+		log_error("bbb", "event=db_error call=getMeetings error=\"%s\"", err);
+		bbb_api_error(c, "internalError", "The service is temporarily unavailable.");
+		return;
+	}
+	for (i = 0; i < bl.n; i++) {
+		if (!lb_backend_reachable(&bl.v[i]))
+			continue;
+		if (bbb_backend_call(c->w, &bl.v[i], "getMeetings", "GET", "", NULL, 0, NULL, &doc,
+				     err, sizeof(err)) < 0) {
+			log_warn("bbb", "event=backend_failed call=getMeetings backend=%s error=\"%s\"",
+				 bl.v[i].host, err);
+			continue;
+		}
+		bbb_meetings_collect(c, doc, &list);
+		xml_dom_free(doc);
+	}
+	buf_reset(&c->a->body);
+	buf_puts(&c->a->body, "<response><returncode>SUCCESS</returncode>");
+	if (!list.first) {
+		buf_puts(&c->a->body, "<meetings/><messageKey>noMeetings</messageKey>"
+				      "<message>no meetings were found on this server</message>");
+	} else {
+		buf_puts(&c->a->body, "<meetings>");
+		for (m = list.first; m; m = m->next)
+			xml_dom_write(&c->a->body, m);
+		buf_puts(&c->a->body, "</meetings>");
+	}
+	buf_puts(&c->a->body, "</response>");
+	c->a->status = 200;
+	c->a->content_type = "text/xml";
+	c->outcome = "SUCCESS";
+	while (list.first) {
+		struct xml_node *n = list.first;
+		xml_dom_unlink(n);
+		xml_dom_free(n);
+	}
+	lb_backend_list_clear(&bl);
+}

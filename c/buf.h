@@ -1,0 +1,25 @@
+/* buf.h: a small growable byte buffer, always NUL-terminated. */
+#ifndef B3S_BUF_H
+#define B3S_BUF_H
+
+#include <stddef.h>
+
+struct buf {
+	char *data;   /* NUL-terminated; NULL until the first append */
+	size_t len;
+	size_t cap;
+	int oom;      /* sticky: set once an allocation failed, appends become no-ops */
+};
+
+void buf_init(struct buf *b);
+void buf_free(struct buf *b);
+void buf_reset(struct buf *b);
+int buf_append(struct buf *b, const char *s, size_t n);
+int buf_puts(struct buf *b, const char *s);
+int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Hands the data to the caller (who frees it); the buffer is empty afterwards. */
+char *buf_take(struct buf *b, size_t *len);
+/* "" when empty, never NULL. */
+const char *buf_str(const struct buf *b);
+
+#endif

@@ -1,0 +1,124 @@
+/* config.c: environment parsing with a one-line explanation for every bad value. */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *config_env(const char *name, const char *def)
+{
+	const char *v = getenv(name);
+
+	return (v && *v) ? v : def;
+}
+
+static int config_str(const char *name, const char *def, char *dst, size_t cap, char *err,
+		      size_t errlen)
+{
+	const char *v = config_env(name, def);
+
+	if (!v) {
+		snprintf(err, errlen, "%s is required but not set", name);
+		return -EINVAL;
+	}
+	if (strlen(v) >= cap) {
+		snprintf(err, errlen, "%s is too long (at most %zu characters)", name, cap - 1);
+		return -EINVAL;
+	}
+	strcpy(dst, v);
+	return 0;
+}
+
+static int config_long(const char *name, long def, long min, long max, long *out, char *err,
+		       size_t errlen)
+{
+	const char *v = getenv(name);
+	char *end;
+	long n;
+
+	if (!v || !*v) {
+		*out = def;
+		return 0;
+	}
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (errno || *end || n < min || n > max) {
+		snprintf(err, errlen, "%s must be an integer from %ld to %ld, got '%s'", name, min,
+			 max, v);
+		return -EINVAL;
+	}
+	*out = n;
+	return 0;
+}
+
+static int config_listen(struct lb_config *cfg, char *err, size_t errlen)
+{
+	const char *v = config_env("B3SCALE_LISTEN_HTTP", "127.0.0.1:42353");
+	const char *colon = strrchr(v, ':');
+	char *end;
+	long port;
+	size_t hl;
+
+	if (!colon || colon == v) {
+		snprintf(err, errlen, "B3SCALE_LISTEN_HTTP must be host:port, got '%s'", v);
+		return -EINVAL;
+	}
+	port = strtol(colon + 1, &end, 10);
+	hl = (size_t)(colon - v);
+	if (*end || port < 1 || port > 65535 || hl >= sizeof(cfg->listen_host)) {
+		snprintf(err, errlen, "B3SCALE_LISTEN_HTTP must be host:port, got '%s'", v);
+		return -EINVAL;
+	}
+	memcpy(cfg->listen_host, v, hl);
+	cfg->listen_host[hl] = '\0';
+	cfg->listen_port = (unsigned short)port;
+	return 0;
+}
+
+int config_load(struct lb_config *cfg, char *err, size_t errlen)
+{
+	long n;
+
+	memset(cfg, 0, sizeof(*cfg));
+	if (config_str("B3SCALE_DB_URL", NULL, cfg->db_url, sizeof(cfg->db_url), err, errlen) < 0 ||
+	    config_listen(cfg, err, errlen) < 0 ||
+	    config_str("B3SCALE_POLICY_DIR", "policies", cfg->policy_dir, sizeof(cfg->policy_dir),
+		       err, errlen) < 0 ||
+	    config_str("B3SCALE_LUA_DIR", "lua", cfg->lua_dir, sizeof(cfg->lua_dir), err,
+		       errlen) < 0 ||
+	    config_str("B3SCALE_SQL_DIR", "sql", cfg->sql_dir, sizeof(cfg->sql_dir), err,
+		       errlen) < 0 ||
+	    config_str("B3SCALE_POLICY", "least_load", cfg->default_policy,
+		       sizeof(cfg->default_policy), err, errlen) < 0 ||
+	    config_str("B3SCALE_LOG_LEVEL", "info", cfg->log_level, sizeof(cfg->log_level), err,
+		       errlen) < 0 ||
+	    config_str("B3SCALE_LOG_FORMAT", "text", cfg->log_format, sizeof(cfg->log_format), err,
+		       errlen) < 0)
+		return -EINVAL;
+	if (config_long("B3SCALE_WORKERS", 8, 1, 256, &n, err, errlen) < 0)
+		return -EINVAL;
+	cfg->workers = (unsigned)n;
+	if (config_long("B3SCALE_BACKEND_TIMEOUT_MS", 10000, 100, 600000, &cfg->backend_timeout_ms,
+			err, errlen) < 0 ||
+	    config_long("B3SCALE_BACKEND_CONNECT_TIMEOUT_MS", 2000, 50, 60000,
+			&cfg->backend_connect_timeout_ms, err, errlen) < 0)
+		return -EINVAL;
+	if (config_long("B3SCALE_MAX_QUERY", 65536, 1024, 1048576, &n, err, errlen) < 0)
+		return -EINVAL;
+	cfg->max_query = (size_t)n;
+	if (config_long("B3SCALE_MAX_BODY", 8388608, 0, 268435456, &n, err, errlen) < 0)
+		return -EINVAL;
+	cfg->max_body = (size_t)n;
+	if (config_long("B3SCALE_CREATE_ATTEMPTS", 3, 1, 20, &n, err, errlen) < 0)
+		return -EINVAL;
+	cfg->max_attempts = (unsigned)n;
+	if (strspn(cfg->default_policy, "abcdefghijklmnopqrstuvwxyz0123456789_") !=
+	    strlen(cfg->default_policy)) {
+		snprintf(err, errlen, "B3SCALE_POLICY must be a policy name like least_load, got '%s'",
+			 cfg->default_policy);
+		return -EINVAL;
+	}
+	return 0;
+}

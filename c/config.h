@@ -1,0 +1,28 @@
+/* config.h: the daemon's settings, read once from B3SCALE_* environment variables. */
+#ifndef B3S_CONFIG_H
+#define B3S_CONFIG_H
+
+#include <stddef.h>
+
+struct lb_config {
+	char db_url[1024];
+	char listen_host[256];
+	unsigned short listen_port;
+	unsigned workers;
+	char policy_dir[1024];
+	char lua_dir[1024];
+	char sql_dir[1024];
+	char default_policy[64];
+	long backend_timeout_ms;
+	long backend_connect_timeout_ms;
+	size_t max_query;
+	size_t max_body;
+	unsigned max_attempts;
+	char log_level[16];
+	char log_format[16];
+};
+
+/* One documented row per variable; README's table mirrors this list. */
+int config_load(struct lb_config *cfg, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,101 @@
+/* db_backends.c: backend snapshots for placement and fan-out calls. */
+#include "db_backends.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* meetings counts the rows placed here, so placements not yet seen by a poll still weigh */
+static const struct db_stmt db_backends_eligible_stmt = {
+	DB_BACKENDS_ELIGIBLE, "backends_eligible",
+	"SELECT b.id::text, b.host, b.secret, b.admin_state, b.node_state,"
+	" array_to_string(b.tags, ','), b.load_factor,"
+	" GREATEST(b.meetings_count, (SELECT count(*) FROM meetings m WHERE m.backend_id = b.id)),"
+	" b.attendees_count, b.video_count, b.voice_count, b.listener_count"
+	" FROM backends b WHERE b.admin_state = 'ready' AND b.node_state <> 'unavailable'"
+	" ORDER BY b.created_at, b.id",
+	0
+};
+
+static const struct db_stmt db_backends_of_frontend_stmt = {
+	DB_BACKENDS_OF_FRONTEND, "backends_of_frontend",
+	"SELECT DISTINCT b.id::text, b.host, b.secret, b.admin_state, b.node_state"
+	" FROM meetings m JOIN backends b ON b.id = m.backend_id WHERE m.frontend_id = $1",
+	1
+};
+
+int db_backends_row(PGresult *r, int row, int col, struct lb_backend *b)
+{
+	snprintf(b->id, sizeof(b->id), "%s", PQgetvalue(r, row, col));
+	b->host = strdup(PQgetvalue(r, row, col + 1));
+	b->secret = strdup(PQgetvalue(r, row, col + 2));
+	snprintf(b->admin_state, sizeof(b->admin_state), "%s", PQgetvalue(r, row, col + 3));
+	snprintf(b->node_state, sizeof(b->node_state), "%s", PQgetvalue(r, row, col + 4));
+	return (b->host && b->secret) ? 0 : -ENOMEM;
+}
+
+static int db_backends_list(PGresult *r, struct lb_backend_list *out, int full)
+{
+	int i, n = PQntuples(r);
+	struct lb_backend *b;
+
+	out->v = calloc(n ? (size_t)n : 1, sizeof(*out->v));
+	out->n = 0;
+	if (!out->v)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		b = &out->v[out->n++];
+		if (db_backends_row(r, i, 0, b) < 0)
+			return -ENOMEM;
+		if (!full)
+			continue;
+		b->tags = strdup(PQgetvalue(r, i, 5));
+		if (!b->tags)
+			return -ENOMEM;
+		b->load_factor = strtod(PQgetvalue(r, i, 6), NULL);
+		b->meetings = strtol(PQgetvalue(r, i, 7), NULL, 10);
+		b->participants = strtol(PQgetvalue(r, i, 8), NULL, 10);
+		b->video = strtol(PQgetvalue(r, i, 9), NULL, 10);
+		b->voice = strtol(PQgetvalue(r, i, 10), NULL, 10);
+		b->listeners = strtol(PQgetvalue(r, i, 11), NULL, 10);
+	}
+	return 0;
+}
+
+int db_backends_eligible(struct db *db, struct lb_backend_list *out, char *err, size_t errlen)
+{
+	PGresult *r;
+	int rc;
+
+	out->v = NULL;
+	out->n = 0;
+	r = db_exec(db, &db_backends_eligible_stmt, NULL, NULL, NULL, PGRES_TUPLES_OK, err, errlen);
+	if (!r)
+		return -EIO;
+	rc = db_backends_list(r, out, 1);
+	PQclear(r);
+	if (rc < 0)
+		lb_backend_list_clear(out);
+	return rc;
+}
+
+int db_backends_of_frontend(struct db *db, const char *frontend_id, struct lb_backend_list *out,
+			    char *err, size_t errlen)
+{
+	const char *vals[1] = { frontend_id };
+	PGresult *r;
+	int rc;
+
+	out->v = NULL;
+	out->n = 0;
+	r = db_exec(db, &db_backends_of_frontend_stmt, vals, NULL, NULL, PGRES_TUPLES_OK, err,
+		    errlen);
+	if (!r)
+		return -EIO;
+	rc = db_backends_list(r, out, 0);
+	PQclear(r);
+	if (rc < 0)
+		lb_backend_list_clear(out);
+	return rc;
+}

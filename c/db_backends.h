@@ -1,0 +1,16 @@
+/* db_backends.h: the backends table. */
+#ifndef B3S_DB_BACKENDS_H
+#define B3S_DB_BACKENDS_H
+
+#include "db.h"
+#include "lb.h"
+
+/* Backends that may take a new meeting (admin ready, not unavailable), in a stable order. */
+int db_backends_eligible(struct db *db, struct lb_backend_list *out, char *err, size_t errlen);
+/* Backends holding at least one meeting of this frontend. */
+int db_backends_of_frontend(struct db *db, const char *frontend_id, struct lb_backend_list *out,
+			    char *err, size_t errlen);
+/* Fills b from columns id, host, secret, admin_state, node_state starting at col. */
+int db_backends_row(PGresult *r, int row, int col, struct lb_backend *b);
+
+#endif

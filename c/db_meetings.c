@@ -1,0 +1,149 @@
+/* db_meetings.c: meeting placement records; each change is one atomic statement. */
+#include "db_meetings.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db_backends.h"
+
+static const struct db_stmt db_meetings_find_stmt = {
+	DB_MEETING_FIND, "meeting_find",
+	"SELECT m.id, m.backend_meeting_id, m.confirmed_at IS NOT NULL,"
+	" b.id::text, b.host, b.secret, b.admin_state, b.node_state"
+	" FROM meetings m LEFT JOIN backends b ON b.id = m.backend_id"
+	" WHERE m.frontend_id = $1 AND m.meeting_id = $2",
+	2
+};
+
+static const struct db_stmt db_meetings_claim_stmt = {
+	DB_MEETING_CLAIM, "meeting_claim",
+	"INSERT INTO meetings (frontend_id, meeting_id, backend_meeting_id, backend_id,"
+	" create_query, create_body, create_content_type) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+	" ON CONFLICT (frontend_id, meeting_id) DO NOTHING RETURNING id",
+	7
+};
+
+static const struct db_stmt db_meetings_move_stmt = {
+	DB_MEETING_MOVE, "meeting_move",
+	"UPDATE meetings SET backend_id = $3, updated_at = now()"
+	" WHERE id = $1 AND backend_id IS NOT DISTINCT FROM $2::uuid RETURNING id",
+	3
+};
+
+static const struct db_stmt db_meetings_confirm_stmt = {
+	DB_MEETING_CONFIRM, "meeting_confirm",
+	"UPDATE meetings SET internal_id = $3, create_time = $4::bigint, attendee_pw = $5,"
+	" moderator_pw = $6, create_query = $7, create_body = $8, create_content_type = $9,"
+	" confirmed_at = coalesce(confirmed_at, now()), updated_at = now()"
+	" WHERE id = $1 AND backend_id = $2",
+	9
+};
+
+static const struct db_stmt db_meetings_drop_stmt = {
+	DB_MEETING_DROP_CLAIM, "meeting_drop_claim",
+	"DELETE FROM meetings WHERE id = $1 AND confirmed_at IS NULL", 1
+};
+
+int db_meetings_find(struct db *db, const char *frontend_id, const char *meeting_id,
+		     struct lb_meeting *out, char *err, size_t errlen)
+{
+	const char *vals[2] = { frontend_id, meeting_id };
+	PGresult *r;
+	int rc = 0;
+
+	memset(out, 0, sizeof(*out));
+	r = db_exec(db, &db_meetings_find_stmt, vals, NULL, NULL, PGRES_TUPLES_OK, err, errlen);
+	if (!r)
+		return -EIO;
+	if (PQntuples(r) != 1) {
+		rc = -ENOENT;
+		goto out;
+	}
+	out->id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	out->backend_meeting_id = strdup(PQgetvalue(r, 0, 1));
+	out->confirmed = PQgetvalue(r, 0, 2)[0] == 't';
+	out->has_backend = !PQgetisnull(r, 0, 3);
+	if (!out->backend_meeting_id ||
+	    (out->has_backend && db_backends_row(r, 0, 3, &out->backend) < 0)) {
+		lb_meeting_clear(out);
+		rc = -ENOMEM;
+	}
+out:
+	PQclear(r);
+	return rc;
+}
+
+int db_meetings_claim(struct db *db, const char *frontend_id, const char *meeting_id,
+		      const char *backend_meeting_id, const char *backend_id,
+		      const struct db_create_call *call, long long *id, char *err, size_t errlen)
+{
+	const char *vals[7] = { frontend_id, meeting_id, backend_meeting_id, backend_id,
+				call->query, call->body, call->content_type };
+	int lens[7] = { 0, 0, 0, 0, 0, (int)call->body_len, 0 };
+	int bin[7] = { 0, 0, 0, 0, 0, 1, 0 };
+	PGresult *r;
+	int rc = 0;
+
+	r = db_exec(db, &db_meetings_claim_stmt, vals, lens, bin, PGRES_TUPLES_OK, err, errlen);
+	if (!r)
+		return -EIO;
+	if (PQntuples(r) == 1)
+		*id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	else
+		rc = -EEXIST;
+	PQclear(r);
+	return rc;
+}
+
+int db_meetings_move(struct db *db, long long id, const char *from, const char *to, char *err,
+		     size_t errlen)
+{
+	char ids[24];
+	const char *vals[3] = { ids, from, to };
+	PGresult *r;
+	int rc;
+
+	snprintf(ids, sizeof(ids), "%lld", id);
+	r = db_exec(db, &db_meetings_move_stmt, vals, NULL, NULL, PGRES_TUPLES_OK, err, errlen);
+	if (!r)
+		return -EIO;
+	rc = PQntuples(r) == 1 ? 0 : -EAGAIN;
+	PQclear(r);
+	return rc;
+}
+
+int db_meetings_confirm(struct db *db, long long id, const char *backend_id,
+			const struct db_create_call *call, const struct db_create_answer *ans,
+			char *err, size_t errlen)
+{
+	char ids[24];
+	const char *vals[9] = { ids, backend_id, ans->internal_id, ans->create_time,
+				ans->attendee_pw, ans->moderator_pw, call->query, call->body,
+				call->content_type };
+	int lens[9] = { 0, 0, 0, 0, 0, 0, 0, (int)call->body_len, 0 };
+	int bin[9] = { 0, 0, 0, 0, 0, 0, 0, 1, 0 };
+	PGresult *r;
+
+	snprintf(ids, sizeof(ids), "%lld", id);
+	r = db_exec(db, &db_meetings_confirm_stmt, vals, lens, bin, PGRES_COMMAND_OK, err, errlen);
+	if (!r)
+		return -EIO;
+	PQclear(r);
+	return 0;
+}
+
+int db_meetings_drop_claim(struct db *db, long long id, char *err, size_t errlen)
+{
+	char ids[24];
+	const char *vals[1] = { ids };
+	PGresult *r;
+
+	snprintf(ids, sizeof(ids), "%lld", id);
+	r = db_exec(db, &db_meetings_drop_stmt, vals, NULL, NULL, PGRES_COMMAND_OK, err, errlen);
+	if (!r)
+		return -EIO;
+	PQclear(r);
+	return 0;
+}

@@ -1,0 +1,41 @@
+/* db_meetings.h: the meetings table: where each frontend meeting lives. */
+#ifndef B3S_DB_MEETINGS_H
+#define B3S_DB_MEETINGS_H
+
+#include "db.h"
+#include "lb.h"
+
+/* The create call as forwarded, kept to re-create the meeting elsewhere. */
+struct db_create_call {
+	const char *query;        /* encoded, without checksum */
+	const char *body;         /* may be NULL */
+	size_t body_len;
+	const char *content_type; /* may be NULL */
+};
+
+/* What a backend answered to create. */
+struct db_create_answer {
+	const char *internal_id;
+	const char *create_time;
+	const char *attendee_pw;
+	const char *moderator_pw;
+};
+
+/* 0 found, -ENOENT none, else database error. */
+int db_meetings_find(struct db *db, const char *frontend_id, const char *meeting_id,
+		     struct lb_meeting *out, char *err, size_t errlen);
+/* Claims (frontend, meeting) for backend_id atomically: 0 claimed with *id set,
+ * -EEXIST when someone else holds it (the caller re-reads), else database error. */
+int db_meetings_claim(struct db *db, const char *frontend_id, const char *meeting_id,
+		      const char *backend_meeting_id, const char *backend_id,
+		      const struct db_create_call *call, long long *id, char *err, size_t errlen);
+/* Compare-and-set of the backend (from may be NULL): 0 moved, -EAGAIN lost the race. */
+int db_meetings_move(struct db *db, long long id, const char *from, const char *to, char *err,
+		     size_t errlen);
+int db_meetings_confirm(struct db *db, long long id, const char *backend_id,
+			const struct db_create_call *call, const struct db_create_answer *ans,
+			char *err, size_t errlen);
+/* Removes a claim no backend ever confirmed (the create failed for good). */
+int db_meetings_drop_claim(struct db *db, long long id, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,190 @@
+/* http_server.c: libmicrohttpd in thread-pool mode. Each pool thread is one worker with its
+ * own database connection, curl handle and Lua state (worker.c). A slow backend stalls only
+ * the connections of the worker waiting for it, up to B3SCALE_BACKEND_TIMEOUT_MS. */
+#include "http_server.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <microhttpd.h>
+
+#include "bbb_api.h"
+#include "log.h"
+#include "worker.h"
+
+#define HTTP_HEADER_ALLOWANCE (64 * 1024)
+
+struct http_server {
+	struct MHD_Daemon *d;
+	const struct lb_config *cfg;
+};
+
+struct http_ctx {
+	struct buf uri;   /* raw request target as received, query still encoded */
+	struct buf body;
+	int too_big;
+};
+
+static void *http_uri_log(void *cls, const char *uri, struct MHD_Connection *c)
+{
+	struct http_ctx *ctx = calloc(1, sizeof(*ctx));
+
+	(void)cls;
+	(void)c;
+	if (!ctx)
+		return NULL;
+	buf_init(&ctx->uri);
+	buf_init(&ctx->body);
+	buf_puts(&ctx->uri, uri);
+	return ctx;
+}
+
+static void http_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+			   enum MHD_RequestTerminationCode toe)
+{
+	struct http_ctx *ctx = *con_cls;
+
+	(void)cls;
+	(void)c;
+	(void)toe;
+	if (!ctx)
+		return;
+	buf_free(&ctx->uri);
+	buf_free(&ctx->body);
+	free(ctx);
+	*con_cls = NULL;
+}
+
+static enum MHD_Result http_send(struct MHD_Connection *c, struct http_answer *a)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+	size_t len;
+	char *body = buf_take(&a->body, &len);
+
+	r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+	if (!r) {
+		free(body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, "Content-Type", a->content_type ? a->content_type : "text/plain");
+	MHD_add_response_header(r, "Cache-Control", "no-cache");
+	if (a->location)
+		MHD_add_response_header(r, "Location", a->location);
+	ret = MHD_queue_response(c, (unsigned)a->status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static void http_route(struct worker *w, const struct http_request *req, struct http_answer *a)
+{
+	if (strcmp(req->path, "/healthz") == 0) {
+		a->status = 200;
+		buf_puts(&a->body, "ok\n");
+		return;
+	}
+	if (strncmp(req->path, "/bbb/", 5) == 0) {
+		bbb_api_handle(w, req, a);
+		return;
+	}
+	a->status = 404;
+	buf_puts(&a->body, "not found\n");
+}
+
+static enum MHD_Result http_handler(void *cls, struct MHD_Connection *c, const char *url,
+				    const char *method, const char *version,
+				    const char *upload, size_t *upload_size, void **con_cls)
+{
+	struct http_server *s = cls;
+	struct http_ctx *ctx = *con_cls;
+	struct http_request req;
+	struct http_answer a;
+	struct worker *w;
+	const char *q;
+	enum MHD_Result ret;
+
+	(void)version;
+	if (!ctx)
+		return MHD_NO;
+	if (*upload_size) {
+		/* keep reading past the limit so the client gets an answer, not a reset */
+		if (ctx->body.len + *upload_size > s->cfg->max_body)
+			ctx->too_big = 1;
+		else
+			buf_append(&ctx->body, upload, *upload_size);
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	memset(&a, 0, sizeof(a));
+	buf_init(&a.body);
+	a.status = 500;
+	w = worker_get(s->cfg);
+	q = strchr(buf_str(&ctx->uri), '?');
+	req.method = method;
+	req.path = url;
+	req.raw_query = q ? q + 1 : "";
+	req.query_len = strlen(req.raw_query);
+	req.body = buf_str(&ctx->body);
+	req.body_len = ctx->body.len;
+	req.body_too_big = ctx->too_big || ctx->body.oom;
+	req.content_type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+	if (!w)
+		buf_puts(&a.body, "out of memory\n");
+	else
+		http_route(w, &req, &a);
+	ret = http_send(c, &a);
+	buf_free(&a.body);
+	free(a.location);
+	return ret;
+}
+
+int http_server_start(struct http_server **out, const struct lb_config *cfg, char *err,
+		      size_t errlen)
+{
+	struct http_server *s = calloc(1, sizeof(*s));
+	struct sockaddr_in sa;
+
+	*out = NULL;
+	if (!s)
+		return -ENOMEM;
+	s->cfg = cfg;
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons(cfg->listen_port);
+	if (inet_pton(AF_INET, cfg->listen_host, &sa.sin_addr) != 1) {
+		snprintf(err, errlen, "B3SCALE_LISTEN_HTTP: '%s' is not an IPv4 address",
+			 cfg->listen_host);
+		free(s);
+		return -EINVAL;
+	}
+	s->d = MHD_start_daemon(
+		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, cfg->listen_port, NULL, NULL,
+		http_handler, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+		MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)cfg->workers,
+		MHD_OPTION_URI_LOG_CALLBACK, http_uri_log, NULL,
+		MHD_OPTION_NOTIFY_COMPLETED, http_completed, NULL,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(cfg->max_query + HTTP_HEADER_ALLOWANCE),
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)60,
+		MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1, MHD_OPTION_END);
+	if (!s->d) {
+		snprintf(err, errlen, "cannot listen on %s:%u: %s", cfg->listen_host,
+			 cfg->listen_port, strerror(errno));
+		free(s);
+		return -EADDRINUSE;
+	}
+	*out = s;
+	return 0;
+}
+
+void http_server_stop(struct http_server *s)
+{
+	if (!s)
+		return;
+	MHD_stop_daemon(s->d);
+	free(s);
+}

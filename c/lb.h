@@ -1,0 +1,49 @@
+/* lb.h: the domain records shared between the database layer, the scheduler and the API. */
+#ifndef B3S_LB_H
+#define B3S_LB_H
+
+#include <stddef.h>
+
+struct lb_frontend {
+	char id[40];
+	char key[72];
+	char *secret;
+	char *settings;  /* JSON text, "{}" when empty */
+	char *required_tags; /* settings.required_tags joined with ',' */
+	int active;
+};
+
+struct lb_backend {
+	char id[40];
+	char *host;      /* API base URL ending in '/' */
+	char *secret;
+	char *tags;      /* comma-separated */
+	char admin_state[16];
+	char node_state[16];
+	double load_factor;
+	long meetings, participants, video, voice, listeners;
+};
+
+struct lb_backend_list {
+	struct lb_backend *v;
+	size_t n;
+};
+
+struct lb_meeting {
+	long long id;
+	char *backend_meeting_id;
+	int has_backend;
+	struct lb_backend backend;  /* id, host, secret and states only */
+	int confirmed;
+};
+
+void lb_frontend_clear(struct lb_frontend *f);
+void lb_backend_clear(struct lb_backend *b);
+void lb_backend_list_clear(struct lb_backend_list *l);
+void lb_meeting_clear(struct lb_meeting *m);
+/* A backend that may receive calls at all (new meetings need admin_state ready as well). */
+int lb_backend_reachable(const struct lb_backend *b);
+/* 1 when the comma-separated tags contain tag. */
+int lb_backend_has_tag(const struct lb_backend *b, const char *tag);
+
+#endif

@@ -1,0 +1,146 @@
+/* main.c: b3scaled entry point: configuration, migrations, start-up checks, signals. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "config.h"
+#include "db.h"
+#include "http_server.h"
+#include "log.h"
+#include "migrate.h"
+#include "policy.h"
+
+#define B3SCALE_VERSION "0.1.0"
+
+static volatile sig_atomic_t main_stop;
+
+static void main_on_signal(int sig)
+{
+	(void)sig;
+	main_stop = 1;
+}
+
+static int main_usage(FILE *f)
+{
+	fprintf(f, "usage: b3scaled [serve|migrate|version]\n"
+		   "  serve    serve the BBB API (default); refuses pending migrations\n"
+		   "  migrate  apply pending migrations from B3SCALE_SQL_DIR (default ./sql)\n"
+		   "  version  print the version\n"
+		   "Configuration is read from B3SCALE_* environment variables (see README).\n");
+	return f == stderr ? 2 : 0;
+}
+
+static int main_migrate(const struct lb_config *cfg)
+{
+	struct db db;
+	char err[1024];
+	int applied = 0;
+
+	if (db_open(&db, cfg->db_url, err, sizeof(err)) < 0) {
+		fprintf(stderr, "b3scaled: %s\n", err);
+		return 1;
+	}
+	if (migrate_apply(&db, cfg->sql_dir, &applied, err, sizeof(err)) < 0) {
+		fprintf(stderr, "b3scaled: %s\n", err);
+		db_close(&db);
+		return 1;
+	}
+	printf("%d migration(s) applied\n", applied);
+	db_close(&db);
+	return 0;
+}
+
+/* Start-up checks: a reachable, fully migrated database and loadable policies. */
+static int main_check(const struct lb_config *cfg)
+{
+	struct policy_engine *pe;
+	struct db db;
+	char err[1024], names[1024];
+	int pending = 0, rc;
+
+	if (db_open(&db, cfg->db_url, err, sizeof(err)) < 0) {
+		fprintf(stderr, "b3scaled: %s\n", err);
+		return -1;
+	}
+	rc = migrate_pending(&db, cfg->sql_dir, &pending, names, sizeof(names), err, sizeof(err));
+	db_close(&db);
+	if (rc < 0) {
+		fprintf(stderr, "b3scaled: checking migrations: %s\n", err);
+		return -1;
+	}
+	if (pending) {
+		fprintf(stderr, "b3scaled: %d pending migration(s): %s; run 'b3scaled migrate'\n",
+			pending, names);
+		return -1;
+	}
+	if (policy_open(&pe, cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "b3scaled: %s\n", err);
+		return -1;
+	}
+	policy_close(pe);
+	return 0;
+}
+
+static int main_serve(const struct lb_config *cfg)
+{
+	struct http_server *srv;
+	struct sigaction sa;
+	char err[1024];
+
+	if (main_check(cfg) < 0)
+		return 1;
+	if (http_server_start(&srv, cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "b3scaled: %s\n", err);
+		return 1;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = main_on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	log_info("main", "event=started version=%s listen=%s:%u workers=%u policy=%s",
+		 B3SCALE_VERSION, cfg->listen_host, cfg->listen_port, cfg->workers,
+		 cfg->default_policy);
+	while (!main_stop)
+		pause();
+	log_info("main", "event=stopping");
+	http_server_stop(srv);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct lb_config cfg;
+	const char *cmd = argc > 1 ? argv[1] : "serve";
+	char err[1024];
+	int rc;
+
+	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+		printf("b3scaled %s\n", B3SCALE_VERSION);
+		return 0;
+	}
+	if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0)
+		return main_usage(stdout);
+	if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "migrate") != 0)
+		return main_usage(stderr);
+	if (config_load(&cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "b3scaled: %s\n", err);
+		return 2;
+	}
+	if (log_setup(cfg.log_level, cfg.log_format) < 0) {
+		fprintf(stderr, "b3scaled: B3SCALE_LOG_LEVEL must be error|warn|info|debug and "
+				"B3SCALE_LOG_FORMAT text|json\n");
+		return 2;
+	}
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		fprintf(stderr, "b3scaled: libcurl initialisation failed\n");
+		return 1;
+	}
+	rc = strcmp(cmd, "migrate") == 0 ? main_migrate(&cfg) : main_serve(&cfg);
+	curl_global_cleanup();
+	return rc;
+}

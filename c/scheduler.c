@@ -1,0 +1,249 @@
+/* scheduler.c: the create flow.
+ *
+ * The (frontend, meeting ID) row is the lock: the first request claims it with an
+ * INSERT .. ON CONFLICT DO NOTHING, every other request (on any instance) reads it and
+ * forwards to the same backend. When that backend fails, the row is moved to a new pick
+ * with a compare-and-set, so racing requests converge on one backend again. */
+#include "scheduler.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "bbb_backend.h"
+#include "db_backends.h"
+#include "log.h"
+#include "policy_builtin.h"
+
+#define SCHEDULER_MAX_EXCLUDED 32
+
+struct scheduler_state {
+	const char *excluded[SCHEDULER_MAX_EXCLUDED];
+	char excluded_ids[SCHEDULER_MAX_EXCLUDED][40];
+	size_t nexcluded;
+	unsigned attempt;
+};
+
+static int scheduler_is_excluded(const struct scheduler_state *st, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < st->nexcluded; i++)
+		if (strcmp(st->excluded[i], id) == 0)
+			return 1;
+	return 0;
+}
+
+static void scheduler_exclude(struct scheduler_state *st, const char *id)
+{
+	if (scheduler_is_excluded(st, id) || st->nexcluded == SCHEDULER_MAX_EXCLUDED)
+		return;
+	snprintf(st->excluded_ids[st->nexcluded], sizeof(st->excluded_ids[0]), "%s", id);
+	st->excluded[st->nexcluded] = st->excluded_ids[st->nexcluded];
+	st->nexcluded++;
+}
+
+/* Asks the policy (or the C fallback when it fails) for a backend; 0 with *pick filled. */
+static int scheduler_pick(struct worker *w, const struct scheduler_create *sc,
+			  struct scheduler_state *st, struct lb_backend *pick, char *msg,
+			  size_t msglen)
+{
+	struct lb_backend_list bl;
+	struct policy_request pr;
+	enum policy_outcome out = POLICY_ERR_RUNTIME;
+	char reason[512] = "policy engine not loaded";
+	size_t idx = 0;
+	int rc;
+
+	rc = db_backends_eligible(&w->db, &bl, msg, msglen);
+	if (rc < 0)
+		return rc;
+	pr.action = "create";
+	pr.meeting_id = sc->meeting_id;
+	pr.frontend_key = sc->fe->key;
+	pr.settings_json = sc->fe->settings;
+	pr.params = sc->params;
+	pr.attempt = ++st->attempt;
+	pr.excluded = st->excluded;
+	pr.nexcluded = st->nexcluded;
+	if (w->policy)
+		out = policy_select(w->policy, &pr, &bl, &idx, reason, sizeof(reason));
+	if (out == POLICY_OK && scheduler_is_excluded(st, bl.v[idx].id)) {
+		out = POLICY_ERR_BADRET;
+		snprintf(reason, sizeof(reason), "select returned a backend excluded for this request");
+	}
+	if (out == POLICY_NONE) {
+		log_info("scheduler", "event=no_backend frontend=%s attempt=%u reason=\"%s\"",
+			 sc->fe->key, st->attempt, reason);
+		snprintf(msg, msglen, "No server is available for this meeting: %s", reason);
+		rc = -ENOENT;
+		goto out;
+	}
+	if (out != POLICY_OK) {
+		log_error("policy", "event=policy_error kind=%s frontend=%s error=\"%s\" action=fallback",
+			  policy_outcome_name(out), sc->fe->key, reason);
+		if (policy_builtin_least_load(&bl, sc->fe->required_tags, st->excluded,
+					      st->nexcluded, &idx) < 0) {
+			snprintf(msg, msglen, "No server is available for this meeting.");
+			rc = -ENOENT;
+			goto out;
+		}
+	}
+	*pick = bl.v[idx];
+	memset(&bl.v[idx], 0, sizeof(bl.v[idx])); /* ownership moves to *pick */
+	log_info("scheduler", "event=placed frontend=%s backend=%s attempt=%u by=%s",
+		 sc->fe->key, pick->host, st->attempt, out == POLICY_OK ? "policy" : "fallback");
+out:
+	lb_backend_list_clear(&bl);
+	return rc;
+}
+
+/* FAILED answers a node gives because of the request itself; anything else is the node's. */
+static int scheduler_client_fault(struct xml_node *doc)
+{
+	static const char *const keys[] = { "validationError", "missingParamMeetingID",
+					    "idNotUnique", "invalidPassword",
+					    "parentMeetingIdMissing", "unsupportedContentType",
+					    "missingParamName", NULL };
+	struct xml_node *errors;
+	const char *key = xml_dom_child_text(doc, "messageKey");
+	size_t i;
+
+	/* the multi-error envelope (nonUniqueVoiceBridge...) is about the parameters too */
+	errors = xml_dom_child(doc, "errors");
+	if (!key && errors)
+		return 1;
+	for (i = 0; key && keys[i]; i++)
+		if (strcmp(key, keys[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* Settles which backend the row points at; 0 with *target and *row_id. */
+static int scheduler_target(struct worker *w, const struct scheduler_create *sc,
+			    struct scheduler_state *st, struct lb_backend *target, long long *row_id,
+			    int *confirmed, char *msg, size_t msglen)
+{
+	struct lb_meeting m;
+	struct lb_backend pick;
+	int rc;
+
+	memset(&pick, 0, sizeof(pick));
+	rc = db_meetings_find(&w->db, sc->fe->id, sc->meeting_id, &m, msg, msglen);
+	if (rc == -ENOENT) {
+		rc = scheduler_pick(w, sc, st, &pick, msg, msglen);
+		if (rc < 0)
+			return rc;
+		rc = db_meetings_claim(&w->db, sc->fe->id, sc->meeting_id, sc->backend_meeting_id,
+				       pick.id, &sc->call, row_id, msg, msglen);
+		if (rc == 0) {
+			*target = pick;
+			*confirmed = 0;
+			return 0;
+		}
+		lb_backend_clear(&pick);
+		return rc; /* -EEXIST: somebody else claimed it, read again */
+	}
+	if (rc < 0)
+		return rc;
+	*row_id = m.id;
+	*confirmed = m.confirmed;
+	if (m.has_backend && lb_backend_reachable(&m.backend) &&
+	    !scheduler_is_excluded(st, m.backend.id)) {
+		*target = m.backend;
+		memset(&m.backend, 0, sizeof(m.backend));
+		lb_meeting_clear(&m);
+		return 0;
+	}
+	if (m.has_backend)
+		scheduler_exclude(st, m.backend.id);
+	rc = scheduler_pick(w, sc, st, &pick, msg, msglen);
+	if (rc == 0)
+		rc = db_meetings_move(&w->db, m.id, m.has_backend ? m.backend.id : NULL, pick.id,
+				      msg, msglen);
+	if (rc == 0) {
+		log_info("scheduler", "event=moved frontend=%s backend=%s", sc->fe->key, pick.host);
+		*target = pick;
+	} else {
+		lb_backend_clear(&pick);
+	}
+	lb_meeting_clear(&m);
+	return rc; /* -EAGAIN: lost the race to move it, read again */
+}
+
+static void scheduler_confirm(struct worker *w, const struct scheduler_create *sc,
+			      long long row_id, const struct lb_backend *b, struct xml_node *doc)
+{
+	struct db_create_answer ans;
+	char err[512];
+
+	ans.internal_id = xml_dom_child_text(doc, "internalMeetingID");
+	ans.create_time = xml_dom_child_text(doc, "createTime");
+	ans.attendee_pw = xml_dom_child_text(doc, "attendeePW");
+	ans.moderator_pw = xml_dom_child_text(doc, "moderatorPW");
+	if (ans.create_time && strspn(ans.create_time, "0123456789") != strlen(ans.create_time))
+		ans.create_time = NULL;
+	if (ans.create_time && !*ans.create_time)
+		ans.create_time = NULL;
+	if (db_meetings_confirm(&w->db, row_id, b->id, &sc->call, &ans, err, sizeof(err)) < 0)
+		log_error("scheduler", "event=confirm_failed frontend=%s error=\"%s\"", sc->fe->key,
+			  err);
+}
+
+int scheduler_create(struct worker *w, const struct scheduler_create *sc,
+		     struct xml_node **answer, const char **key, char *msg, size_t msglen)
+{
+	struct scheduler_state st;
+	struct lb_backend target;
+	struct xml_node *doc;
+	const char *rcode;
+	char err[512];
+	long long row_id = 0;
+	unsigned loops, failures = 0;
+	int confirmed = 0, rc;
+
+	memset(&st, 0, sizeof(st));
+	*answer = NULL;
+	*key = "internalError";
+	for (loops = 0; loops < 4 * w->cfg->max_attempts + 4; loops++) {
+		memset(&target, 0, sizeof(target));
+		rc = scheduler_target(w, sc, &st, &target, &row_id, &confirmed, msg, msglen);
+		if (rc == -EEXIST || rc == -EAGAIN)
+			continue;
+		if (rc == -ENOENT)
+			return rc;
+		if (rc < 0) {
+			log_error("scheduler", "event=db_error frontend=%s error=\"%s\"", sc->fe->key, msg);
+			snprintf(msg, msglen, "The meeting could not be placed (database unavailable).");
+			return rc;
+		}
+		rc = bbb_backend_call(w, &target, "create", sc->method, sc->call.query, sc->call.body,
+				      sc->call.body_len, sc->call.content_type, &doc, err,
+				      sizeof(err));
+		rcode = rc == 0 ? bbb_backend_returncode(doc) : NULL;
+		if (rc == 0 && (strcmp(rcode, "SUCCESS") == 0 || scheduler_client_fault(doc))) {
+			if (strcmp(rcode, "SUCCESS") == 0)
+				scheduler_confirm(w, sc, row_id, &target, doc);
+			else if (!confirmed && db_meetings_drop_claim(&w->db, row_id, err, sizeof(err)) < 0)
+				log_error("scheduler", "event=drop_failed error=\"%s\"", err);
+			lb_backend_clear(&target);
+			*answer = doc;
+			return 0;
+		}
+		if (rc == 0)
+			snprintf(err, sizeof(err), "FAILED %s",
+				 xml_dom_child_text(doc, "messageKey") ? xml_dom_child_text(doc, "messageKey")
+								       : "(no messageKey)");
+		log_warn("scheduler", "event=backend_failed call=create frontend=%s backend=%s error=\"%s\"",
+			 sc->fe->key, target.host, err);
+		xml_dom_free(doc);
+		scheduler_exclude(&st, target.id);
+		lb_backend_clear(&target);
+		if (++failures >= w->cfg->max_attempts)
+			break;
+	}
+	if (!confirmed && row_id && db_meetings_drop_claim(&w->db, row_id, err, sizeof(err)) < 0)
+		log_error("scheduler", "event=drop_failed error=\"%s\"", err);
+	snprintf(msg, msglen, "Unable to create the meeting: no server accepted it.");
+	return -EHOSTUNREACH;
+}

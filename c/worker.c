@@ -1,0 +1,69 @@
+/* worker.c: per-thread resources, so no lock is taken on any request path. */
+#include "worker.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+static __thread struct worker *worker_tls;
+static pthread_key_t worker_key;
+static pthread_once_t worker_once = PTHREAD_ONCE_INIT;
+
+/* libmicrohttpd owns its threads; a key destructor frees a worker when its thread ends */
+static void worker_destroy(void *p)
+{
+	struct worker *w = p;
+
+	db_close(&w->db);
+	curl_easy_cleanup(w->curl);
+	policy_close(w->policy);
+	free(w);
+}
+
+static void worker_key_init(void)
+{
+	pthread_key_create(&worker_key, worker_destroy);
+}
+
+struct worker *worker_get(const struct lb_config *cfg)
+{
+	struct worker *w = worker_tls;
+	char err[512];
+
+	if (w)
+		return w;
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return NULL;
+	w->cfg = cfg;
+	w->popts.timeout_ms = cfg->backend_timeout_ms;
+	w->popts.connect_timeout_ms = cfg->backend_connect_timeout_ms;
+	w->curl = curl_easy_init();
+	if (!w->curl) {
+		free(w);
+		return NULL;
+	}
+	/* an unreachable database is not fatal here: db_exec reconnects on the next request */
+	if (db_open(&w->db, cfg->db_url, err, sizeof(err)) < 0)
+		log_warn("db", "event=connect_failed error=\"%s\"", err);
+	/* policies were validated at start-up; a failure now is logged and the fallback places */
+	if (policy_open(&w->policy, cfg, err, sizeof(err)) < 0)
+		log_error("policy", "event=load_failed error=\"%s\"", err);
+	pthread_once(&worker_once, worker_key_init);
+	pthread_setspecific(worker_key, w);
+	worker_tls = w;
+	return w;
+}
+
+void worker_release(void)
+{
+	struct worker *w = worker_tls;
+
+	if (!w)
+		return;
+	pthread_setspecific(worker_key, NULL);
+	worker_destroy(w);
+	worker_tls = NULL;
+}
