@@ -19,18 +19,18 @@ SIM_DEPS  := $(BUILD)/core/buf.o $(BUILD)/core/query.o $(BUILD)/core/bbb_checksu
 all: $(BUILD)/b3scaled $(BUILD)/bbbsim $(BUILD)/libb3scale.so
 
 $(BUILD)/core/%.o: c/%.c $(wildcard c/*.h) | $(BUILD)/core
-	$(CC) $(CFLAGS) -c -o $@ $<
+	@echo "  CC  $<"; $(CC) $(CFLAGS) -c -o $@ $<
 $(BUILD)/sim/%.o: c/sim/%.c $(wildcard c/*.h c/sim/*.h) | $(BUILD)/sim
-	$(CC) $(CFLAGS) -Ic -c -o $@ $<
+	@echo "  CC  $<"; $(CC) $(CFLAGS) -Ic -c -o $@ $<
 $(BUILD)/core $(BUILD)/sim:
 	mkdir -p $@
 
 $(BUILD)/b3scaled: $(BUILD)/core/main.o $(CORE_OBJ)
-	$(CC) -o $@ $^ $(LDLIBS)
+	@echo "  LD  $@"; $(CC) -o $@ $^ $(LDLIBS)
 $(BUILD)/libb3scale.so: $(CORE_OBJ)
-	$(CC) -shared -o $@ $^ $(LDLIBS)
+	@echo "  LD  $@"; $(CC) -shared -o $@ $^ $(LDLIBS)
 $(BUILD)/bbbsim: $(SIM_OBJ) $(SIM_DEPS)
-	$(CC) -o $@ $^ $(LDLIBS)
+	@echo "  LD  $@"; $(CC) -o $@ $^ $(LDLIBS)
 
 # Installs the Debian packages listed in .ci/packages when any is missing.
 deps:

@@ -25,7 +25,14 @@ static void bbb_meetings_reply(struct bbb_ctx *c, struct xml_node *doc)
 	xml_dom_write(&c->a->body, doc);
 	c->a->status = 200;
 	c->a->content_type = "text/xml";
-	c->outcome = (rc && strcmp(rc, "SUCCESS") == 0) ? "SUCCESS" : "FAILED";
+	const char *key = xml_dom_child_text(doc, "messageKey");
+
+	/* the access log shows the node's messageKey for failures */
+	c->outcome = "SUCCESS";
+	if (!rc || strcmp(rc, "SUCCESS") != 0) {
+		snprintf(c->outcome_buf, sizeof(c->outcome_buf), "%s", key && *key ? key : "FAILED");
+		c->outcome = c->outcome_buf;
+	}
 }
 
 /* Checks meetingID like bbb-web and builds the namespaced form; 0 or an answered error. */
@@ -95,6 +102,8 @@ void bbb_meetings_create(struct bbb_ctx *c)
 	sc.call.body_len = has_body ? c->req->body_len : 0;
 	sc.call.content_type = has_body ? "application/xml" : NULL;
 	sc.method = has_body ? "POST" : "GET";
+	sc.placed_host = c->backend_host;
+	sc.placed_host_len = sizeof(c->backend_host);
 	if (scheduler_create(c->w, &sc, &doc, &key, msg, sizeof(msg)) < 0) {
 		bbb_api_error(c, key, msg);
 		goto out;

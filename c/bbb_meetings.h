@@ -20,6 +20,7 @@ struct bbb_ctx {
 	int form_body;
 	struct query params;    /* decoded */
 	const char *outcome;    /* for the access log: SUCCESS or the messageKey */
+	char outcome_buf[64];
 	char backend_host[256];
 };
 

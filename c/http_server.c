@@ -28,6 +28,7 @@ struct http_ctx {
 	struct buf uri;   /* raw request target as received, query still encoded */
 	struct buf body;
 	int too_big;
+	int headers_seen; /* MHD calls once for the headers before any body arrives */
 };
 
 static void *http_uri_log(void *cls, const char *uri, struct MHD_Connection *c)
@@ -111,6 +112,10 @@ static enum MHD_Result http_handler(void *cls, struct MHD_Connection *c, const c
 	(void)version;
 	if (!ctx)
 		return MHD_NO;
+	if (!ctx->headers_seen) {
+		ctx->headers_seen = 1;
+		return MHD_YES;
+	}
 	if (*upload_size) {
 		/* keep reading past the limit so the client gets an answer, not a reset */
 		if (ctx->body.len + *upload_size > s->cfg->max_body)

@@ -211,7 +211,7 @@ int scheduler_create(struct worker *w, const struct scheduler_create *sc,
 		if (rc == -EEXIST || rc == -EAGAIN)
 			continue;
 		if (rc == -ENOENT)
-			return rc;
+			goto fail; /* msg says why no backend qualifies */
 		if (rc < 0) {
 			log_error("scheduler", "event=db_error frontend=%s error=\"%s\"", sc->fe->key, msg);
 			snprintf(msg, msglen, "The meeting could not be placed (database unavailable).");
@@ -226,6 +226,7 @@ int scheduler_create(struct worker *w, const struct scheduler_create *sc,
 				scheduler_confirm(w, sc, row_id, &target, doc);
 			else if (!confirmed && db_meetings_drop_claim(&w->db, row_id, err, sizeof(err)) < 0)
 				log_error("scheduler", "event=drop_failed error=\"%s\"", err);
+			snprintf(sc->placed_host, sc->placed_host_len, "%s", target.host);
 			lb_backend_clear(&target);
 			*answer = doc;
 			return 0;
@@ -242,8 +243,11 @@ int scheduler_create(struct worker *w, const struct scheduler_create *sc,
 		if (++failures >= w->cfg->max_attempts)
 			break;
 	}
+	snprintf(msg, msglen, "Unable to create the meeting: no server accepted it.");
+	rc = -EHOSTUNREACH;
+fail:
+	/* a claim no backend confirmed must not make later creates wait for a dead node */
 	if (!confirmed && row_id && db_meetings_drop_claim(&w->db, row_id, err, sizeof(err)) < 0)
 		log_error("scheduler", "event=drop_failed error=\"%s\"", err);
-	snprintf(msg, msglen, "Unable to create the meeting: no server accepted it.");
-	return -EHOSTUNREACH;
+	return rc;
 }

@@ -15,6 +15,8 @@ struct scheduler_create {
 	const struct query *params;      /* the request's parameters, for the policy */
 	struct db_create_call call;      /* what is forwarded (meetingID already namespaced) */
 	const char *method;
+	char *placed_host;               /* out: the backend that answered, for the access log */
+	size_t placed_host_len;
 };
 
 /* 0: *answer is the node's <response> (SUCCESS, or a FAILED that is the client's own doing).

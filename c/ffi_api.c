@@ -1,0 +1,108 @@
+/* ffi_api.c: thin wrappers with flat buffers so specs can test the C core directly. */
+#include "ffi_api.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "bbb_checksum.h"
+#include "bbb_ids.h"
+#include "query.h"
+#include "xml_dom.h"
+
+static int b3s_ffi_copy(const struct buf *b, char *out, size_t cap)
+{
+	if (b->oom || b->len + 1 > cap)
+		return -ENOSPC;
+	memcpy(out, buf_str(b), b->len + 1);
+	return 0;
+}
+
+int b3s_ffi_checksum(int alg, const char *call, const char *query, const char *secret, char *hex)
+{
+	if (alg < 0 || alg > 3)
+		return -EINVAL;
+	return bbb_checksum_compute((enum bbb_hash)alg, call, query, strlen(query), secret, hex);
+}
+
+int b3s_ffi_verify(const char *call, const char *raw, const char *secret)
+{
+	return bbb_checksum_verify(call, raw, strlen(raw), secret);
+}
+
+int b3s_ffi_ids_encode(const char *key, const char *meeting_id, char *out, size_t cap)
+{
+	struct buf b;
+	int rc;
+
+	buf_init(&b);
+	rc = bbb_ids_encode(&b, key, meeting_id);
+	if (rc == 0)
+		rc = b3s_ffi_copy(&b, out, cap);
+	buf_free(&b);
+	return rc;
+}
+
+const char *b3s_ffi_ids_decode(const char *nsid, const char *key)
+{
+	return bbb_ids_decode(nsid, key);
+}
+
+int b3s_ffi_query_reencode(const char *raw, char *out, size_t cap)
+{
+	struct query q;
+	struct buf b;
+	int rc;
+
+	query_init(&q);
+	buf_init(&b);
+	rc = query_parse(&q, raw, strlen(raw));
+	if (rc == 0)
+		rc = query_encode(&q, &b);
+	if (rc == 0)
+		rc = b3s_ffi_copy(&b, out, cap);
+	buf_free(&b);
+	query_free(&q);
+	return rc;
+}
+
+int b3s_ffi_query_get(const char *raw, const char *key, char *out, size_t cap)
+{
+	struct query q;
+	const char *v;
+	int rc;
+
+	query_init(&q);
+	rc = query_parse(&q, raw, strlen(raw));
+	if (rc == 0) {
+		v = query_get(&q, key);
+		if (!v)
+			rc = -ENOENT;
+		else if (strlen(v) + 1 > cap)
+			rc = -ENOSPC;
+		else
+			strcpy(out, v);
+	}
+	query_free(&q);
+	return rc;
+}
+
+int b3s_ffi_rewrite_ids(const char *xml, const char *key, char *out, size_t cap)
+{
+	struct xml_node *doc;
+	struct buf b;
+	char err[256];
+	int rc;
+
+	rc = xml_dom_parse(xml, strlen(xml), &doc, err, sizeof(err));
+	if (rc < 0)
+		return rc;
+	buf_init(&b);
+	bbb_ids_rewrite(doc, key);
+	rc = xml_dom_write(&b, doc);
+	if (rc == 0)
+		rc = b3s_ffi_copy(&b, out, cap);
+	buf_free(&b);
+	xml_dom_free(doc);
+	return rc;
+}

@@ -1,0 +1,21 @@
+/* ffi_api.h: the only functions specs call through LuaJIT FFI (spec/support/ffi.lua reads
+ * this header as its cdef, so keep it to plain C declarations, one per line or block). */
+#ifndef B3S_FFI_API_H
+#define B3S_FFI_API_H
+
+#include <stddef.h>
+
+/* alg: 0 sha1, 1 sha256, 2 sha384, 3 sha512; hex needs 129 bytes. */
+int b3s_ffi_checksum(int alg, const char *call, const char *query, const char *secret, char *hex);
+/* 0 match, -2 missing, -13 mismatch (see bbb_checksum.h). */
+int b3s_ffi_verify(const char *call, const char *raw, const char *secret);
+int b3s_ffi_ids_encode(const char *key, const char *meeting_id, char *out, size_t cap);
+const char *b3s_ffi_ids_decode(const char *nsid, const char *key);
+/* Decodes raw, re-encodes every pair but checksum (what a backend receives). */
+int b3s_ffi_query_reencode(const char *raw, char *out, size_t cap);
+/* First decoded value of key in raw; -2 when absent. */
+int b3s_ffi_query_get(const char *raw, const char *key, char *out, size_t cap);
+/* Maps IDs of this frontend in a BBB XML document back to the frontend's own. */
+int b3s_ffi_rewrite_ids(const char *xml, const char *key, char *out, size_t cap);
+
+#endif

@@ -1,0 +1,109 @@
+#!/bin/sh
+# The test runner behind `make test` (called after the build): starts a private PostgreSQL,
+# runs every spec under LuaJIT with busted (TAP output, shown as it runs), stops everything
+# and ends with one line: `N passed, N failed`. Exit 0 only when nothing failed and
+# something passed.
+#
+#   sh spec/support/run.sh                 # all specs under spec/
+#   sh spec/support/run.sh spec/unit/x_spec.lua ...   # only these (busted arguments)
+#
+# Environment given to specs: B3SCALE_TEST_PG_URL (server URL, database postgres),
+# B3SCALE_TEST_PG_DIR, B3SCALE_TEST_TMP (scratch dir), B3SCALE_TEST_PIDFILE (helpers.lua
+# records children there; leftovers are killed here), B3SCALE_ROOT.
+# B3SCALE_KEEP_TMP=1 keeps the scratch directory (logs) instead of removing it.
+set -u
+
+root=$(CDPATH='' cd -- "$(dirname -- "$0")/../.." && pwd) || exit 1
+cd "$root" || exit 1
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/b3test.XXXXXX") || { echo "run.sh: mktemp failed" >&2; echo "0 passed, 1 failed"; exit 1; }
+chmod 0755 "$tmp"   # the postgres user (when we are root) must traverse it
+pgdir="$tmp/pg"
+pidfile="$tmp/children.pids"
+out="$tmp/busted.out"
+: >"$pidfile"
+
+# shellcheck disable=SC2317 # called from the EXIT trap
+cleanup() {
+    trap '' INT TERM HUP
+    if [ -s "$pidfile" ]; then
+        while read -r pid; do
+            [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && kill -TERM "$pid" 2>/dev/null
+        done <"$pidfile"
+        sleep 0.2
+        while read -r pid; do
+            [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+        done <"$pidfile"
+    fi
+    sh "$root/spec/support/pg.sh" stop "$pgdir" >/dev/null 2>&1
+    if [ "${B3SCALE_KEEP_TMP:-}" = 1 ]; then
+        echo "run.sh: kept $tmp" >&2
+    else
+        rm -rf "$tmp"
+    fi
+}
+trap cleanup EXIT
+trap 'echo "run.sh: interrupted" >&2; exit 130' INT TERM HUP
+
+if ! url=$(sh "$root/spec/support/pg.sh" start "$pgdir"); then
+    echo "run.sh: could not start PostgreSQL" >&2
+    echo "0 passed, 1 failed"
+    exit 1
+fi
+export B3SCALE_TEST_PG_URL="$url"
+export B3SCALE_TEST_PG_DIR="$pgdir"
+export B3SCALE_TEST_TMP="$tmp"
+export B3SCALE_TEST_PIDFILE="$pidfile"
+export B3SCALE_ROOT="$root"
+
+if [ $# -eq 0 ]; then set -- spec; fi
+
+# Collect the spec files and compile each first: busted's TAP handler itself crashes on a
+# file with a syntax error, which would hide every other result. Such a file is reported
+# as one failure and left out of the busted run.
+good=
+: >"$out"
+for arg in "$@"; do
+    if [ -d "$arg" ]; then
+        files=$(find "$arg" -type f -name '*_spec.lua' | LC_ALL=C sort)
+    else
+        files=$arg
+    fi
+    for f in $files; do
+        if err=$(SPEC_FILE="$f" luajit -e 'local f, e = loadfile(os.getenv("SPEC_FILE")) if not f then io.stderr:write(e) os.exit(1) end' 2>&1); then
+            good="$good $f"
+        else
+            printf 'not ok - %s does not compile\n# %s\n' "$f" "$err" | tee -a "$out"
+        fi
+    done
+done
+
+rc=0
+if [ -n "$good" ]; then
+    # busted's exit status survives the pipe through a file
+    # shellcheck disable=SC2086 # the file list is split on purpose (spec paths have no spaces)
+    { busted --lua=luajit -o TAP --verbose $good 2>&1; echo "$?" >"$tmp/busted.rc"; } </dev/null | tee -a "$out"
+    rc=$(cat "$tmp/busted.rc" 2>/dev/null) || rc=
+    [ -n "$rc" ] || rc=255
+fi
+
+# shellcheck disable=SC2046 # four numbers, split on purpose
+set -- $(awk '
+    /^ok [0-9]+ - # SKIP/ { s++; next }
+    /^ok [0-9]+/          { p++; next }
+    /^not ok /            { f++; next }
+    /^1\.\.[0-9]+[ \t]*$/ { plan = 1 }
+    END { print p + 0, f + 0, s + 0, plan + 0 }' "$out")
+passed=$1 failed=$2 skipped=$3 plan=$4
+
+if [ "$passed" -eq 0 ] && [ "$failed" -eq 0 ]; then
+    echo "run.sh: no test ran (busted status $rc)" >&2
+    failed=1
+elif [ "$failed" -eq 0 ] && { [ "$rc" -ne 0 ] || [ "$plan" -eq 0 ]; }; then
+    echo "run.sh: busted exited with status $rc before finishing" >&2
+    failed=1                              # crashed part-way / error not shown as a test
+fi
+[ "$skipped" -gt 0 ] && echo "($skipped pending)"
+echo "$passed passed, $failed failed"
+if [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]; then exit 0; fi
+exit 1
