@@ -28,7 +28,10 @@ find_bindir() {
 if [ "$(id -u)" -eq 0 ]; then
     AS_ROOT=1
     getent passwd postgres >/dev/null 2>&1 || die "running as root but there is no 'postgres' user (install postgresql)"
-    asdb() { runuser -u postgres -- "$@"; }
+    RUNUSER=$(command -v runuser 2>/dev/null) || RUNUSER=
+    for r in /usr/sbin/runuser /sbin/runuser; do [ -n "$RUNUSER" ] || { [ -x "$r" ] && RUNUSER=$r; }; done
+    [ -n "$RUNUSER" ] || die "running as root but runuser (util-linux) is not available"
+    asdb() { "$RUNUSER" -u postgres -- "$@"; }
 else
     AS_ROOT=0
     asdb() { "$@"; }
@@ -66,7 +69,7 @@ start)
     if [ "$AS_ROOT" = 1 ]; then
         chown postgres "$dir" || die "cannot chown $dir to postgres"
         chmod 0700 "$dir"
-        runuser -u postgres -- test -w "$dir" ||
+        asdb test -w "$dir" ||
             die "$dir is not reachable by the postgres user: make its parent directories traversable (chmod o+x) or use a directory under /tmp"
     fi
     asdb mkdir -p "$dir/sock" || die "cannot create $dir/sock"

@@ -22,6 +22,7 @@ pgdir="$tmp/pg"
 pidfile="$tmp/children.pids"
 out="$tmp/busted.out"
 : >"$pidfile"
+: >"$out"
 
 # shellcheck disable=SC2317 # called from the EXIT trap
 cleanup() {
@@ -42,13 +43,42 @@ cleanup() {
         rm -rf "$tmp"
     fi
 }
+rc=0
 trap cleanup EXIT
-trap 'echo "run.sh: interrupted" >&2; exit 130' INT TERM HUP
+trap 'trap "" INT TERM HUP; echo "run.sh: interrupted" >&2; finish 1' INT TERM HUP
+
+# counts the TAP lines in $out, prints the closing line and exits
+# (exit 0 only when nothing failed and something passed); $1 = 1 when interrupted
+finish() {
+    # shellcheck disable=SC2046 # four numbers, split on purpose
+    set -- "$1" $(awk '
+        /^ok [0-9]+ - # SKIP/ { s++; next }
+        /^ok [0-9]+/          { p++; next }
+        /^not ok /            { f++; next }
+        /^1\.\.[0-9]+[ \t]*$/ { plan = 1 }
+        END { print p + 0, f + 0, s + 0, plan + 0 }' "$out" 2>/dev/null || echo 0 0 0 0)
+    interrupted=$1 passed=$2 failed=$3 skipped=$4 plan=$5
+    if [ "$interrupted" = 1 ]; then
+        failed=$((failed + 1))
+    elif [ "$passed" -eq 0 ] && [ "$failed" -eq 0 ]; then
+        echo "run.sh: no test ran (busted status $rc)" >&2
+        failed=1
+    elif [ "$failed" -eq 0 ] && { [ "$rc" -ne 0 ] || [ "$plan" -eq 0 ]; }; then
+        echo "run.sh: busted exited with status $rc before finishing" >&2
+        failed=1                          # crashed part-way / error not shown as a test
+    fi
+    [ "$skipped" -gt 0 ] && echo "($skipped pending)"
+    echo "$passed passed, $failed failed"
+    if [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]; then exit 0; fi
+    [ "$interrupted" = 1 ] && exit 130
+    exit 1
+}
+
 
 if ! url=$(sh "$root/spec/support/pg.sh" start "$pgdir"); then
     echo "run.sh: could not start PostgreSQL" >&2
-    echo "0 passed, 1 failed"
-    exit 1
+    echo "not ok - PostgreSQL for the specs did not start" >>"$out"
+    finish 0
 fi
 export B3SCALE_TEST_PG_URL="$url"
 export B3SCALE_TEST_PG_DIR="$pgdir"
@@ -62,7 +92,6 @@ if [ $# -eq 0 ]; then set -- spec; fi
 # file with a syntax error, which would hide every other result. Such a file is reported
 # as one failure and left out of the busted run.
 good=
-: >"$out"
 for arg in "$@"; do
     if [ -d "$arg" ]; then
         files=$(find "$arg" -type f -name '*_spec.lua' | LC_ALL=C sort)
@@ -78,7 +107,6 @@ for arg in "$@"; do
     done
 done
 
-rc=0
 if [ -n "$good" ]; then
     # busted's exit status survives the pipe through a file
     # shellcheck disable=SC2086 # the file list is split on purpose (spec paths have no spaces)
@@ -87,23 +115,4 @@ if [ -n "$good" ]; then
     [ -n "$rc" ] || rc=255
 fi
 
-# shellcheck disable=SC2046 # four numbers, split on purpose
-set -- $(awk '
-    /^ok [0-9]+ - # SKIP/ { s++; next }
-    /^ok [0-9]+/          { p++; next }
-    /^not ok /            { f++; next }
-    /^1\.\.[0-9]+[ \t]*$/ { plan = 1 }
-    END { print p + 0, f + 0, s + 0, plan + 0 }' "$out")
-passed=$1 failed=$2 skipped=$3 plan=$4
-
-if [ "$passed" -eq 0 ] && [ "$failed" -eq 0 ]; then
-    echo "run.sh: no test ran (busted status $rc)" >&2
-    failed=1
-elif [ "$failed" -eq 0 ] && { [ "$rc" -ne 0 ] || [ "$plan" -eq 0 ]; }; then
-    echo "run.sh: busted exited with status $rc before finishing" >&2
-    failed=1                              # crashed part-way / error not shown as a test
-fi
-[ "$skipped" -gt 0 ] && echo "($skipped pending)"
-echo "$passed passed, $failed failed"
-if [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]; then exit 0; fi
-exit 1
+finish 0

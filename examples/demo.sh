@@ -1,0 +1,217 @@
+#!/bin/sh
+# `make run`: a complete local b3scale in one command.
+#
+# Starts a private PostgreSQL (./var/pg), applies the schema, starts two simulated BBB nodes
+# (build/bbbsim), registers them and a frontend `demo`, starts build/b3scaled and prints the
+# frontend's API URL, its secret and ready-to-open signed create/join URLs. Ctrl-C stops
+# everything. Logs: ./var/log/*.log.
+#
+#   sh examples/demo.sh            run until Ctrl-C
+#   sh examples/demo.sh --once     start, print, create the demo meeting once, stop (a smoke test)
+#
+# B3SCALE_LISTEN_HTTP (default 127.0.0.1:42353) sets where b3scaled listens.
+set -u
+
+root=$(CDPATH='' cd -- "$(dirname -- "$0")/.." && pwd) || exit 1
+cd "$root" || exit 1
+
+once=0
+[ "${1:-}" = "--once" ] && once=1
+
+say() { printf '%s\n' "demo: $*"; }
+die() { printf '%s\n' "demo: $*" >&2; exit 1; }
+
+listen=${B3SCALE_LISTEN_HTTP:-127.0.0.1:42353}
+host=${listen%:*}
+port=${listen##*:}
+[ "$host" = "0.0.0.0" ] && host=127.0.0.1
+[ "$host" = "*" ] && host=127.0.0.1
+[ "$host" = "" ] && host=127.0.0.1
+
+for bin in build/b3scaled build/bbbsim; do
+    [ -x "$bin" ] || die "$bin is missing: build first (make all)"
+done
+for tool in curl psql sha256sum luajit; do
+    command -v "$tool" >/dev/null 2>&1 || die "$tool is not installed (run: sh .ci/deps.sh)"
+done
+
+var="$root/var"
+mkdir -p "$var/log" "$var/run" || die "cannot create $var"
+
+# --- where the cluster lives: ./var/pg, unless the postgres user (we are root) cannot reach it
+pgdir="$var/pg"
+if [ "$(id -u)" -eq 0 ]; then
+    chmod o+x "$var" 2>/dev/null
+    RUNUSER=$(command -v runuser 2>/dev/null) || RUNUSER=/usr/sbin/runuser
+    if ! "$RUNUSER" -u postgres -- test -x "$var" 2>/dev/null; then
+        pgdir="${TMPDIR:-/tmp}/b3scale-demo-pg"
+        say "$var is not reachable by the postgres user (a parent directory is not traversable);"
+        say "using $pgdir for the database instead"
+    fi
+fi
+
+# --- helpers
+random_secret() { head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
+
+port_free() {  # true when env P names a free port on 127.0.0.1
+    luajit -e 'local s = require("socket").bind("127.0.0.1", tonumber(os.getenv("P")))
+               if s then s:close() os.exit(0) else os.exit(1) end' 2>/dev/null
+}
+free_port() {
+    luajit -e 'local s = assert(require("socket").bind("127.0.0.1", 0)); local _, p = s:getsockname(); s:close(); print(p)'
+}
+pick_port() {  # preferred port if free, else any free one
+    if P=$1 port_free; then echo "$1"; else free_port; fi
+}
+
+# a process recorded in var/run/NAME.pid by an earlier run that is still alive (and is ours)
+stop_leftover() {  # NAME PATTERN
+    f="$var/run/$1.pid"
+    [ -s "$f" ] || return 0
+    pid=$(cat "$f")
+    if kill -0 "$pid" 2>/dev/null && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "$2"; then
+        say "stopping $1 (pid $pid) left over from an earlier run"
+        kill -TERM "$pid" 2>/dev/null
+        i=0; while kill -0 "$pid" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+        kill -KILL "$pid" 2>/dev/null
+    fi
+    rm -f "$f"
+}
+
+wait_http() {  # URL PID SECONDS: until any HTTP answer with status 200
+    i=0
+    while [ $i -lt $(($3 * 10)) ]; do
+        code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$1" 2>/dev/null)
+        [ "$code" = 200 ] && return 0
+        kill -0 "$2" 2>/dev/null || return 1
+        sleep 0.1; i=$((i + 1))
+    done
+    return 1
+}
+
+pids=""
+stopping=0
+pg_started=0
+# shellcheck disable=SC2317 # called from traps
+shutdown() {
+    [ "$stopping" = 1 ] && return
+    stopping=1
+    trap '' INT TERM HUP
+    echo
+    say "stopping..."
+    for pid in $pids; do kill -TERM "$pid" 2>/dev/null; done
+    for pid in $pids; do
+        i=0; while kill -0 "$pid" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+        kill -KILL "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null
+    done
+    rm -f "$var/run/b3scaled.pid" "$var/run/bbbsim-1.pid" "$var/run/bbbsim-2.pid"
+    [ -n "$pids" ] && say "stopped b3scaled and the simulated nodes"
+    if [ "$pg_started" = 1 ] && sh "$root/spec/support/pg.sh" stop "$pgdir" >/dev/null 2>&1; then
+        say "stopped PostgreSQL (data kept in $pgdir)"
+    fi
+    say "done"
+}
+trap 'shutdown' EXIT
+trap 'exit 130' INT TERM HUP
+
+stop_leftover b3scaled build/b3scaled
+stop_leftover bbbsim-1 build/bbbsim
+stop_leftover bbbsim-2 build/bbbsim
+
+P=$port port_free || die "$listen is in use: stop what listens there or set B3SCALE_LISTEN_HTTP=127.0.0.1:PORT"
+
+# --- PostgreSQL
+say "starting PostgreSQL in $pgdir"
+pg_started=1
+sh "$root/spec/support/pg.sh" start "$pgdir" >/dev/null || die "PostgreSQL did not start (see $pgdir/postgres.log)"
+ln -sf "$pgdir/postgres.log" "$var/log/postgres.log" 2>/dev/null
+dburl=$(sh "$root/spec/support/pg.sh" createdb "$pgdir" b3scale) || die "could not create database b3scale"
+say "database: $dburl"
+
+# --- schema
+if ! B3SCALE_DB_URL=$dburl build/b3scaled migrate >"$var/log/migrate.log" 2>&1; then
+    cat "$var/log/migrate.log" >&2
+    die "b3scaled migrate failed (log: var/log/migrate.log)"
+fi
+
+# --- simulated BBB nodes
+n=0
+backends=""
+for want in 8091 8092; do
+    n=$((n + 1))
+    sport=$(pick_port "$want")
+    ssecret=$(random_secret)
+    build/bbbsim --listen "127.0.0.1:$sport" --secret "$ssecret" --name "node$n" \
+        >"$var/log/bbbsim-$n.log" 2>&1 &
+    spid=$!
+    pids="$spid $pids"
+    echo "$spid" >"$var/run/bbbsim-$n.pid"
+    if ! wait_http "http://127.0.0.1:$sport/sim/health" "$spid" 10; then
+        tail -n 30 "$var/log/bbbsim-$n.log" >&2
+        die "bbbsim node$n did not come up on 127.0.0.1:$sport (log: var/log/bbbsim-$n.log)"
+    fi
+    api="http://127.0.0.1:$sport/bigbluebutton/api/"
+    psql -X -q -v ON_ERROR_STOP=1 "$dburl" -c "INSERT INTO backends (host, secret) VALUES ('$api', '$ssecret') ON CONFLICT (host) DO UPDATE SET secret = EXCLUDED.secret" >/dev/null ||
+        die "could not register $api"
+    backends="$backends '$api',"
+    say "node$n: $api (pid $spid)"
+done
+# backends of earlier demo runs on other local ports are gone: drop them
+psql -X -q -v ON_ERROR_STOP=1 "$dburl" -c "DELETE FROM backends WHERE host LIKE 'http://127.0.0.1:%' AND host NOT IN (${backends%,})" >/dev/null
+
+# --- the demo frontend
+fsecret=$(random_secret)
+psql -X -q -v ON_ERROR_STOP=1 "$dburl" -c "INSERT INTO frontends (key, secret) VALUES ('demo', '$fsecret') ON CONFLICT (key) DO UPDATE SET secret = EXCLUDED.secret" >/dev/null ||
+    die "could not register the demo frontend"
+
+# --- b3scaled
+B3SCALE_DB_URL=$dburl B3SCALE_LISTEN_HTTP=$listen build/b3scaled >"$var/log/b3scaled.log" 2>&1 &
+dpid=$!
+pids="$dpid $pids"
+echo "$dpid" >"$var/run/b3scaled.pid"
+if ! wait_http "http://$host:$port/healthz" "$dpid" 15; then
+    tail -n 30 "$var/log/b3scaled.log" >&2
+    die "b3scaled did not become healthy on $listen (log: var/log/b3scaled.log)"
+fi
+
+sign() {  # CALL QUERY SECRET -> query&checksum=sha256(call query secret)
+    printf '%s&checksum=%s' "$2" "$(printf '%s%s%s' "$1" "$2" "$3" | sha256sum | cut -d' ' -f1)"
+}
+apibase="http://$host:$port/bbb/demo/bigbluebutton/api/"
+create_q="name=Demo+Meeting&meetingID=demo-room&record=false"
+join_q="fullName=Demo+User&meetingID=demo-room&role=MODERATOR"
+create_url="${apibase}create?$(sign create "$create_q" "$fsecret")"
+join_url="${apibase}join?$(sign join "$join_q" "$fsecret")"
+
+cat <<EOF
+
+b3scale is running (pid $dpid), logs in var/log/
+
+  API URL:  $apibase
+  secret:   $fsecret
+
+  1. create the meeting:
+     $create_url
+  2. join it as moderator (redirects to the node that hosts it):
+     $join_url
+
+Ctrl-C stops b3scaled, the simulated nodes and PostgreSQL.
+EOF
+
+if [ "$once" = 1 ]; then
+    echo
+    say "--once: calling create"
+    curl -s --max-time 10 "$create_url" || die "create failed"
+    echo
+    exit 0
+fi
+
+# wait until Ctrl-C (the trap exits) or until b3scaled ends by itself
+wait "$dpid"
+st=$?
+if [ "$stopping" = 0 ]; then
+    say "b3scaled exited by itself (status $st); last lines of var/log/b3scaled.log:"
+    tail -n 20 "$var/log/b3scaled.log" >&2
+    exit 1
+fi
