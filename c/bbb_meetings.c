@@ -13,6 +13,7 @@
 #include "db_backends.h"
 #include "db_meetings.h"
 #include "log.h"
+#include "policy.h"
 #include "scheduler.h"
 
 /* Sends the node's document back with this frontend's IDs. */
@@ -70,14 +71,67 @@ static int bbb_meetings_xml_body(const char *ct)
 		      strncasecmp(ct, "text/xml", 8) == 0);
 }
 
+/* Shapes create parameters (and maybe the body) through the frontend's policy. 0 to go on,
+ * negative when the request was answered (rejected). A failing hook keeps the request as is. */
+static int bbb_meetings_present_create(struct bbb_ctx *c, const char *mid, int has_body,
+				       char **body, size_t *body_len)
+{
+	struct policy_present in;
+	char key[64], msg[512];
+	int rc;
+
+	memset(&in, 0, sizeof(in));
+	in.frontend_key = c->fe->key;
+	in.settings_json = c->fe->settings;
+	in.meeting_id = mid;
+	in.body = has_body ? c->req->body : NULL;
+	in.body_len = has_body ? c->req->body_len : 0;
+	in.content_type = has_body ? c->req->content_type : NULL;
+	c->w->policy = policy_engine_sync(c->w->policy);
+	rc = policy_create_params(c->w->policy, &in, &c->params, body, body_len, key, sizeof(key),
+				  msg, sizeof(msg));
+	if (rc == 1) {
+		bbb_api_error(c, key, msg);
+		return -EPERM;
+	}
+	return 0;
+}
+
+/* The same for join; frontend attendees are only counted when a limit is configured. */
+static int bbb_meetings_present_join(struct bbb_ctx *c, const char *mid,
+				     const struct lb_meeting *m)
+{
+	struct policy_present in;
+	char key[64], msg[512], err[512];
+	int rc;
+
+	memset(&in, 0, sizeof(in));
+	in.frontend_key = c->fe->key;
+	in.settings_json = c->fe->settings;
+	in.meeting_id = mid;
+	in.meeting_attendees = m->participants;
+	if (strstr(c->fe->settings, "attendees_limit") &&
+	    db_meetings_frontend_attendees(&c->w->db, c->fe->id, &in.frontend_attendees, err,
+					   sizeof(err)) < 0)
+		log_warn("bbb", "event=db_error call=join error=\"%s\"", err);
+	c->w->policy = policy_engine_sync(c->w->policy);
+	rc = policy_join_params(c->w->policy, &in, &c->params, key, sizeof(key), msg, sizeof(msg));
+	if (rc == 1) {
+		bbb_api_error(c, key, msg);
+		return -EPERM;
+	}
+	return 0;
+}
+
 void bbb_meetings_create(struct bbb_ctx *c)
 {
 	struct scheduler_create sc;
 	struct xml_node *doc = NULL;
 	struct buf nsid, q;
 	const char *mid, *key;
-	char *mid_copy = NULL;
+	char *mid_copy = NULL, *body = NULL;
 	char msg[512];
+	size_t body_len = 0;
 	int has_body = !c->form_body && c->req->body_len > 0;
 
 	buf_init(&nsid);
@@ -93,13 +147,17 @@ void bbb_meetings_create(struct bbb_ctx *c)
 	memset(&sc, 0, sizeof(sc));
 	sc.fe = c->fe;
 	sc.meeting_id = mid_copy = strdup(mid);
-	if (!mid_copy || bbb_meetings_encode(c, buf_str(&nsid), &q) < 0)
+	if (!mid_copy || bbb_meetings_present_create(c, mid_copy, has_body, &body, &body_len) < 0)
+		goto out;
+	if (body)
+		has_body = 1;
+	if (bbb_meetings_encode(c, buf_str(&nsid), &q) < 0)
 		goto out;
 	sc.backend_meeting_id = buf_str(&nsid);
 	sc.params = &c->params;
 	sc.call.query = buf_str(&q);
-	sc.call.body = has_body ? c->req->body : NULL;
-	sc.call.body_len = has_body ? c->req->body_len : 0;
+	sc.call.body = body ? body : has_body ? c->req->body : NULL;
+	sc.call.body_len = body ? body_len : has_body ? c->req->body_len : 0;
 	sc.call.content_type = has_body ? "application/xml" : NULL;
 	sc.method = has_body ? "POST" : "GET";
 	sc.placed_host = c->backend_host;
@@ -111,6 +169,7 @@ void bbb_meetings_create(struct bbb_ctx *c)
 	bbb_meetings_reply(c, doc);
 out:
 	free(mid_copy);
+	free(body);
 	xml_dom_free(doc);
 	buf_free(&nsid);
 	buf_free(&q);
@@ -159,6 +218,8 @@ void bbb_meetings_join(struct bbb_ctx *c)
 		bbb_api_error(c, "serverUnavailable", "The server for this meeting is offline.");
 		goto out;
 	}
+	if (bbb_meetings_present_join(c, mid, &m) < 0)
+		goto out;
 	/* the node itself is not called: the browser follows the redirect and gets its session
 	 * cookie from the node's own domain */
 	if (bbb_meetings_encode(c, m.backend_meeting_id, &q) < 0)
@@ -196,6 +257,22 @@ static void bbb_meetings_absent(struct bbb_ctx *c, int unreachable)
 	}
 }
 
+/* A getMeetingInfo answer is fresh state: keep its participant count for attendees_limit. */
+static void bbb_meetings_note_state(struct bbb_ctx *c, const struct lb_meeting *m,
+				    struct xml_node *doc)
+{
+	const char *rc = xml_dom_child_text(doc, "returncode");
+	const char *pc = xml_dom_child_text(doc, "participantCount");
+	const char *running = xml_dom_child_text(doc, "running");
+	char err[512];
+
+	if (strcmp(c->call, "getMeetingInfo") != 0 || !rc || strcmp(rc, "SUCCESS") != 0 || !pc)
+		return;
+	if (db_meetings_set_state(&c->w->db, m->id, strtol(pc, NULL, 10),
+				  running && strcmp(running, "true") == 0, err, sizeof(err)) < 0)
+		log_warn("bbb", "event=db_error call=getMeetingInfo error=\"%s\"", err);
+}
+
 void bbb_meetings_forward(struct bbb_ctx *c)
 {
 	struct lb_meeting m;
@@ -225,6 +302,7 @@ void bbb_meetings_forward(struct bbb_ctx *c)
 		bbb_meetings_absent(c, 1);
 		goto out;
 	}
+	bbb_meetings_note_state(c, &m, doc);
 	bbb_meetings_reply(c, doc);
 out:
 	xml_dom_free(doc);

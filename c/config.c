@@ -77,12 +77,14 @@ static int config_listen(struct lb_config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
-int config_load(struct lb_config *cfg, char *err, size_t errlen)
+int config_load(struct lb_config *cfg, int need_db, char *err, size_t errlen)
 {
+	char onerr[16];
 	long n;
 
 	memset(cfg, 0, sizeof(*cfg));
-	if (config_str("B3SCALE_DB_URL", NULL, cfg->db_url, sizeof(cfg->db_url), err, errlen) < 0 ||
+	if (config_str("B3SCALE_DB_URL", need_db ? NULL : "", cfg->db_url, sizeof(cfg->db_url), err,
+		       errlen) < 0 ||
 	    config_listen(cfg, err, errlen) < 0 ||
 	    config_str("B3SCALE_POLICY_DIR", "policies", cfg->policy_dir, sizeof(cfg->policy_dir),
 		       err, errlen) < 0 ||
@@ -114,6 +116,22 @@ int config_load(struct lb_config *cfg, char *err, size_t errlen)
 	if (config_long("B3SCALE_CREATE_ATTEMPTS", 3, 1, 20, &n, err, errlen) < 0)
 		return -EINVAL;
 	cfg->max_attempts = (unsigned)n;
+	if (config_long("B3SCALE_POLICY_TIMEOUT_MS", 50, 1, 10000, &cfg->policy_timeout_ms, err,
+			errlen) < 0 ||
+	    config_long("B3SCALE_POLICY_MAX_INSTRUCTIONS", 20000000, 10000, 2000000000,
+			&cfg->policy_max_insns, err, errlen) < 0)
+		return -EINVAL;
+	if (config_long("B3SCALE_POLICY_MEMORY_MB", 64, 4, 4096, &n, err, errlen) < 0)
+		return -EINVAL;
+	cfg->policy_max_memory = (size_t)n << 20;
+	if (config_str("B3SCALE_POLICY_ON_ERROR", "fallback", onerr, sizeof(onerr), err, errlen) < 0)
+		return -EINVAL;
+	if (strcmp(onerr, "fallback") != 0 && strcmp(onerr, "reject") != 0) {
+		snprintf(err, errlen, "B3SCALE_POLICY_ON_ERROR must be fallback or reject, got '%s'",
+			 onerr);
+		return -EINVAL;
+	}
+	cfg->policy_reject_on_error = strcmp(onerr, "reject") == 0;
 	if (strspn(cfg->default_policy, "abcdefghijklmnopqrstuvwxyz0123456789_") !=
 	    strlen(cfg->default_policy)) {
 		snprintf(err, errlen, "B3SCALE_POLICY must be a policy name like least_load, got '%s'",

@@ -18,11 +18,16 @@ struct lb_config {
 	size_t max_query;
 	size_t max_body;
 	unsigned max_attempts;
+	long policy_timeout_ms;
+	long policy_max_insns;
+	size_t policy_max_memory;
+	int policy_reject_on_error; /* B3SCALE_POLICY_ON_ERROR=reject: no C fallback */
 	char log_level[16];
 	char log_format[16];
 };
 
-/* One documented row per variable; README's table mirrors this list. */
-int config_load(struct lb_config *cfg, char *err, size_t errlen);
+/* One documented row per variable; README's table mirrors this list. need_db: whether
+ * B3SCALE_DB_URL is required (policy checks run without a database). */
+int config_load(struct lb_config *cfg, int need_db, char *err, size_t errlen);
 
 #endif

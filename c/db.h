@@ -9,11 +9,14 @@
 /* Every statement the daemon runs has a slot here so it is prepared once per connection. */
 enum db_stmt_id {
 	DB_FRONTEND_BY_KEY,
+	DB_FRONTEND_POLICIES,
 	DB_MEETING_FIND,
 	DB_MEETING_CLAIM,
 	DB_MEETING_MOVE,
 	DB_MEETING_CONFIRM,
 	DB_MEETING_DROP_CLAIM,
+	DB_MEETING_STATE,
+	DB_FRONTEND_ATTENDEES,
 	DB_BACKENDS_ELIGIBLE,
 	DB_BACKENDS_OF_FRONTEND,
 	DB_STMT_COUNT

@@ -6,12 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* meetings counts the rows placed here, so placements not yet seen by a poll still weigh */
+/* pending counts the rows placed here since the last poll: they weigh before a poll sees them */
 static const struct db_stmt db_backends_eligible_stmt = {
 	DB_BACKENDS_ELIGIBLE, "backends_eligible",
 	"SELECT b.id::text, b.host, b.secret, b.admin_state, b.node_state,"
 	" array_to_string(b.tags, ','), b.load_factor,"
-	" GREATEST(b.meetings_count, (SELECT count(*) FROM meetings m WHERE m.backend_id = b.id)),"
+	" b.meetings_count, (SELECT count(*) FROM meetings m WHERE m.backend_id = b.id"
+	"  AND (b.polled_at IS NULL OR m.created_at > b.polled_at)),"
 	" b.attendees_count, b.video_count, b.voice_count, b.listener_count"
 	" FROM backends b WHERE b.admin_state = 'ready' AND b.node_state <> 'unavailable'"
 	" ORDER BY b.created_at, b.id",
@@ -55,10 +56,11 @@ static int db_backends_list(PGresult *r, struct lb_backend_list *out, int full)
 			return -ENOMEM;
 		b->load_factor = strtod(PQgetvalue(r, i, 6), NULL);
 		b->meetings = strtol(PQgetvalue(r, i, 7), NULL, 10);
-		b->participants = strtol(PQgetvalue(r, i, 8), NULL, 10);
-		b->video = strtol(PQgetvalue(r, i, 9), NULL, 10);
-		b->voice = strtol(PQgetvalue(r, i, 10), NULL, 10);
-		b->listeners = strtol(PQgetvalue(r, i, 11), NULL, 10);
+		b->pending = strtol(PQgetvalue(r, i, 8), NULL, 10);
+		b->participants = strtol(PQgetvalue(r, i, 9), NULL, 10);
+		b->video = strtol(PQgetvalue(r, i, 10), NULL, 10);
+		b->voice = strtol(PQgetvalue(r, i, 11), NULL, 10);
+		b->listeners = strtol(PQgetvalue(r, i, 12), NULL, 10);
 	}
 	return 0;
 }

@@ -45,3 +45,31 @@ out:
 	PQclear(r);
 	return rc;
 }
+
+static const struct db_stmt db_frontends_policies_stmt = {
+	DB_FRONTEND_POLICIES, "frontend_policies",
+	"SELECT DISTINCT settings->>'policy' FROM frontends"
+	" WHERE jsonb_typeof(settings->'policy') = 'string'",
+	0
+};
+
+int db_frontends_policies(struct db *db, char ***names, size_t *n, char *err, size_t errlen)
+{
+	PGresult *r;
+	int i, rows;
+
+	*names = NULL;
+	*n = 0;
+	r = db_exec(db, &db_frontends_policies_stmt, NULL, NULL, NULL, PGRES_TUPLES_OK, err, errlen);
+	if (!r)
+		return -EIO;
+	rows = PQntuples(r);
+	*names = calloc(rows ? (size_t)rows : 1, sizeof(char *));
+	for (i = 0; *names && i < rows; i++) {
+		(*names)[i] = strdup(PQgetvalue(r, i, 0));
+		if ((*names)[i])
+			(*n)++;
+	}
+	PQclear(r);
+	return *names ? 0 : -ENOMEM;
+}

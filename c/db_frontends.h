@@ -9,4 +9,7 @@
 int db_frontends_find(struct db *db, const char *key, struct lb_frontend *out, char *err,
 		      size_t errlen);
 
+/* Distinct settings.policy names, so a reload can refuse to drop a policy still in use. */
+int db_frontends_policies(struct db *db, char ***names, size_t *n, char *err, size_t errlen);
+
 #endif

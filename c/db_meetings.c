@@ -11,7 +11,7 @@
 static const struct db_stmt db_meetings_find_stmt = {
 	DB_MEETING_FIND, "meeting_find",
 	"SELECT m.id, m.backend_meeting_id, m.confirmed_at IS NOT NULL,"
-	" b.id::text, b.host, b.secret, b.admin_state, b.node_state"
+	" b.id::text, b.host, b.secret, b.admin_state, b.node_state, m.participants"
 	" FROM meetings m LEFT JOIN backends b ON b.id = m.backend_id"
 	" WHERE m.frontend_id = $1 AND m.meeting_id = $2",
 	2
@@ -65,6 +65,7 @@ int db_meetings_find(struct db *db, const char *frontend_id, const char *meeting
 	out->backend_meeting_id = strdup(PQgetvalue(r, 0, 1));
 	out->confirmed = PQgetvalue(r, 0, 2)[0] == 't';
 	out->has_backend = !PQgetisnull(r, 0, 3);
+	out->participants = strtol(PQgetvalue(r, 0, 8), NULL, 10);
 	if (!out->backend_meeting_id ||
 	    (out->has_backend && db_backends_row(r, 0, 3, &out->backend) < 0)) {
 		lb_meeting_clear(out);
@@ -144,6 +145,49 @@ int db_meetings_drop_claim(struct db *db, long long id, char *err, size_t errlen
 	r = db_exec(db, &db_meetings_drop_stmt, vals, NULL, NULL, PGRES_COMMAND_OK, err, errlen);
 	if (!r)
 		return -EIO;
+	PQclear(r);
+	return 0;
+}
+
+static const struct db_stmt db_meetings_state_stmt = {
+	DB_MEETING_STATE, "meeting_state",
+	"UPDATE meetings SET participants = $2::integer, running = $3::boolean, updated_at = now()"
+	" WHERE id = $1",
+	3
+};
+
+static const struct db_stmt db_meetings_frontend_attendees_stmt = {
+	DB_FRONTEND_ATTENDEES, "frontend_attendees",
+	"SELECT coalesce(sum(participants), 0) FROM meetings WHERE frontend_id = $1", 1
+};
+
+int db_meetings_set_state(struct db *db, long long id, long participants, int running,
+			  char *err, size_t errlen)
+{
+	char ids[24], ps[24];
+	const char *vals[3] = { ids, ps, running ? "true" : "false" };
+	PGresult *r;
+
+	snprintf(ids, sizeof(ids), "%lld", id);
+	snprintf(ps, sizeof(ps), "%ld", participants);
+	r = db_exec(db, &db_meetings_state_stmt, vals, NULL, NULL, PGRES_COMMAND_OK, err, errlen);
+	if (!r)
+		return -EIO;
+	PQclear(r);
+	return 0;
+}
+
+int db_meetings_frontend_attendees(struct db *db, const char *frontend_id, long *n, char *err,
+				   size_t errlen)
+{
+	const char *vals[1] = { frontend_id };
+	PGresult *r;
+
+	r = db_exec(db, &db_meetings_frontend_attendees_stmt, vals, NULL, NULL, PGRES_TUPLES_OK,
+		    err, errlen);
+	if (!r)
+		return -EIO;
+	*n = strtol(PQgetvalue(r, 0, 0), NULL, 10);
 	PQclear(r);
 	return 0;
 }

@@ -38,4 +38,11 @@ int db_meetings_confirm(struct db *db, long long id, const char *backend_id,
 /* Removes a claim no backend ever confirmed (the create failed for good). */
 int db_meetings_drop_claim(struct db *db, long long id, char *err, size_t errlen);
 
+/* Records what the node last said about the meeting (participants, running). */
+int db_meetings_set_state(struct db *db, long long id, long participants, int running,
+			  char *err, size_t errlen);
+/* Participants over all of a frontend's meetings, as last known. */
+int db_meetings_frontend_attendees(struct db *db, const char *frontend_id, long *n, char *err,
+				   size_t errlen);
+
 #endif

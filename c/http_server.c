@@ -15,6 +15,7 @@
 
 #include "bbb_api.h"
 #include "log.h"
+#include "metrics.h"
 #include "worker.h"
 
 #define HTTP_HEADER_ALLOWANCE (64 * 1024)
@@ -87,6 +88,12 @@ static void http_route(struct worker *w, const struct http_request *req, struct 
 	if (strcmp(req->path, "/healthz") == 0) {
 		a->status = 200;
 		buf_puts(&a->body, "ok\n");
+		return;
+	}
+	if (strcmp(req->path, "/metrics") == 0) {
+		a->status = 200;
+		a->content_type = "text/plain; version=0.0.4; charset=utf-8";
+		metrics_render(&a->body);
 		return;
 	}
 	if (strncmp(req->path, "/bbb/", 5) == 0) {

@@ -21,7 +21,7 @@ struct lb_backend {
 	char admin_state[16];
 	char node_state[16];
 	double load_factor;
-	long meetings, participants, video, voice, listeners;
+	long meetings, pending, participants, video, voice, listeners;
 };
 
 struct lb_backend_list {
@@ -35,6 +35,7 @@ struct lb_meeting {
 	int has_backend;
 	struct lb_backend backend;  /* id, host, secret and states only */
 	int confirmed;
+	long participants; /* last known from the node */
 };
 
 void lb_frontend_clear(struct lb_frontend *f);

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -12,24 +13,32 @@
 #include "http_server.h"
 #include "log.h"
 #include "migrate.h"
+#include "db_frontends.h"
 #include "policy.h"
 
 #define B3SCALE_VERSION "0.1.0"
 
 static volatile sig_atomic_t main_stop;
+static volatile sig_atomic_t main_reload;
 
+/* Signal handlers only set flags; the main loop does the work. */
 static void main_on_signal(int sig)
 {
-	(void)sig;
-	main_stop = 1;
+	if (sig == SIGHUP)
+		main_reload = 1;
+	else
+		main_stop = 1;
 }
 
 static int main_usage(FILE *f)
 {
-	fprintf(f, "usage: b3scaled [serve|migrate|version]\n"
-		   "  serve    serve the BBB API (default); refuses pending migrations\n"
-		   "  migrate  apply pending migrations from B3SCALE_SQL_DIR (default ./sql)\n"
-		   "  version  print the version\n"
+	fprintf(f, "usage: b3scaled [serve|migrate|--check|version]\n"
+		   "  serve       serve the BBB API (default); refuses pending migrations\n"
+		   "  migrate     apply pending migrations from B3SCALE_SQL_DIR (default ./sql)\n"
+		   "  --check,-t  validate the policies on disk (and, when the database is\n"
+		   "              reachable, that every policy a frontend names exists); exit 0/1\n"
+		   "  version     print the version\n"
+		   "SIGHUP reloads the policies; SIGTERM/SIGINT stop.\n"
 		   "Configuration is read from B3SCALE_* environment variables (see README).\n");
 	return f == stderr ? 2 : 0;
 }
@@ -54,10 +63,30 @@ static int main_migrate(const struct lb_config *cfg)
 	return 0;
 }
 
-/* Start-up checks: a reachable, fully migrated database and loadable policies. */
-static int main_check(const struct lb_config *cfg)
+/* Policy names frontends use, for reload checks; *n = 0 when the database is unreachable. */
+static char **main_frontend_policies(struct db *db, size_t *n)
 {
-	struct policy_engine *pe;
+	char err[512];
+	char **names = NULL;
+
+	*n = 0;
+	if (db_frontends_policies(db, &names, n, err, sizeof(err)) < 0) {
+		log_warn("policy", "event=frontend_policies_unknown error=\"%s\"", err);
+		return NULL;
+	}
+	return names;
+}
+
+static void main_free_names(char **names, size_t n)
+{
+	while (n > 0)
+		free(names[--n]);
+	free(names);
+}
+
+/* Start-up checks: a reachable, fully migrated database and loadable policies. */
+static int main_check_db(const struct lb_config *cfg)
+{
 	struct db db;
 	char err[1024], names[1024];
 	int pending = 0, rc;
@@ -77,12 +106,45 @@ static int main_check(const struct lb_config *cfg)
 			pending, names);
 		return -1;
 	}
-	if (policy_open(&pe, cfg, err, sizeof(err)) < 0) {
-		fprintf(stderr, "b3scaled: %s\n", err);
-		return -1;
-	}
-	policy_close(pe);
 	return 0;
+}
+
+/* --check: the reload validation on the files on disk. */
+static int main_policy_check(const struct lb_config *cfg)
+{
+	struct db db;
+	char err[1024];
+	char **names = NULL;
+	size_t n = 0;
+	int rc;
+
+	if (cfg->db_url[0] && db_open(&db, cfg->db_url, err, sizeof(err)) == 0) {
+		names = main_frontend_policies(&db, &n);
+		db_close(&db);
+	}
+	rc = policy_check(cfg, (const char *const *)names, n, err, sizeof(err));
+	main_free_names(names, n);
+	if (rc < 0) {
+		fprintf(stderr, "b3scaled: policy check failed: %s\n", err);
+		return 1;
+	}
+	printf("policies OK (%s)\n", cfg->policy_dir);
+	return 0;
+}
+
+static void main_reload_policies(const struct lb_config *cfg)
+{
+	struct db db;
+	char err[1024];
+	char **names = NULL;
+	size_t n = 0;
+
+	if (db_open(&db, cfg->db_url, err, sizeof(err)) == 0) {
+		names = main_frontend_policies(&db, &n);
+		db_close(&db);
+	}
+	policy_reload((const char *const *)names, n, err, sizeof(err));
+	main_free_names(names, n);
 }
 
 static int main_serve(const struct lb_config *cfg)
@@ -91,24 +153,37 @@ static int main_serve(const struct lb_config *cfg)
 	struct sigaction sa;
 	char err[1024];
 
-	if (main_check(cfg) < 0)
+	if (main_check_db(cfg) < 0)
 		return 1;
+	if (policy_setup(cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "b3scaled: policies: %s\n", err);
+		return 1;
+	}
 	if (http_server_start(&srv, cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "b3scaled: %s\n", err);
+		policy_teardown();
 		return 1;
 	}
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = main_on_signal;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	log_info("main", "event=started version=%s listen=%s:%u workers=%u policy=%s",
+	log_info("main", "event=started version=%s listen=%s:%u workers=%u policy=%s generation=%lu",
 		 B3SCALE_VERSION, cfg->listen_host, cfg->listen_port, cfg->workers,
-		 cfg->default_policy);
-	while (!main_stop)
+		 cfg->default_policy, policy_generation());
+	while (!main_stop) {
+		if (main_reload) {
+			main_reload = 0;
+			main_reload_policies(cfg);
+			continue;
+		}
 		pause();
+	}
 	log_info("main", "event=stopping");
 	http_server_stop(srv);
+	policy_teardown();
 	return 0;
 }
 
@@ -125,9 +200,11 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0)
 		return main_usage(stdout);
-	if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "migrate") != 0)
+	if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "migrate") != 0 &&
+	    strcmp(cmd, "--check") != 0 && strcmp(cmd, "-t") != 0 && strcmp(cmd, "check") != 0)
 		return main_usage(stderr);
-	if (config_load(&cfg, err, sizeof(err)) < 0) {
+	if (config_load(&cfg, strcmp(cmd, "migrate") == 0 || strcmp(cmd, "serve") == 0, err,
+			sizeof(err)) < 0) {
 		fprintf(stderr, "b3scaled: %s\n", err);
 		return 2;
 	}
@@ -140,7 +217,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "b3scaled: libcurl initialisation failed\n");
 		return 1;
 	}
-	rc = strcmp(cmd, "migrate") == 0 ? main_migrate(&cfg) : main_serve(&cfg);
+	if (strcmp(cmd, "migrate") == 0)
+		rc = main_migrate(&cfg);
+	else if (strcmp(cmd, "serve") == 0)
+		rc = main_serve(&cfg);
+	else
+		rc = main_policy_check(&cfg);
 	curl_global_cleanup();
 	return rc;
 }

@@ -1,344 +1,395 @@
-/* policy.c: builds the policy Lua state and runs select under a budget.
- *
- * Each worker thread owns one engine, so no lock is needed on the join/create paths.
- * The JIT is off: LuaJIT does not run count hooks inside compiled traces, and the budget
- * hook must always fire. C never trusts a value returned by Lua without checking it. */
+/* policy.c: publishing validated policy bundles, per-worker engines, and the calls C makes
+ * into Lua (select and the presentation hooks), each checked before it is trusted. */
 #include "policy.h"
 
-#include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <lauxlib.h>
-#include <lua.h>
-#include <luajit.h>
-#include <lualib.h>
 
-#include "buf.h"
 #include "config.h"
-
-#define POLICY_HOOK_EVERY 1000
-#define POLICY_BUDGET_INSNS 5000000L
+#include "log.h"
+#include "policy_bundle.h"
+#include "policy_push.h"
+#include "policy_state.h"
+#include "policy_stats.h"
 
 struct policy_engine {
-	lua_State *L;
-	int dispatch_ref;
-	long insns;
-	int budget_hit;
+	struct policy_state *st;
 };
 
-static int policy_read_file(const char *path, struct buf *out, char *err, size_t errlen)
-{
-	char chunk[8192];
-	size_t n;
-	FILE *f = fopen(path, "r");
+static pthread_mutex_t policy_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct policy_bundle *policy_current;  /* guarded by policy_lock */
+static volatile unsigned long policy_gen;
+static unsigned long policy_failures;
+static char policy_lua_dir[1024], policy_dir[1024], policy_default[64];
+static struct policy_limits policy_limits;
+static char policy_err[1024];
+static time_t policy_err_at;
 
-	if (!f) {
-		snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
-		return -ENOENT;
-	}
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		buf_append(out, chunk, n);
-	fclose(f);
-	return out->oom ? -ENOMEM : 0;
+static void policy_set_limits(const struct lb_config *cfg)
+{
+	policy_limits.max_insns = cfg->policy_max_insns;
+	policy_limits.timeout_ms = cfg->policy_timeout_ms;
+	policy_limits.max_memory = cfg->policy_max_memory;
+	snprintf(policy_lua_dir, sizeof(policy_lua_dir), "%s", cfg->lua_dir);
+	snprintf(policy_dir, sizeof(policy_dir), "%s", cfg->policy_dir);
+	snprintf(policy_default, sizeof(policy_default), "%s", cfg->default_policy);
 }
 
-/* Runs a trusted module file and leaves its return value on the stack. */
-static int policy_run_module(lua_State *L, const char *dir, const char *rel, char *err,
-			     size_t errlen)
+/* Builds a throwaway state from b, smoke-tests every policy and checks required names. */
+static int policy_validate(const struct policy_bundle *b, const char *const *required,
+			   size_t nrequired, char *err, size_t errlen)
 {
-	char path[1200], chunkname[1300];
-	struct buf src;
+	struct policy_state *st;
+	size_t i;
 	int rc;
 
-	snprintf(path, sizeof(path), "%s/%s", dir, rel);
-	snprintf(chunkname, sizeof(chunkname), "@%s", rel);
-	buf_init(&src);
-	rc = policy_read_file(path, &src, err, errlen);
-	if (rc == 0 && (luaL_loadbuffer(L, buf_str(&src), src.len, chunkname) != 0 ||
-			lua_pcall(L, 0, 1, 0) != 0)) {
-		snprintf(err, errlen, "%s", lua_tostring(L, -1));
-		lua_pop(L, 1);
+	rc = policy_state_new(&st, b, &policy_limits, err, errlen);
+	if (rc < 0)
+		return rc;
+	policy_state_push_fn(st, "smoke");
+	if (policy_state_call(st, 0, 2) != POLICY_CALL_OK || !lua_toboolean(st->L, -2)) {
+		snprintf(err, errlen, "%s", lua_isstring(st->L, -1) ? lua_tostring(st->L, -1)
+								     : "smoke test failed");
 		rc = -EINVAL;
 	}
-	buf_free(&src);
-	return rc;
-}
-
-/* Pushes { name = source } for every policies/<name>.lua; names are [a-z0-9_]. */
-static int policy_push_sources(lua_State *L, const char *dir, char *err, size_t errlen)
-{
-	char path[1400], name[256];
-	struct dirent *e;
-	struct buf src;
-	size_t len;
-	DIR *d = opendir(dir);
-	int rc = 0;
-
-	if (!d) {
-		snprintf(err, errlen, "cannot open policy directory %s: %s", dir, strerror(errno));
-		return -ENOENT;
-	}
-	lua_newtable(L);
-	while (rc == 0 && (e = readdir(d))) {
-		len = strlen(e->d_name);
-		if (len < 5 || len >= sizeof(name) || strcmp(e->d_name + len - 4, ".lua") != 0 ||
-		    strspn(e->d_name, "abcdefghijklmnopqrstuvwxyz0123456789_") != len - 4)
-			continue;
-		memcpy(name, e->d_name, len - 4);
-		name[len - 4] = '\0';
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		buf_init(&src);
-		rc = policy_read_file(path, &src, err, errlen);
-		if (rc == 0) {
-			lua_pushlstring(L, buf_str(&src), src.len);
-			lua_setfield(L, -2, name);
+	for (i = 0; rc == 0 && i < nrequired; i++) {
+		if (!policy_bundle_find(b, POLICY_FILE_POLICY, required[i])) {
+			snprintf(err, errlen, "a frontend uses policy '%s' but policies/%s.lua does not exist",
+				 required[i], required[i]);
+			rc = -ENOENT;
 		}
-		buf_free(&src);
 	}
-	closedir(d);
+	policy_state_free(st);
 	return rc;
 }
 
-static int policy_open_libs(lua_State *L)
+static int policy_load(struct policy_bundle **out, const char *const *required, size_t nrequired,
+		       char *err, size_t errlen)
 {
-	static const luaL_Reg libs[] = {
-		{ "", luaopen_base },	       { LUA_TABLIBNAME, luaopen_table },
-		{ LUA_STRLIBNAME, luaopen_string }, { LUA_MATHLIBNAME, luaopen_math },
-		{ LUA_BITLIBNAME, luaopen_bit },    { LUA_LOADLIBNAME, luaopen_package },
-		{ NULL, NULL },
-	};
-	const luaL_Reg *l;
+	struct policy_bundle *b;
+	int rc;
 
-	for (l = libs; l->func; l++) {
-		lua_pushcfunction(L, l->func);
-		lua_pushstring(L, l->name);
-		lua_call(L, 1, 0);
+	rc = policy_bundle_read(&b, policy_lua_dir, policy_dir, policy_default, err, errlen);
+	if (rc < 0)
+		return rc;
+	rc = policy_validate(b, required, nrequired, err, errlen);
+	if (rc < 0) {
+		policy_bundle_free(b);
+		return rc;
 	}
-	/* cjson is a C module: load it through package once, then take package away */
-	lua_getglobal(L, "require");
-	lua_pushstring(L, "cjson.safe");
-	lua_call(L, 1, 1);
-	lua_setfield(L, LUA_REGISTRYINDEX, "b3s_cjson");
-	lua_pushnil(L);
-	lua_setglobal(L, "package");
-	lua_pushnil(L);
-	lua_setglobal(L, "module");
+	*out = b;
 	return 0;
 }
 
-static int policy_require_cjson(lua_State *L)
+static void policy_unref(struct policy_bundle *b)
 {
-	lua_getfield(L, LUA_REGISTRYINDEX, "b3s_cjson");
-	return 1;
+	int last;
+
+	if (!b)
+		return;
+	pthread_mutex_lock(&policy_lock);
+	last = --b->refs == 0;
+	pthread_mutex_unlock(&policy_lock);
+	if (last)
+		policy_bundle_free(b);
 }
 
-int policy_open(struct policy_engine **out, const struct lb_config *cfg, char *err,
-		size_t errlen)
+static void policy_publish(struct policy_bundle *b)
 {
-	struct policy_engine *pe;
-	lua_State *L;
-	int rc = -EINVAL;
+	struct policy_bundle *old;
 
-	*out = NULL;
-	pe = calloc(1, sizeof(*pe));
-	if (!pe)
-		return -ENOMEM;
-	L = pe->L = luaL_newstate();
-	if (!L) {
-		free(pe);
-		return -ENOMEM;
-	}
-	luaJIT_setmode(L, 0, LUAJIT_MODE_ENGINE | LUAJIT_MODE_OFF);
-	if (lua_cpcall(L, policy_open_libs, NULL) != 0) {
-		snprintf(err, errlen, "opening Lua libraries: %s", lua_tostring(L, -1));
-		goto fail;
-	}
-	/* trusted modules see only cjson.safe through require */
-	lua_pushcfunction(L, policy_require_cjson);
-	lua_setglobal(L, "require");
-	if (policy_run_module(L, cfg->lua_dir, "b3scale/dispatch.lua", err, errlen) < 0)
-		goto fail;
-	lua_pushvalue(L, -1);
-	pe->dispatch_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-	lua_getfield(L, -1, "init");
-	if (policy_push_sources(L, cfg->policy_dir, err, errlen) < 0)
-		goto fail;
-	lua_newtable(L);
-	if (policy_run_module(L, cfg->lua_dir, "b3scale/policy.lua", err, errlen) < 0)
-		goto fail;
-	lua_setfield(L, -2, "b3scale.policy");
-	lua_pushstring(L, cfg->default_policy);
-	if (lua_pcall(L, 3, 2, 0) != 0 || !lua_toboolean(L, -2)) {
-		snprintf(err, errlen, "loading policies: %s", lua_tostring(L, -1));
-		goto fail;
-	}
-	lua_settop(L, 0);
-	*out = pe;
+	pthread_mutex_lock(&policy_lock);
+	b->generation = policy_gen + 1;
+	b->refs = 1;
+	old = policy_current;
+	policy_current = b;
+	policy_gen = b->generation;
+	policy_err[0] = '\0';
+	pthread_mutex_unlock(&policy_lock);
+	policy_unref(old);
+}
+
+int policy_setup(const struct lb_config *cfg, char *err, size_t errlen)
+{
+	struct policy_bundle *b;
+	int rc;
+
+	policy_set_limits(cfg);
+	rc = policy_load(&b, NULL, 0, err, errlen);
+	if (rc < 0)
+		return rc;
+	policy_publish(b);
 	return 0;
-fail:
-	lua_close(L);
-	free(pe);
+}
+
+void policy_teardown(void)
+{
+	struct policy_bundle *b;
+
+	pthread_mutex_lock(&policy_lock);
+	b = policy_current;
+	policy_current = NULL;
+	pthread_mutex_unlock(&policy_lock);
+	policy_unref(b);
+}
+
+int policy_reload(const char *const *required, size_t nrequired, char *err, size_t errlen)
+{
+	struct policy_bundle *b;
+	int rc;
+
+	rc = policy_load(&b, required, nrequired, err, errlen);
+	if (rc < 0) {
+		pthread_mutex_lock(&policy_lock);
+		policy_failures++;
+		snprintf(policy_err, sizeof(policy_err), "%s", err);
+		policy_err_at = time(NULL);
+		pthread_mutex_unlock(&policy_lock);
+		log_error("policy", "event=reload_failed generation=%lu error=\"%s\"", policy_gen, err);
+		return rc;
+	}
+	policy_publish(b);
+	log_info("policy", "event=reloaded generation=%lu", policy_gen);
+	return 0;
+}
+
+int policy_check(const struct lb_config *cfg, const char *const *required, size_t nrequired,
+		 char *err, size_t errlen)
+{
+	struct policy_bundle *b;
+	int rc;
+
+	policy_set_limits(cfg);
+	rc = policy_load(&b, required, nrequired, err, errlen);
+	policy_bundle_free(rc == 0 ? b : NULL);
 	return rc;
 }
 
-void policy_close(struct policy_engine *pe)
+unsigned long policy_generation(void)
+{
+	return policy_gen;
+}
+
+unsigned long policy_reload_failures(void)
+{
+	return policy_failures;
+}
+
+void policy_last_error(char *buf, size_t len, time_t *when)
+{
+	pthread_mutex_lock(&policy_lock);
+	snprintf(buf, len, "%s", policy_err);
+	*when = policy_err_at;
+	pthread_mutex_unlock(&policy_lock);
+}
+
+struct policy_engine *policy_engine_sync(struct policy_engine *pe)
+{
+	struct policy_bundle *b;
+	struct policy_state *st;
+	char err[1024];
+
+	if (pe && pe->st && pe->st->generation == policy_gen && !pe->st->poisoned)
+		return pe;
+	pthread_mutex_lock(&policy_lock);
+	b = policy_current;
+	if (b)
+		b->refs++;
+	pthread_mutex_unlock(&policy_lock);
+	if (!b)
+		return pe;
+	if (policy_state_new(&st, b, &policy_limits, err, sizeof(err)) < 0) {
+		/* validated sources should always build; keep serving with what we have */
+		log_error("policy", "event=state_build_failed generation=%lu error=\"%s\"",
+			  b->generation, err);
+		policy_unref(b);
+		return pe;
+	}
+	policy_unref(b);
+	if (!pe)
+		pe = calloc(1, sizeof(*pe));
+	if (!pe) {
+		policy_state_free(st);
+		return NULL;
+	}
+	policy_state_free(pe->st);
+	pe->st = st;
+	return pe;
+}
+
+void policy_engine_free(struct policy_engine *pe)
 {
 	if (!pe)
 		return;
-	lua_close(pe->L);
+	policy_state_free(pe->st);
 	free(pe);
 }
 
-static __thread struct policy_engine *policy_current;
-
-static void policy_hook(lua_State *L, lua_Debug *ar)
+static enum policy_outcome policy_call_outcome(enum policy_call_rc rc)
 {
-	struct policy_engine *pe = policy_current;
-
-	(void)ar;
-	if (!pe)
-		return;
-	pe->insns += POLICY_HOOK_EVERY;
-	if (pe->insns > POLICY_BUDGET_INSNS || pe->budget_hit) {
-		pe->budget_hit = 1;
-		/* fire on every instruction from now on so a pcall in the policy cannot swallow it */
-		lua_sethook(L, policy_hook, LUA_MASKCOUNT, 1);
-		luaL_error(L, "policy budget exceeded");
+	switch (rc) {
+	case POLICY_CALL_OK:
+		return POLICY_OK;
+	case POLICY_CALL_BUDGET:
+		return POLICY_ERR_BUDGET;
+	case POLICY_CALL_NOMEM:
+		return POLICY_ERR_NOMEM;
+	case POLICY_CALL_RUNTIME:
+		break;
 	}
-}
-
-static void policy_push_req(lua_State *L, const struct policy_request *req)
-{
-	size_t i;
-
-	lua_createtable(L, 0, 8);
-	lua_pushstring(L, req->action);
-	lua_setfield(L, -2, "action");
-	lua_pushstring(L, req->meeting_id);
-	lua_setfield(L, -2, "meeting_id");
-	lua_pushinteger(L, (lua_Integer)req->attempt);
-	lua_setfield(L, -2, "attempt");
-	lua_pushnumber(L, (lua_Number)time(NULL));
-	lua_setfield(L, -2, "now");
-	lua_createtable(L, 0, 2);
-	lua_pushstring(L, req->frontend_key);
-	lua_setfield(L, -2, "key");
-	lua_setfield(L, -2, "frontend");
-	lua_createtable(L, 0, (int)req->params->n);
-	for (i = 0; i < req->params->n; i++) {
-		lua_pushstring(L, req->params->v[i].value);
-		lua_setfield(L, -2, req->params->v[i].key);
-	}
-	lua_setfield(L, -2, "params");
-	lua_createtable(L, 0, (int)req->nexcluded);
-	for (i = 0; i < req->nexcluded; i++) {
-		lua_pushboolean(L, 1);
-		lua_setfield(L, -2, req->excluded[i]);
-	}
-	lua_setfield(L, -2, "excluded");
-}
-
-static void policy_push_backends(lua_State *L, const struct lb_backend_list *bl)
-{
-	const struct lb_backend *b;
-	const char *p;
-	size_t i, n;
-
-	lua_createtable(L, (int)bl->n, 0);
-	for (i = 0; i < bl->n; i++) {
-		b = &bl->v[i];
-		lua_createtable(L, 0, 14);
-		lua_pushinteger(L, (lua_Integer)(i + 1));
-		lua_setfield(L, -2, "index");
-		lua_pushinteger(L, (lua_Integer)(i + 1));
-		lua_setfield(L, -2, "order");
-		lua_pushstring(L, b->id);
-		lua_setfield(L, -2, "id");
-		lua_pushstring(L, b->host);
-		lua_setfield(L, -2, "host");
-		lua_pushnumber(L, b->load_factor);
-		lua_setfield(L, -2, "load_factor");
-		lua_pushinteger(L, b->meetings);
-		lua_setfield(L, -2, "meetings");
-		lua_pushinteger(L, 0);
-		lua_setfield(L, -2, "pending");
-		lua_pushinteger(L, b->participants);
-		lua_setfield(L, -2, "participants");
-		lua_pushinteger(L, b->video);
-		lua_setfield(L, -2, "video");
-		lua_pushinteger(L, b->voice);
-		lua_setfield(L, -2, "voice");
-		lua_pushinteger(L, b->listeners);
-		lua_setfield(L, -2, "listeners");
-		lua_newtable(L);
-		for (p = b->tags ? b->tags : ""; *p; p += n + (p[n] == ',')) {
-			n = strcspn(p, ",");
-			if (!n)
-				continue;
-			lua_pushlstring(L, p, n);
-			lua_pushboolean(L, 1);
-			lua_settable(L, -3);
-		}
-		lua_setfield(L, -2, "tags");
-		lua_rawseti(L, -2, (int)(i + 1));
-	}
+	return POLICY_ERR_RUNTIME;
 }
 
 enum policy_outcome policy_select(struct policy_engine *pe, const struct policy_request *req,
 				  const struct lb_backend_list *bl, size_t *index, char *reason,
-				  size_t reasonlen)
+				  size_t reasonlen, char *policy, size_t policylen)
 {
-	lua_State *L = pe->L;
+	lua_State *L;
 	enum policy_outcome out;
 	lua_Number idx;
-	int rc;
 
 	reason[0] = '\0';
+	snprintf(policy, policylen, "unknown");
+	if (!pe || !pe->st) {
+		snprintf(reason, reasonlen, "policy engine not loaded");
+		return POLICY_ERR_RUNTIME;
+	}
+	L = pe->st->L;
 	lua_settop(L, 0);
-	lua_rawgeti(L, LUA_REGISTRYINDEX, pe->dispatch_ref);
-	lua_getfield(L, -1, "select");
-	lua_remove(L, 1);
-	policy_push_req(L, req);
+	policy_state_push_fn(pe->st, "policy_name");
+	lua_pushstring(L, req->settings_json ? req->settings_json : "{}");
+	if (policy_state_call(pe->st, 1, 1) == POLICY_CALL_OK && lua_isstring(L, -1))
+		snprintf(policy, policylen, "%s", lua_tostring(L, -1));
+	lua_settop(L, 0);
+	policy_state_push_fn(pe->st, "select");
+	policy_push_request(L, req);
 	policy_push_backends(L, bl);
 	lua_pushstring(L, req->settings_json ? req->settings_json : "{}");
-	pe->insns = 0;
-	pe->budget_hit = 0;
-	policy_current = pe;
-	lua_sethook(L, policy_hook, LUA_MASKCOUNT, POLICY_HOOK_EVERY);
-	rc = lua_pcall(L, 3, 2, 0);
-	lua_sethook(L, NULL, 0, 0);
-	policy_current = NULL;
-	if (rc != 0) {
+	out = policy_call_outcome(policy_state_call(pe->st, 3, 2));
+	if (out != POLICY_OK) {
 		snprintf(reason, reasonlen, "%s",
 			 lua_isstring(L, -1) ? lua_tostring(L, -1) : "(error object is not a string)");
-		out = rc == LUA_ERRMEM ? POLICY_ERR_NOMEM
-		      : pe->budget_hit ? POLICY_ERR_BUDGET
-				       : POLICY_ERR_RUNTIME;
 		goto out;
 	}
 	if (lua_isnil(L, -2)) {
 		snprintf(reason, reasonlen, "%s",
-			 lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "no reason given");
+			 lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "select returned nil without a reason");
 		out = lua_type(L, -1) == LUA_TSTRING ? POLICY_NONE : POLICY_ERR_BADRET;
 		goto out;
 	}
 	idx = lua_type(L, -2) == LUA_TNUMBER ? lua_tonumber(L, -2) : 0;
 	if (lua_type(L, -2) != LUA_TNUMBER || !lua_isnil(L, -1) || idx != (lua_Number)(long)idx ||
 	    idx < 1 || idx > (lua_Number)bl->n) {
-		snprintf(reason, reasonlen, "select returned %s, not an index from 1 to %zu",
-			 luaL_typename(L, -2), bl->n);
+		snprintf(reason, reasonlen,
+			 "%s: select returned %s%s, not an index from 1 to %zu", policy,
+			 luaL_typename(L, -2), lua_isnil(L, -1) ? "" : " and a second value", bl->n);
+		if (lua_type(L, -2) == LUA_TNUMBER)
+			snprintf(reason + strlen(reason), reasonlen - strlen(reason), " (got %g)",
+				 (double)idx);
 		out = POLICY_ERR_BADRET;
 		goto out;
 	}
 	*index = (size_t)idx - 1;
-	out = POLICY_OK;
 out:
 	lua_settop(L, 0);
 	return out;
+}
+
+static void policy_push_present(lua_State *L, const struct policy_present *in,
+				const struct query *params, int join)
+{
+	lua_createtable(L, 0, 8);
+	lua_createtable(L, 0, 2);
+	lua_pushstring(L, in->frontend_key);
+	lua_setfield(L, -2, "key");
+	lua_setfield(L, -2, "frontend");
+	lua_pushstring(L, in->meeting_id);
+	lua_setfield(L, -2, "meeting_id");
+	policy_push_params(L, params);
+	lua_setfield(L, -2, "params");
+	if (join) {
+		lua_pushinteger(L, in->frontend_attendees);
+		lua_setfield(L, -2, "frontend_attendees");
+		lua_pushinteger(L, in->meeting_attendees);
+		lua_setfield(L, -2, "meeting_attendees");
+	} else if (in->body) {
+		lua_pushlstring(L, in->body, in->body_len);
+		lua_setfield(L, -2, "body");
+	}
+	if (in->content_type) {
+		lua_pushstring(L, in->content_type);
+		lua_setfield(L, -2, "content_type");
+	}
+}
+
+/* Runs dispatch.<fn>(req, settings, order) -> list, body | nil, key, msg. */
+static int policy_present_call(struct policy_engine *pe, const char *fn, int join,
+			       const struct policy_present *in, struct query *params, char **body,
+			       size_t *body_len, char *key, size_t keylen, char *msg, size_t msglen)
+{
+	lua_State *L;
+	enum policy_outcome out;
+	int rc = 0;
+
+	if (!pe || !pe->st)
+		return -EINVAL;
+	L = pe->st->L;
+	lua_settop(L, 0);
+	policy_state_push_fn(pe->st, fn);
+	policy_push_present(L, in, params, join);
+	lua_pushstring(L, in->settings_json ? in->settings_json : "{}");
+	policy_push_order(L, params);
+	out = policy_call_outcome(policy_state_call(pe->st, 3, 3));
+	if (out != POLICY_OK) {
+		policy_stats_log_error(fn, policy_outcome_name(out), in->frontend_key,
+				       lua_isstring(L, -1) ? lua_tostring(L, -1) : "error");
+		rc = -EINVAL;
+		goto out;
+	}
+	if (lua_isnil(L, 1)) {
+		snprintf(key, keylen, "%s", lua_isstring(L, 2) ? lua_tostring(L, 2) : "internalError");
+		snprintf(msg, msglen, "%s", lua_isstring(L, 3) ? lua_tostring(L, 3) : "Rejected.");
+		rc = 1;
+		goto out;
+	}
+	if (!lua_istable(L, 1) || policy_push_read_params(L, 1, params) < 0) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	if (body && lua_type(L, 2) == LUA_TSTRING) {
+		size_t n;
+		const char *s = lua_tolstring(L, 2, &n);
+		*body = malloc(n + 1);
+		if (*body) {
+			memcpy(*body, s, n + 1);
+			*body_len = n;
+		}
+	}
+out:
+	lua_settop(L, 0);
+	return rc;
+}
+
+int policy_create_params(struct policy_engine *pe, const struct policy_present *in,
+			 struct query *params, char **body, size_t *body_len, char *key,
+			 size_t keylen, char *msg, size_t msglen)
+{
+	*body = NULL;
+	*body_len = 0;
+	return policy_present_call(pe, "create_params", 0, in, params, body, body_len, key, keylen,
+				   msg, msglen);
+}
+
+int policy_join_params(struct policy_engine *pe, const struct policy_present *in,
+		       struct query *params, char *key, size_t keylen, char *msg, size_t msglen)
+{
+	return policy_present_call(pe, "join_params", 1, in, params, NULL, NULL, key, keylen, msg,
+				   msglen);
 }
 
 const char *policy_outcome_name(enum policy_outcome o)
@@ -356,6 +407,8 @@ const char *policy_outcome_name(enum policy_outcome o)
 		return "badret";
 	case POLICY_ERR_NOMEM:
 		return "nomem";
+	case POLICY_OUTCOMES:
+		break;
 	}
 	return "unknown";
 }

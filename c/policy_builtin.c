@@ -43,7 +43,7 @@ int policy_builtin_least_load(const struct lb_backend_list *bl, const char *requ
 		if (policy_builtin_excluded(b->id, excluded, nexcluded) ||
 		    !policy_builtin_tags_ok(b, required_tags))
 			continue;
-		m = (double)b->meetings * POLICY_BUILTIN_ATTENDEE_BASE;
+		m = (double)(b->meetings + b->pending) * POLICY_BUILTIN_ATTENDEE_BASE;
 		load = b->load_factor * (m > (double)b->participants ? m : (double)b->participants);
 		/* strict '<' keeps the earlier backend on ties: list order is order, then id */
 		if (!found || load < best) {

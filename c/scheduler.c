@@ -14,6 +14,7 @@
 #include "db_backends.h"
 #include "log.h"
 #include "policy_builtin.h"
+#include "policy_stats.h"
 
 #define SCHEDULER_MAX_EXCLUDED 32
 
@@ -50,10 +51,10 @@ static int scheduler_pick(struct worker *w, const struct scheduler_create *sc,
 {
 	struct lb_backend_list bl;
 	struct policy_request pr;
-	enum policy_outcome out = POLICY_ERR_RUNTIME;
-	char reason[512] = "policy engine not loaded";
+	enum policy_outcome out;
+	char reason[512], policy[64];
 	size_t idx = 0;
-	int rc;
+	int rc, fallback = 0;
 
 	rc = db_backends_eligible(&w->db, &bl, msg, msglen);
 	if (rc < 0)
@@ -66,33 +67,44 @@ static int scheduler_pick(struct worker *w, const struct scheduler_create *sc,
 	pr.attempt = ++st->attempt;
 	pr.excluded = st->excluded;
 	pr.nexcluded = st->nexcluded;
-	if (w->policy)
-		out = policy_select(w->policy, &pr, &bl, &idx, reason, sizeof(reason));
+	w->policy = policy_engine_sync(w->policy);
+	out = policy_select(w->policy, &pr, &bl, &idx, reason, sizeof(reason), policy,
+			    sizeof(policy));
 	if (out == POLICY_OK && scheduler_is_excluded(st, bl.v[idx].id)) {
 		out = POLICY_ERR_BADRET;
-		snprintf(reason, sizeof(reason), "select returned a backend excluded for this request");
+		snprintf(reason, sizeof(reason), "%s: select returned backend %zu, which already "
+						 "failed this request", policy, idx + 1);
 	}
 	if (out == POLICY_NONE) {
-		log_info("scheduler", "event=no_backend frontend=%s attempt=%u reason=\"%s\"",
-			 sc->fe->key, st->attempt, reason);
+		policy_stats_count(policy, out, 0);
+		log_info("scheduler", "event=no_backend policy=%s frontend=%s attempt=%u reason=\"%s\"",
+			 policy, sc->fe->key, st->attempt, reason);
 		snprintf(msg, msglen, "No server is available for this meeting: %s", reason);
 		rc = -ENOENT;
 		goto out;
 	}
 	if (out != POLICY_OK) {
-		log_error("policy", "event=policy_error kind=%s frontend=%s error=\"%s\" action=fallback",
-			  policy_outcome_name(out), sc->fe->key, reason);
+		policy_stats_log_error(policy, policy_outcome_name(out), sc->fe->key, reason);
+		if (w->cfg->policy_reject_on_error) {
+			policy_stats_count(policy, out, 0);
+			snprintf(msg, msglen, "The placement policy failed; the meeting was not created.");
+			rc = -ENOENT;
+			goto out;
+		}
+		fallback = 1;
 		if (policy_builtin_least_load(&bl, sc->fe->required_tags, st->excluded,
 					      st->nexcluded, &idx) < 0) {
+			policy_stats_count(policy, out, 0);
 			snprintf(msg, msglen, "No server is available for this meeting.");
 			rc = -ENOENT;
 			goto out;
 		}
 	}
+	policy_stats_count(policy, out, fallback);
 	*pick = bl.v[idx];
 	memset(&bl.v[idx], 0, sizeof(bl.v[idx])); /* ownership moves to *pick */
-	log_info("scheduler", "event=placed frontend=%s backend=%s attempt=%u by=%s",
-		 sc->fe->key, pick->host, st->attempt, out == POLICY_OK ? "policy" : "fallback");
+	log_info("scheduler", "event=placed policy=%s frontend=%s backend=%s attempt=%u by=%s",
+		 policy, sc->fe->key, pick->host, st->attempt, fallback ? "fallback" : "policy");
 out:
 	lb_backend_list_clear(&bl);
 	return rc;

@@ -18,7 +18,7 @@ static void worker_destroy(void *p)
 
 	db_close(&w->db);
 	curl_easy_cleanup(w->curl);
-	policy_close(w->policy);
+	policy_engine_free(w->policy);
 	free(w);
 }
 
@@ -48,9 +48,7 @@ struct worker *worker_get(const struct lb_config *cfg)
 	/* an unreachable database is not fatal here: db_exec reconnects on the next request */
 	if (db_open(&w->db, cfg->db_url, err, sizeof(err)) < 0)
 		log_warn("db", "event=connect_failed error=\"%s\"", err);
-	/* policies were validated at start-up; a failure now is logged and the fallback places */
-	if (policy_open(&w->policy, cfg, err, sizeof(err)) < 0)
-		log_error("policy", "event=load_failed error=\"%s\"", err);
+	/* the policy state is built lazily by policy_engine_sync on first use */
 	pthread_once(&worker_once, worker_key_init);
 	pthread_setspecific(worker_key, w);
 	worker_tls = w;

@@ -1,12 +1,27 @@
--- b3scale.dispatch: the one entry point C calls. Compiles policies into their own strict
--- environments and calls select; C validates whatever comes back.
+-- b3scale.dispatch: the entry points C calls. Compiles policies into their own strict
+-- environments and calls them; C validates whatever comes back.
 local _M = {}
 
 local cjson = require("cjson.safe")
 
+local type, pairs, ipairs, tostring, next = type, pairs, ipairs, tostring, next
+local sort, concat = table.sort, table.concat
+local loadstring, setfenv, setmetatable, pcall, error = loadstring, setfenv, setmetatable,
+  pcall, error
+
+local ALLOWED_MODULES = {
+  ["b3scale.policy"] = true,
+  ["b3scale.host"] = true,
+  ["b3scale.params"] = true,
+  ["cjson.safe"] = true,
+}
+local BLOCKED = { "dofile", "loadfile", "load", "loadstring", "getfenv", "setfenv",
+  "collectgarbage", "module", "newproxy", "print" }
+local SETTINGS_CACHE_MAX = 256
+
 local policies = {}
-local settings_cache = {}
-local env_base
+local settings_cache, settings_cached = {}, 0
+local base
 
 
 local function blocked(name)
@@ -16,11 +31,38 @@ local function blocked(name)
 end
 
 
-local function strict_env(modules)
-  local env = {}
-  setmetatable(env, {
+-- The frozen table every policy environment reads through.
+local function make_base()
+  local b = {
+    assert = assert, error = error, ipairs = ipairs, next = next, pairs = pairs,
+    pcall = pcall, select = select, tonumber = tonumber, tostring = tostring,
+    type = type, unpack = unpack, xpcall = xpcall, rawequal = rawequal,
+    rawget = rawget, rawset = rawset, setmetatable = setmetatable,
+    getmetatable = getmetatable, _VERSION = _VERSION,
+    string = string, table = table, math = math, bit = bit,
+  }
+  for _, name in ipairs(BLOCKED) do
+    b[name] = blocked(name)
+  end
+  for _, name in ipairs({ "io", "os", "package", "debug", "ffi", "jit" }) do
+    b[name] = setmetatable({}, { __index = function(_, k)
+      error("blocked function: " .. name .. "." .. tostring(k), 2)
+    end })
+  end
+  b.require = function(name)
+    if not ALLOWED_MODULES[name] then
+      error("blocked function: require '" .. tostring(name) .. "' is not allowed in a policy", 2)
+    end
+    return require(name)
+  end
+  return b
+end
+
+
+local function strict_env()
+  return setmetatable({}, {
     __index = function(_, k)
-      local v = env_base[k]
+      local v = base[k]
       if v == nil then
         error("undeclared global '" .. tostring(k) .. "'", 2)
       end
@@ -30,71 +72,117 @@ local function strict_env(modules)
       error("assignment to undeclared global '" .. tostring(k) .. "'", 2)
     end,
   })
-  return env
 end
 
 
--- Builds the frozen table every policy environment reads from.
-local function make_base(modules)
-  local base = {
-    assert = assert, error = error, ipairs = ipairs, next = next, pairs = pairs,
-    pcall = pcall, select = select, tonumber = tonumber, tostring = tostring,
-    type = type, unpack = unpack, xpcall = xpcall, rawequal = rawequal,
-    rawget = rawget, rawset = rawset, setmetatable = setmetatable,
-    getmetatable = getmetatable,
-    string = string, table = table, math = math, bit = bit,
-  }
-  for _, name in ipairs({ "dofile", "loadfile", "load", "loadstring", "getfenv", "setfenv",
-      "collectgarbage", "module", "newproxy", "print" }) do
-    base[name] = blocked(name)
+local function load_policy(name, src, chunkname, opts)
+  local chunk, err = loadstring(src, chunkname)
+  if not chunk then
+    return nil, err
   end
-  base.io, base.os, base.package, base.debug, base.ffi, base.jit = nil, nil, nil, nil, nil, nil
-  base.require = function(name)
-    local m = modules[name]
-    if m == nil then
-      error("require of '" .. tostring(name) .. "' is not allowed in a policy", 2)
+  setfenv(chunk, strict_env())
+  local ok, p = pcall(chunk)
+  if not ok then
+    return nil, p
+  end
+  local file = chunkname:sub(2)
+  if type(p) ~= "table" then
+    return nil, file .. ": must return a table"
+  end
+  if p.name ~= name then
+    return nil, file .. ": name must be '" .. name .. "' (the file name), not '"
+      .. tostring(p.name) .. "'"
+  end
+  if p.api_version ~= 1 then
+    return nil, file .. ": api_version must be 1"
+  end
+  if type(p.select) ~= "function" then
+    return nil, file .. ": select must be a function"
+  end
+  for _, hook in ipairs({ "configure", "create_params", "join_params" }) do
+    if p[hook] ~= nil and type(p[hook]) ~= "function" then
+      return nil, file .. ": " .. hook .. " must be a function"
     end
-    return m
   end
-  return base
+  if p.configure then
+    local cok, cerr = pcall(p.configure, opts or {})
+    if not cok then
+      return nil, file .. ": configure: " .. tostring(cerr)
+    end
+  end
+  return p
 end
 
 
--- sources: { name = source text }; helpers: { module name = module table }.
--- Returns true, or nil and an error naming file and line.
-function _M.init(sources, helpers, default_policy)
-  helpers["cjson.safe"] = cjson
-  env_base = make_base(helpers)
+-- sources/chunknames: { name = text }; options_json: policies/options.json or nil.
+-- Returns true, or nil and an error naming the file (and line where Lua knows it).
+function _M.init(sources, chunknames, default_policy, options_json)
+  base = make_base()
+  local options = {}
+  if options_json then
+    local o, err = cjson.decode(options_json)
+    if type(o) ~= "table" then
+      return nil, "policies/options.json: " .. tostring(err or "must be a JSON object")
+    end
+    options = o
+  end
   local loaded = {}
-  for name, src in pairs(sources) do
-    local chunk, err = loadstring(src, "@" .. name .. ".lua")
-    if not chunk then
+  local names = {}
+  for name in pairs(sources) do
+    names[#names + 1] = name
+  end
+  sort(names)
+  for _, name in ipairs(names) do
+    local opts = options[name]
+    if opts ~= nil and type(opts) ~= "table" then
+      return nil, "policies/options.json: options for " .. name .. " must be an object"
+    end
+    local p, err = load_policy(name, sources[name], chunknames[name], opts)
+    if not p then
       return nil, err
-    end
-    setfenv(chunk, strict_env())
-    local ok, p = pcall(chunk)
-    if not ok then
-      return nil, p
-    end
-    if type(p) ~= "table" or p.name ~= name or p.api_version ~= 1
-        or type(p.select) ~= "function" then
-      return nil, name .. ".lua: must return a table with name = '" .. name
-        .. "', api_version = 1 and a select function"
-    end
-    if p.configure then
-      local cok, cerr = pcall(p.configure, {})
-      if not cok then
-        return nil, cerr
-      end
     end
     loaded[name] = p
   end
   if not loaded[default_policy] then
-    return nil, "default policy '" .. tostring(default_policy) .. "' not found"
+    return nil, "default policy '" .. tostring(default_policy) .. "' not found in policies/"
   end
   policies = loaded
   _M.default = default_policy
   return true
+end
+
+
+-- Every policy's select on a fixed synthetic request, to catch "fails on every call"
+-- before activation. Returns true or nil and the first problem.
+function _M.smoke()
+  local function backend(i, tags)
+    return { index = i, order = i, id = "00000000-0000-4000-8000-00000000000" .. i,
+      host = "https://smoke" .. i .. ".invalid/bigbluebutton/api/", tags = tags,
+      load_factor = 1, meetings = i - 1, pending = 0, participants = 3 * i, video = 0,
+      voice = 0, listeners = 0 }
+  end
+  for name, p in pairs(policies) do
+    local req = { action = "create", meeting_id = "smoke-test", attempt = 1, excluded = {},
+      now = 0, params = { meetingID = "smoke-test", name = "Smoke" },
+      frontend = { key = "smoke", settings = {} } }
+    local bs = { backend(1, {}), backend(2, { sip = true }), backend(3, {}) }
+    local ok, i, reason = pcall(p.select, req, bs)
+    if not ok then
+      return nil, tostring(i)
+    end
+    local valid = (type(i) == "number" and i == math.floor(i) and i >= 1 and i <= #bs)
+      or (i == nil and type(reason) == "string")
+    if not valid then
+      return nil, "policies/" .. name .. ".lua: select returned " .. type(i)
+        .. " on the smoke test, not an index from 1 to 3 or nil and a reason"
+    end
+  end
+  return true
+end
+
+
+function _M.has(name)
+  return policies[name] ~= nil
 end
 
 
@@ -105,19 +193,18 @@ local function decode_settings(text)
     if type(s) ~= "table" then
       s = {}
     end
-    if next(settings_cache) and #text > 65536 then
-      return s
+    if settings_cached >= SETTINGS_CACHE_MAX then
+      settings_cache, settings_cached = {}, 0
     end
     settings_cache[text] = s
+    settings_cached = settings_cached + 1
   end
   return s
 end
 
 
--- Called by C: returns the policy's results unchanged (C checks them) and the policy used.
-function _M.select(req, backends, settings_text)
-  req.frontend.settings = decode_settings(settings_text)
-  local name = req.frontend.settings.policy
+local function policy_for(settings)
+  local name = settings.policy
   if type(name) ~= "string" then
     name = _M.default
   end
@@ -125,7 +212,78 @@ function _M.select(req, backends, settings_text)
   if not p then
     error("unknown policy '" .. tostring(name) .. "' in frontend settings", 0)
   end
+  return p, name
+end
+
+
+-- Called by C for a placement; returns the policy's results unchanged (C checks them).
+function _M.select(req, backends, settings_text)
+  req.frontend.settings = decode_settings(settings_text)
+  local p = policy_for(req.frontend.settings)
   return p.select(req, backends)
+end
+
+
+-- The name of the policy that places this frontend's meetings (for logs and counters).
+function _M.policy_name(settings_text)
+  local ok, _, name = pcall(policy_for, decode_settings(settings_text))
+  return ok and name or "unknown"
+end
+
+
+-- Params as an ordered list of { key, value }: the request's order first, new keys sorted.
+local function ordered(params, order)
+  local out, seen = {}, {}
+  for _, k in ipairs(order) do
+    local v = params[k]
+    if type(v) == "string" and not seen[k] then
+      out[#out + 1] = { k, v }
+      seen[k] = true
+    end
+  end
+  local extra = {}
+  for k, v in pairs(params) do
+    if type(k) == "string" and type(v) == "string" and not seen[k] then
+      extra[#extra + 1] = k
+    end
+  end
+  sort(extra)
+  for _, k in ipairs(extra) do
+    out[#out + 1] = { k, params[k] }
+  end
+  return out
+end
+
+
+-- Presentation hooks: the policy's own, else lua/b3scale/params.lua.
+local function present(hook, default_fn, req, settings_text, order)
+  req.frontend.settings = decode_settings(settings_text)
+  local p = policy_for(req.frontend.settings)
+  local fn = p[hook]
+  if not fn then
+    fn = require("b3scale.params")[default_fn]
+  end
+  local res, key, msg = fn(req)
+  if res == nil then
+    return nil, tostring(key or "internalError"), tostring(msg or "rejected by policy")
+  end
+  if type(res) ~= "table" or type(res.params) ~= "table" then
+    error(hook .. " must return { params = {...} } or nil, messageKey, message", 0)
+  end
+  if res.body ~= nil and type(res.body) ~= "string" then
+    error(hook .. ": body must be a string", 0)
+  end
+  return ordered(res.params, order), res.body
+end
+
+
+function _M.create_params(req, settings_text, order)
+  return present("create_params", "create", req, settings_text, order)
+end
+
+
+function _M.join_params(req, settings_text, order)
+  return present("join_params", "join", req, settings_text, order)
 end
 
 

@@ -2,8 +2,19 @@
 -- Filters return arrays of the same backend tables C passed in, so `b.index` stays valid.
 local _M = {}
 
-local floor = math.floor
-local type, tostring, error = type, tostring, error
+local host = require("b3scale.host")
+
+local floor, max, huge = math.floor, math.max, math.huge
+local type, tostring, error, ipairs, next = type, tostring, error, ipairs, next
+local concat = table.concat
+local bxor, rshift = bit.bxor, bit.rshift
+
+
+-- Host functions, reached through the host table so the daemon's C versions are used.
+function _M.now() return host.now() end
+function _M.random(m, n) return host.random(m, n) end
+function _M.hash32(s) return host.hash32(s) end
+function _M.log(level, msg) return host.log(level, msg) end
 
 
 -- Backends that carry every tag in `required` (an array of strings, or nil for no filter).
@@ -43,14 +54,37 @@ function _M.without(backends, excluded)
 end
 
 
+-- The backends a request may use at all: those with every tag in the frontend's
+-- required_tags, minus the ones in req.excluded. Every built-in policy starts here.
+function _M.eligible(req, backends)
+  local settings = req.frontend and req.frontend.settings or {}
+  return _M.without(_M.with_tags(backends, settings.required_tags), req.excluded)
+end
+
+
+-- Backends for which pred(b) is truthy.
+function _M.where(backends, pred)
+  local out = {}
+  for _, b in ipairs(backends) do
+    if pred(b) then
+      out[#out + 1] = b
+    end
+  end
+  return out
+end
+
+
+local function before(a, b)
+  return a.order < b.order or (a.order == b.order and a.id < b.id)
+end
+
+
 -- The backend with the smallest keyfn(b); ties go to the lowest order, then the lowest id.
 function _M.least(backends, keyfn)
   local best, best_key
   for _, b in ipairs(backends) do
     local k = keyfn(b)
-    if best == nil or k < best_key
-        or (k == best_key and (b.order < best.order
-          or (b.order == best.order and b.id < best.id))) then
+    if best == nil or k < best_key or (k == best_key and before(b, best)) then
       best, best_key = b, k
     end
   end
@@ -58,10 +92,128 @@ function _M.least(backends, keyfn)
 end
 
 
+-- The backend with the lowest order, then the lowest id (nil for an empty list).
+function _M.first(backends)
+  local best
+  for _, b in ipairs(backends) do
+    if best == nil or before(b, best) then
+      best = b
+    end
+  end
+  return best
+end
+
+
+-- Weighted random pick: backend b is chosen with probability weightfn(b) / sum of weights.
+-- Weights that are zero, negative or not numbers are never picked; nil when none is positive.
+-- Infinite weights win outright (uniformly among themselves).
+function _M.wrandom(backends, weightfn)
+  local pool, weights, total = {}, {}, 0
+  local inf = {}
+  for _, b in ipairs(backends) do
+    local w = weightfn(b)
+    if type(w) == "number" and w > 0 then   -- NaN fails w > 0
+      if w == huge then
+        inf[#inf + 1] = b
+      else
+        local n = #pool + 1
+        pool[n], weights[n] = b, w
+        total = total + w
+      end
+    end
+  end
+  if #inf > 0 then
+    return inf[host.random(1, #inf)]
+  end
+  if #pool == 0 then
+    return nil
+  end
+  -- a point in (0, total), drawn with 2^30 steps of resolution
+  local target = (host.random(0, 1073741823) + 0.5) / 1073741824 * total
+  local sum = 0
+  for i = 1, #pool do
+    sum = sum + weights[i]
+    if target < sum then
+      return pool[i]
+    end
+  end
+  return pool[#pool]                        -- rounding at the very top end
+end
+
+
+local TWO32 = 4294967296
+
+
+-- (h * m) mod 2^32 for 32-bit h and m, exact in doubles: m is split into 16-bit halves.
+local function mul32(h, m)
+  local hi, lo = floor(m / 65536), m % 65536
+  return ((h * hi) % 65536 * 65536 + h * lo) % TWO32
+end
+
+
+-- The 32-bit finaliser of MurmurHash3: spreads FNV-1a's weak last bytes over all bits, so
+-- ids that differ only at the end ("node-1", "node-2") still get an even share of keys.
+local function mix32(h)
+  h = bxor(h, rshift(h, 16)) % TWO32
+  h = mul32(h, 0x85ebca6b)
+  h = bxor(h, rshift(h, 13)) % TWO32
+  h = mul32(h, 0xc2b2ae35)
+  return bxor(h, rshift(h, 16)) % TWO32
+end
+
+
+-- Rendezvous (highest random weight) hashing: the backend with the largest
+-- mix32(hash32(key .. "|" .. id)) wins; equal scores go to the lowest order, then id.
+-- Removing a backend moves only the keys it held, each to its next backend by score;
+-- adding one takes over only the keys it now wins. Nil for an empty list.
+function _M.chash(backends, key)
+  key = tostring(key)
+  local best, best_h
+  for _, b in ipairs(backends) do
+    local h = mix32(host.hash32(key .. "|" .. b.id))
+    if best == nil or h > best_h or (h == best_h and before(b, best)) then
+      best, best_h = b, h
+    end
+  end
+  return best
+end
+
+
+local function trim(s)
+  return (s:gsub("^%s+", ""):gsub("%s+$", ""))
+end
+
+
+-- Parses scalelite's tag syntax: "sip;gpu!" gives
+-- { { tag = "sip", required = false }, { tag = "gpu", required = true } }.
+-- Items are trimmed; empty items are skipped. The special tag "none" (untagged servers) is
+-- left out of the list and reported as the second result, true. nil or "" gives {}, false.
+function _M.parse_tags(s)
+  local out, none = {}, false
+  if s == nil then
+    return out, none
+  end
+  for item in (tostring(s) .. ";"):gmatch("([^;]*);") do
+    item = trim(item)
+    local required = false
+    if item:sub(-1) == "!" then
+      required = true
+      item = trim(item:sub(1, -2))
+    end
+    if item == "none" then
+      none = true
+    elseif item ~= "" then
+      out[#out + 1] = { tag = item, required = required }
+    end
+  end
+  return out, none
+end
+
+
 -- b3scale's load formula: load_factor * max((meetings + pending) * attendee_base, participants).
 function _M.load(b, attendee_base)
   local meetings = b.meetings + (b.pending or 0)
-  return b.load_factor * math.max(meetings * attendee_base, b.participants)
+  return b.load_factor * max(meetings * attendee_base, b.participants)
 end
 
 
@@ -79,6 +231,49 @@ function _M.number_opt(opts, name, default, min, max)
 end
 
 
+-- Reads a string option; `pattern` (a Lua pattern, optional) must match the whole value.
+function _M.string_opt(opts, name, default, pattern)
+  local v = opts and opts[name]
+  if v == nil then
+    return default
+  end
+  if type(v) ~= "string" or (pattern and not v:find("^" .. pattern .. "$")) then
+    error("option " .. name .. " must be a string"
+      .. (pattern and (" matching " .. pattern) or ""), 2)
+  end
+  return v
+end
+
+
+-- Reads a string option that must be one of the strings in `allowed`.
+function _M.enum_opt(opts, name, default, allowed)
+  local v = opts and opts[name]
+  if v == nil then
+    return default
+  end
+  for _, a in ipairs(allowed) do
+    if v == a then
+      return v
+    end
+  end
+  error("option " .. name .. " must be one of: " .. concat(allowed, ", "), 2)
+end
+
+
+-- Reads a boolean option (true or false, nothing else).
+function _M.bool_opt(opts, name, default)
+  local v = opts and opts[name]
+  if v == nil then
+    return default
+  end
+  if type(v) ~= "boolean" then
+    error("option " .. name .. " must be true or false", 2)
+  end
+  return v
+end
+
+
+-- True when i is an integer index into an array of n backends.
 function _M.is_index(i, n)
   return type(i) == "number" and i == floor(i) and i >= 1 and i <= n
 end

@@ -1,0 +1,124 @@
+/* policy_push.c: building the tables policies receive, and reading back what they return. */
+#include "policy_push.h"
+
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+#include "policy.h"
+
+static void policy_push_int(lua_State *L, const char *k, long v)
+{
+	lua_pushinteger(L, (lua_Integer)v);
+	lua_setfield(L, -2, k);
+}
+
+static void policy_push_str(lua_State *L, const char *k, const char *v)
+{
+	lua_pushstring(L, v);
+	lua_setfield(L, -2, k);
+}
+
+void policy_push_params(lua_State *L, const struct query *q)
+{
+	size_t i;
+
+	lua_createtable(L, 0, (int)q->n);
+	/* backwards, so the first of repeated keys is the one left in the table */
+	for (i = q->n; i-- > 0;)
+		policy_push_str(L, q->v[i].key, q->v[i].value);
+}
+
+void policy_push_order(lua_State *L, const struct query *q)
+{
+	size_t i;
+
+	lua_createtable(L, (int)q->n, 0);
+	for (i = 0; i < q->n; i++) {
+		lua_pushstring(L, q->v[i].key);
+		lua_rawseti(L, -2, (int)i + 1);
+	}
+}
+
+void policy_push_request(lua_State *L, const struct policy_request *req)
+{
+	size_t i;
+
+	lua_createtable(L, 0, 8);
+	policy_push_str(L, "action", req->action);
+	policy_push_str(L, "meeting_id", req->meeting_id);
+	policy_push_int(L, "attempt", (long)req->attempt);
+	lua_pushnumber(L, (lua_Number)time(NULL));
+	lua_setfield(L, -2, "now");
+	lua_createtable(L, 0, 2);
+	policy_push_str(L, "key", req->frontend_key);
+	lua_setfield(L, -2, "frontend");
+	policy_push_params(L, req->params);
+	lua_setfield(L, -2, "params");
+	lua_createtable(L, 0, (int)req->nexcluded);
+	for (i = 0; i < req->nexcluded; i++) {
+		lua_pushboolean(L, 1);
+		lua_setfield(L, -2, req->excluded[i]);
+	}
+	lua_setfield(L, -2, "excluded");
+}
+
+static void policy_push_tags(lua_State *L, const char *tags)
+{
+	const char *p;
+	size_t n;
+
+	lua_newtable(L);
+	for (p = tags ? tags : ""; *p; p += n + (p[n] == ',')) {
+		n = strcspn(p, ",");
+		if (!n)
+			continue;
+		lua_pushlstring(L, p, n);
+		lua_pushboolean(L, 1);
+		lua_settable(L, -3);
+	}
+	lua_setfield(L, -2, "tags");
+}
+
+void policy_push_backends(lua_State *L, const struct lb_backend_list *bl)
+{
+	const struct lb_backend *b;
+	size_t i;
+
+	lua_createtable(L, (int)bl->n, 0);
+	for (i = 0; i < bl->n; i++) {
+		b = &bl->v[i];
+		lua_createtable(L, 0, 14);
+		policy_push_int(L, "index", (long)i + 1);
+		policy_push_int(L, "order", (long)i + 1);
+		policy_push_str(L, "id", b->id);
+		policy_push_str(L, "host", b->host);
+		lua_pushnumber(L, b->load_factor);
+		lua_setfield(L, -2, "load_factor");
+		policy_push_int(L, "meetings", b->meetings);
+		policy_push_int(L, "pending", b->pending);
+		policy_push_int(L, "participants", b->participants);
+		policy_push_int(L, "video", b->video);
+		policy_push_int(L, "voice", b->voice);
+		policy_push_int(L, "listeners", b->listeners);
+		policy_push_tags(L, b->tags);
+		lua_rawseti(L, -2, (int)i + 1);
+	}
+}
+
+int policy_push_read_params(lua_State *L, int idx, struct query *q)
+{
+	size_t i, n = lua_objlen(L, idx);
+	int rc = 0;
+
+	query_free(q);
+	for (i = 1; rc == 0 && i <= n; i++) {
+		lua_rawgeti(L, idx, (int)i);
+		lua_rawgeti(L, -1, 1);
+		lua_rawgeti(L, -2, 2);
+		if (lua_type(L, -2) == LUA_TSTRING && lua_type(L, -1) == LUA_TSTRING)
+			rc = query_set(q, lua_tostring(L, -2), lua_tostring(L, -1));
+		lua_pop(L, 3);
+	}
+	return rc < 0 ? -ENOMEM : 0;
+}
