@@ -7,6 +7,8 @@
 
 #include "bbb_checksum.h"
 #include "bbb_ids.h"
+#include "lb.h"
+#include "policy_builtin.h"
 #include "query.h"
 #include "xml_dom.h"
 
@@ -105,4 +107,34 @@ int b3s_ffi_rewrite_ids(const char *xml, const char *key, char *out, size_t cap)
 	buf_free(&b);
 	xml_dom_free(doc);
 	return rc;
+}
+
+int b3s_ffi_builtin_least_load(int n, const double *load_factor, const long *meetings,
+			       const long *pending, const long *participants,
+			       const char *const *tags, const int *excluded,
+			       const char *required_tags)
+{
+	struct lb_backend v[64];
+	struct lb_backend_list bl = { v, 0 };
+	const char *ex[64];
+	size_t nex = 0, idx;
+	int i;
+
+	if (n < 0 || n > 64)
+		return -EINVAL;
+	memset(v, 0, sizeof(v));
+	for (i = 0; i < n; i++) {
+		snprintf(v[i].id, sizeof(v[i].id), "b%02d", i);
+		v[i].tags = (char *)tags[i];
+		v[i].load_factor = load_factor[i];
+		v[i].meetings = meetings[i];
+		v[i].pending = pending[i];
+		v[i].participants = participants[i];
+		if (excluded[i])
+			ex[nex++] = v[i].id;
+	}
+	bl.n = (size_t)n;
+	if (policy_builtin_least_load(&bl, required_tags, ex, nex, &idx) < 0)
+		return -ENOENT;
+	return (int)idx;
 }

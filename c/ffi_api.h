@@ -18,4 +18,12 @@ int b3s_ffi_query_get(const char *raw, const char *key, char *out, size_t cap);
 /* Maps IDs of this frontend in a BBB XML document back to the frontend's own. */
 int b3s_ffi_rewrite_ids(const char *xml, const char *key, char *out, size_t cap);
 
+/* The C fallback policy over n backends described by parallel arrays; tags are
+ * comma-separated per backend, excluded[i] non-zero skips backend i. Returns the 0-based
+ * index, or -2 when none qualifies. */
+int b3s_ffi_builtin_least_load(int n, const double *load_factor, const long *meetings,
+			       const long *pending, const long *participants,
+			       const char *const *tags, const int *excluded,
+			       const char *required_tags);
+
 #endif

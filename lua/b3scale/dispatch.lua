@@ -170,10 +170,12 @@ function _M.smoke()
     if not ok then
       return nil, tostring(i)
     end
-    local valid = (type(i) == "number" and i == math.floor(i) and i >= 1 and i <= #bs)
+    local valid = (type(i) == "number" and i == math.floor(i) and i >= 1 and i <= #bs
+        and reason == nil)
       or (i == nil and type(reason) == "string")
     if not valid then
       return nil, "policies/" .. name .. ".lua: select returned " .. type(i)
+        .. (reason ~= nil and i ~= nil and " and a second value" or "")
         .. " on the smoke test, not an index from 1 to 3 or nil and a reason"
     end
   end
