@@ -96,7 +96,7 @@ pg_started=0
 shutdown() {
     [ "$stopping" = 1 ] && return
     stopping=1
-    trap '' INT TERM HUP
+    trap '' INT TERM HUP PIPE   # output may go to a pipe that Ctrl-C closed
     echo
     say "stopping..."
     for pid in $pids; do kill -TERM "$pid" 2>/dev/null; done
