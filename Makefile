@@ -1,5 +1,5 @@
 # b3scale-c: build, test and demo. `make run` and `make test` install what is missing.
-PKGS      := luajit libmicrohttpd libpq libcurl openssl expat
+PKGS      := luajit libmicrohttpd libpq libcurl openssl expat libjwt
 CC        ?= cc
 CFLAGS    ?= -O2 -g
 CFLAGS    += -std=c11 -D_GNU_SOURCE -fPIC -pthread -Wall -Wextra -Werror \

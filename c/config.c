@@ -94,6 +94,10 @@ int config_load(struct lb_config *cfg, int need_db, char *err, size_t errlen)
 		       errlen) < 0 ||
 	    config_str("B3SCALE_POLICY", "least_load", cfg->default_policy,
 		       sizeof(cfg->default_policy), err, errlen) < 0 ||
+	    config_str("B3SCALE_API_JWT_SECRET", "", cfg->api_jwt_secret,
+		       sizeof(cfg->api_jwt_secret), err, errlen) < 0 ||
+	    config_str("B3SCALE_OPENAPI_FILE", "docs/openapi.json", cfg->openapi_file,
+		       sizeof(cfg->openapi_file), err, errlen) < 0 ||
 	    config_str("B3SCALE_LOG_LEVEL", "info", cfg->log_level, sizeof(cfg->log_level), err,
 		       errlen) < 0 ||
 	    config_str("B3SCALE_LOG_FORMAT", "text", cfg->log_format, sizeof(cfg->log_format), err,

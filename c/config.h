@@ -22,6 +22,8 @@ struct lb_config {
 	long policy_max_insns;
 	size_t policy_max_memory;
 	int policy_reject_on_error; /* B3SCALE_POLICY_ON_ERROR=reject: no C fallback */
+	char api_jwt_secret[512];  /* "" disables the admin API */
+	char openapi_file[1024];
 	char log_level[16];
 	char log_format[16];
 };

@@ -128,3 +128,22 @@ int db_exec_simple(struct db *db, const char *sql, char *err, size_t errlen)
 	PQclear(r);
 	return rc;
 }
+
+PGresult *db_exec_sql(struct db *db, const char *sql, int n, const char *const *vals,
+		      char *err, size_t errlen)
+{
+	PGresult *r;
+	int in_tx;
+
+	if (db_ready(db, err, errlen) < 0)
+		return NULL;
+	in_tx = PQtransactionStatus(db->conn) != PQTRANS_IDLE;
+	r = PQexecParams(db->conn, sql, n, NULL, vals, NULL, NULL, 0);
+	if (PQstatus(db->conn) == CONNECTION_OK || in_tx)
+		return r;
+	PQclear(r);
+	log_warn("db", "event=reconnect stmt=admin");
+	if (db_ready(db, err, errlen) < 0)
+		return NULL;
+	return PQexecParams(db->conn, sql, n, NULL, vals, NULL, NULL, 0);
+}

@@ -42,6 +42,11 @@ void db_close(struct db *db);
  * a broken connection is re-established and the statement retried once. */
 PGresult *db_exec(struct db *db, const struct db_stmt *st, const char *const *vals,
 		  const int *lens, const int *bin, ExecStatusType expect, char *err, size_t errlen);
+/* Dynamic parameterised SQL (the admin API's binding). Returns the result whatever its
+ * status (caller checks), or NULL when no connection could be had. Reconnects and retries
+ * once only outside a transaction: a lost BEGIN must not be papered over. */
+PGresult *db_exec_sql(struct db *db, const char *sql, int n, const char *const *vals,
+		      char *err, size_t errlen);
 /* Plain SQL without parameters, for migrations. */
 int db_exec_simple(struct db *db, const char *sql, char *err, size_t errlen);
 

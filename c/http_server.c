@@ -13,6 +13,7 @@
 
 #include <microhttpd.h>
 
+#include "admin_api.h"
 #include "bbb_api.h"
 #include "log.h"
 #include "metrics.h"
@@ -96,6 +97,10 @@ static void http_route(struct worker *w, const struct http_request *req, struct 
 		metrics_render(&a->body);
 		return;
 	}
+	if (strcmp(req->path, "/api/v1") == 0 || strncmp(req->path, "/api/v1/", 8) == 0) {
+		admin_api_handle(w, req, a);
+		return;
+	}
 	if (strncmp(req->path, "/bbb/", 5) == 0) {
 		bbb_api_handle(w, req, a);
 		return;
@@ -145,6 +150,7 @@ static enum MHD_Result http_handler(void *cls, struct MHD_Connection *c, const c
 	req.body_len = ctx->body.len;
 	req.body_too_big = ctx->too_big || ctx->body.oom;
 	req.content_type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+	req.authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
 	if (!w)
 		buf_puts(&a.body, "out of memory\n");
 	else

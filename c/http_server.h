@@ -24,6 +24,7 @@ struct http_request {
 	const char *body;
 	size_t body_len;
 	const char *content_type;
+	const char *authorization;
 	int body_too_big;
 };
 

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "admin_api.h"
 #include "log.h"
 
 static __thread struct worker *worker_tls;
@@ -19,6 +20,7 @@ static void worker_destroy(void *p)
 	db_close(&w->db);
 	curl_easy_cleanup(w->curl);
 	policy_engine_free(w->policy);
+	admin_api_free(w->admin);
 	free(w);
 }
 

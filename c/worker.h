@@ -10,11 +10,14 @@
 #include "policy.h"
 #include "proxy.h"
 
+struct admin_state;
+
 struct worker {
 	const struct lb_config *cfg;
 	struct db db;
 	CURL *curl;
 	struct policy_engine *policy;
+	struct admin_state *admin;  /* trusted Lua state for the admin API, built on first use */
 	struct proxy_opts popts;
 };
 

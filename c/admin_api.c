@@ -1,0 +1,403 @@
+/* admin_api.c: authentication, the per-worker admin Lua state and its host binding. */
+#include "admin_api.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+
+#include "admin_auth.h"
+#include "bbb_backend.h"
+#include "log.h"
+#include "migrate.h"
+#include "policy.h"
+
+#define ADMIN_API_VERSION "0.1.0"
+#define ADMIN_API_MAX_PARAMS 64
+
+struct admin_state {
+	lua_State *L;
+	int handle_ref;
+};
+
+static void admin_api_json_error(struct http_answer *a, int status, const char *error,
+				 const char *message)
+{
+	a->status = status;
+	a->content_type = "application/json";
+	buf_reset(&a->body);
+	/* messages here are fixed strings without quotes or backslashes */
+	buf_printf(&a->body, "{\"error\":\"%s\",\"message\":\"%s\"}\n", error, message);
+}
+
+/* host.query(sql, ...) -> rows | nil, message, sqlstate */
+static int admin_api_query(lua_State *L)
+{
+	struct worker *w = lua_touserdata(L, lua_upvalueindex(1));
+	const char *sql = luaL_checkstring(L, 1);
+	const char *vals[ADMIN_API_MAX_PARAMS];
+	char nums[ADMIN_API_MAX_PARAMS][32], err[512];
+	int n = lua_gettop(L) - 1, i, rows, cols, r, c;
+	ExecStatusType st;
+	PGresult *res;
+	const char *state;
+
+	if (n > ADMIN_API_MAX_PARAMS)
+		return luaL_error(L, "too many parameters");
+	for (i = 0; i < n; i++) {
+		int idx = i + 2;
+		switch (lua_type(L, idx)) {
+		case LUA_TNIL:
+			vals[i] = NULL;
+			break;
+		case LUA_TLIGHTUSERDATA: /* cjson.null */
+			vals[i] = NULL;
+			break;
+		case LUA_TBOOLEAN:
+			vals[i] = lua_toboolean(L, idx) ? "true" : "false";
+			break;
+		case LUA_TNUMBER:
+			snprintf(nums[i], sizeof(nums[i]), "%.17g", lua_tonumber(L, idx));
+			vals[i] = nums[i];
+			break;
+		case LUA_TSTRING:
+			vals[i] = lua_tostring(L, idx);
+			break;
+		default:
+			return luaL_error(L, "parameter %d: cannot pass a %s to SQL", i + 1,
+					  luaL_typename(L, idx));
+		}
+	}
+	res = db_exec_sql(&w->db, sql, n, vals, err, sizeof(err));
+	if (!res) {
+		lua_pushnil(L);
+		lua_pushstring(L, err);
+		lua_pushstring(L, "08006");
+		return 3;
+	}
+	st = PQresultStatus(res);
+	if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+		state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+		lua_pushnil(L);
+		lua_pushstring(L, PQresultErrorMessage(res));
+		lua_pushstring(L, state ? state : (PQstatus(w->db.conn) == CONNECTION_OK ? "" : "08006"));
+		PQclear(res);
+		return 3;
+	}
+	rows = PQntuples(res);
+	cols = PQnfields(res);
+	lua_createtable(L, rows, 1);
+	for (r = 0; r < rows; r++) {
+		lua_createtable(L, 0, cols);
+		for (c = 0; c < cols; c++) {
+			if (PQgetisnull(res, r, c))
+				lua_pushlightuserdata(L, NULL);
+			else
+				lua_pushlstring(L, PQgetvalue(res, r, c), (size_t)PQgetlength(res, r, c));
+			lua_setfield(L, -2, PQfname(res, c));
+		}
+		lua_rawseti(L, -2, r + 1);
+	}
+	lua_pushinteger(L, strtol(PQcmdTuples(res), NULL, 10));
+	lua_setfield(L, -2, "affected");
+	PQclear(res);
+	return 1;
+}
+
+/* host.status() -> { version, policy_generation, last_reload_error, ... } */
+static int admin_api_status(lua_State *L)
+{
+	struct worker *w = lua_touserdata(L, lua_upvalueindex(1));
+	char err[512], names[2048], last[1024];
+	int pending = 0, rc;
+	time_t when = 0;
+	char *p, *save = NULL;
+	int i = 1;
+
+	lua_createtable(L, 0, 6);
+	lua_pushstring(L, ADMIN_API_VERSION);
+	lua_setfield(L, -2, "version");
+	lua_pushinteger(L, (lua_Integer)policy_generation());
+	lua_setfield(L, -2, "policy_generation");
+	policy_last_error(last, sizeof(last), &when);
+	if (last[0]) {
+		lua_pushstring(L, last);
+		lua_setfield(L, -2, "last_reload_error");
+		lua_pushnumber(L, (lua_Number)when);
+		lua_setfield(L, -2, "last_reload_error_at");
+	}
+	rc = migrate_pending(&w->db, w->cfg->sql_dir, &pending, names, sizeof(names), err,
+			     sizeof(err));
+	lua_pushboolean(L, rc == 0);
+	lua_setfield(L, -2, "db_available");
+	if (rc == 0) {
+		lua_newtable(L);
+		for (p = strtok_r(names, " ", &save); p; p = strtok_r(NULL, " ", &save)) {
+			lua_pushstring(L, p);
+			lua_rawseti(L, -2, i++);
+		}
+		lua_setfield(L, -2, "pending_migrations");
+	}
+	return 1;
+}
+
+/* host.bbb_call(host, secret, call, params) -> returncode, messageKey | nil, nil, err */
+static int admin_api_bbb_call(lua_State *L)
+{
+	struct worker *w = lua_touserdata(L, lua_upvalueindex(1));
+	struct lb_backend b;
+	struct xml_node *doc = NULL;
+	struct query q;
+	struct buf enc;
+	char err[512];
+	int rc;
+
+	memset(&b, 0, sizeof(b));
+	b.host = (char *)luaL_checkstring(L, 1);
+	b.secret = (char *)luaL_checkstring(L, 2);
+	luaL_checktype(L, 4, LUA_TTABLE);
+	query_init(&q);
+	buf_init(&enc);
+	lua_pushnil(L);
+	while (lua_next(L, 4)) {
+		if (lua_type(L, -2) == LUA_TSTRING && lua_type(L, -1) == LUA_TSTRING)
+			query_set(&q, lua_tostring(L, -2), lua_tostring(L, -1));
+		lua_pop(L, 1);
+	}
+	query_encode(&q, &enc);
+	rc = bbb_backend_call(w, &b, luaL_checkstring(L, 3), "GET", buf_str(&enc), NULL, 0, NULL,
+			      &doc, err, sizeof(err));
+	query_free(&q);
+	buf_free(&enc);
+	if (rc < 0) {
+		lua_pushnil(L);
+		lua_pushnil(L);
+		lua_pushstring(L, err);
+		return 3;
+	}
+	lua_pushstring(L, bbb_backend_returncode(doc));
+	if (xml_dom_child_text(doc, "messageKey"))
+		lua_pushstring(L, xml_dom_child_text(doc, "messageKey"));
+	else
+		lua_pushnil(L);
+	xml_dom_free(doc);
+	return 2;
+}
+
+static int admin_api_log(lua_State *L)
+{
+	const char *level = luaL_optstring(L, 1, "info");
+	const char *msg = luaL_optstring(L, 2, "");
+
+	log_msg(strcmp(level, "error") == 0  ? LOG_LVL_ERROR
+		: strcmp(level, "warn") == 0 ? LOG_LVL_WARN
+		: strcmp(level, "debug") == 0 ? LOG_LVL_DEBUG
+					      : LOG_LVL_INFO,
+		"admin", "msg=\"%.400s\"", msg);
+	return 0;
+}
+
+static int admin_api_open(lua_State *L)
+{
+	struct worker *w = lua_touserdata(L, 1);
+	static const luaL_Reg fns[] = {
+		{ "query", admin_api_query },
+		{ "status", admin_api_status },
+		{ "bbb_call", admin_api_bbb_call },
+		{ "log", admin_api_log },
+		{ NULL, NULL },
+	};
+	const luaL_Reg *f;
+	char path[2200];
+
+	luaL_openlibs(L);
+	lua_getglobal(L, "package");
+	snprintf(path, sizeof(path), "%s/?.lua;%s/?/init.lua", w->cfg->lua_dir, w->cfg->lua_dir);
+	lua_pushstring(L, path);
+	lua_setfield(L, -2, "path");
+	lua_getfield(L, -1, "loaded");
+	lua_newtable(L);
+	for (f = fns; f->name; f++) {
+		lua_pushlightuserdata(L, w);
+		lua_pushcclosure(L, f->func, 1);
+		lua_setfield(L, -2, f->name);
+	}
+	lua_pushlightuserdata(L, NULL);
+	lua_setfield(L, -2, "null");
+	lua_setfield(L, -2, "b3scale.admin_host");
+	lua_pop(L, 2);
+	lua_getglobal(L, "require");
+	lua_pushstring(L, "b3scale.admin");
+	lua_call(L, 1, 1);
+	lua_getfield(L, -1, "handle");
+	if (!lua_isfunction(L, -1))
+		return luaL_error(L, "b3scale.admin has no handle function");
+	return 1;
+}
+
+static struct admin_state *admin_api_state(struct worker *w)
+{
+	struct admin_state *st;
+
+	if (w->admin)
+		return w->admin;
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return NULL;
+	st->L = luaL_newstate();
+	if (!st->L) {
+		free(st);
+		return NULL;
+	}
+	lua_pushcfunction(st->L, admin_api_open);
+	lua_pushlightuserdata(st->L, w);
+	if (lua_pcall(st->L, 1, 1, 0) != 0) {
+		log_error("admin", "event=load_failed error=\"%s\"", lua_tostring(st->L, -1));
+		admin_api_free(st);
+		return NULL;
+	}
+	st->handle_ref = luaL_ref(st->L, LUA_REGISTRYINDEX);
+	w->admin = st;
+	return st;
+}
+
+void admin_api_free(struct admin_state *st)
+{
+	if (!st)
+		return;
+	lua_close(st->L);
+	free(st);
+}
+
+static void admin_api_push_req(lua_State *L, const struct http_request *req,
+			       const struct admin_claims *cl)
+{
+	struct query q;
+	size_t i;
+	char *p, *save = NULL, scope[sizeof(cl->scope)];
+
+	lua_createtable(L, 0, 8);
+	lua_pushstring(L, req->method);
+	lua_setfield(L, -2, "method");
+	lua_pushstring(L, req->path);
+	lua_setfield(L, -2, "path");
+	query_init(&q);
+	query_parse(&q, req->raw_query, req->query_len);
+	lua_newtable(L);
+	for (i = q.n; i-- > 0;) {
+		lua_pushstring(L, q.v[i].value);
+		lua_setfield(L, -2, q.v[i].key);
+	}
+	query_free(&q);
+	lua_setfield(L, -2, "query");
+	if (req->body_len) {
+		lua_pushlstring(L, req->body, req->body_len);
+		lua_setfield(L, -2, "body");
+	}
+	lua_pushinteger(L, ADMIN_API_MAX_BODY);
+	lua_setfield(L, -2, "max_body");
+	lua_createtable(L, 0, 3);
+	lua_pushstring(L, cl->sub);
+	lua_setfield(L, -2, "sub");
+	lua_pushstring(L, cl->scope);
+	lua_setfield(L, -2, "scope");
+	lua_newtable(L);
+	snprintf(scope, sizeof(scope), "%s", cl->scope);
+	for (p = strtok_r(scope, " ", &save); p; p = strtok_r(NULL, " ", &save)) {
+		lua_pushboolean(L, 1);
+		lua_setfield(L, -2, p);
+	}
+	lua_setfield(L, -2, "scopes");
+	lua_setfield(L, -2, "claims");
+}
+
+static void admin_api_openapi(struct worker *w, struct http_answer *a)
+{
+	char chunk[8192];
+	size_t n;
+	FILE *f = fopen(w->cfg->openapi_file, "r");
+
+	if (!f) {
+		admin_api_json_error(a, 404, "not_found", "OpenAPI document not installed");
+		return;
+	}
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		buf_append(&a->body, chunk, n);
+	fclose(f);
+	a->status = 200;
+	a->content_type = "application/json";
+}
+
+/* Calls the Lua handler; rolls back whatever transaction it left open. */
+static void admin_api_dispatch(struct worker *w, const struct http_request *req,
+			       const struct admin_claims *cl, struct http_answer *a)
+{
+	struct admin_state *st = admin_api_state(w);
+	lua_State *L;
+	size_t n;
+	const char *body;
+
+	if (!st) {
+		admin_api_json_error(a, 500, "internal_error", "admin API not loaded");
+		return;
+	}
+	L = st->L;
+	lua_settop(L, 0);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, st->handle_ref);
+	admin_api_push_req(L, req, cl);
+	if (lua_pcall(L, 1, 3, 0) != 0) {
+		log_error("admin", "event=handler_error method=%s path=%s error=\"%.400s\"",
+			  req->method, req->path, lua_tostring(L, -1));
+		admin_api_json_error(a, 500, "internal_error", "internal error");
+	} else {
+		body = lua_tolstring(L, 2, &n);
+		a->status = lua_isnumber(L, 1) ? (int)lua_tointeger(L, 1) : 500;
+		a->content_type = "application/json";
+		buf_reset(&a->body);
+		if (body)
+			buf_append(&a->body, body, n);
+	}
+	lua_settop(L, 0);
+	if (w->db.conn && PQtransactionStatus(w->db.conn) != PQTRANS_IDLE) {
+		char err[256];
+		db_exec_simple(&w->db, "ROLLBACK", err, sizeof(err));
+	}
+}
+
+void admin_api_handle(struct worker *w, const struct http_request *req, struct http_answer *a)
+{
+	struct admin_claims cl;
+	int rc;
+
+	if (strcmp(req->path, "/api/v1/openapi.json") == 0) {
+		admin_api_openapi(w, a);
+		goto out;
+	}
+	if (!w->cfg->api_jwt_secret[0]) {
+		admin_api_json_error(a, 503, "unavailable",
+				     "admin API disabled: B3SCALE_API_JWT_SECRET is not set");
+		goto out;
+	}
+	rc = admin_auth_verify(req->authorization, w->cfg->api_jwt_secret, &cl);
+	if (rc < 0) {
+		const char *why = rc == ADMIN_AUTH_EXPIRED	   ? "token expired"
+				  : rc == ADMIN_AUTH_MALFORMED ? "missing or malformed token"
+							       : "invalid token";
+		log_warn("admin", "event=auth_failed method=%s path=%s reason=\"%s\"", req->method,
+			 req->path, why);
+		admin_api_json_error(a, 401, "unauthorized", why);
+		goto out;
+	}
+	if (req->body_too_big || req->body_len > ADMIN_API_MAX_BODY) {
+		admin_api_json_error(a, 413, "too_large", "request body larger than 1 MiB");
+		goto out;
+	}
+	admin_api_dispatch(w, req, &cl, a);
+out:
+	log_info("access", "api=admin method=%s path=%s status=%d", req->method, req->path,
+		 a->status);
+}
