@@ -190,6 +190,73 @@ static int bbb_meetings_lookup(struct bbb_ctx *c, const char *mid, struct lb_mee
 	return rc;
 }
 
+/* The meeting's node is gone: create it again on a healthy node from the stored create
+ * call, so the user joins there instead of waiting for a dead node. On success *m holds
+ * the new placement; otherwise the request has been answered. */
+static int bbb_meetings_recreate(struct bbb_ctx *c, const char *mid, struct lb_meeting *m)
+{
+	struct scheduler_create sc;
+	struct xml_node *doc = NULL;
+	struct query params;
+	const char *key, *rcode;
+	char *query = NULL, *body = NULL, *ct = NULL, msg[512], err[512];
+	char *nsid = NULL;
+	size_t body_len = 0;
+	int rc;
+
+	query_init(&params);
+	rc = db_meetings_create_call(&c->w->db, m->id, &query, &body, &body_len, &ct, err,
+				     sizeof(err));
+	if (rc < 0) {
+		log_error("bbb", "event=db_error call=join error=\"%s\"", err);
+		bbb_api_error(c, "serverUnavailable", "The server for this meeting is offline.");
+		goto out;
+	}
+	nsid = strdup(m->backend_meeting_id);
+	if (!nsid || query_parse(&params, query, strlen(query)) < 0 ||
+	    query_set(&params, "meetingID", mid) < 0) {
+		bbb_api_error(c, "internalError", "Out of memory.");
+		rc = -ENOMEM;
+		goto out;
+	}
+	memset(&sc, 0, sizeof(sc));
+	sc.fe = c->fe;
+	sc.meeting_id = mid;
+	sc.backend_meeting_id = nsid;
+	sc.params = &params;
+	sc.call.query = query;
+	sc.call.body = body;
+	sc.call.body_len = body_len;
+	sc.call.content_type = ct;
+	sc.method = body ? "POST" : "GET";
+	sc.placed_host = c->backend_host;
+	sc.placed_host_len = sizeof(c->backend_host);
+	rc = scheduler_create(c->w, &sc, &doc, &key, msg, sizeof(msg));
+	rcode = rc == 0 ? xml_dom_child_text(doc, "returncode") : NULL;
+	if (rc < 0 || !rcode || strcmp(rcode, "SUCCESS") != 0) {
+		log_warn("bbb", "event=recreate_failed frontend=%s meeting=%s", c->fe->key, mid);
+		bbb_api_error(c, "serverUnavailable",
+			      "The server for this meeting is offline and no other server could take it.");
+		rc = -EHOSTUNREACH;
+		goto out;
+	}
+	log_info("bbb", "event=recreated frontend=%s backend=%s", c->fe->key, c->backend_host);
+	lb_meeting_clear(m);
+	rc = db_meetings_find(&c->w->db, c->fe->id, mid, m, err, sizeof(err));
+	if (rc < 0 || !m->has_backend) {
+		bbb_api_error(c, "internalError", "The service is temporarily unavailable.");
+		rc = rc < 0 ? rc : -ENOENT;
+	}
+out:
+	xml_dom_free(doc);
+	query_free(&params);
+	free(query);
+	free(body);
+	free(ct);
+	free(nsid);
+	return rc;
+}
+
 void bbb_meetings_join(struct bbb_ctx *c)
 {
 	struct lb_meeting m;
@@ -214,10 +281,9 @@ void bbb_meetings_join(struct bbb_ctx *c)
 	}
 	if (rc < 0)
 		goto out;
-	if (!m.has_backend || !lb_backend_reachable(&m.backend)) {
-		bbb_api_error(c, "serverUnavailable", "The server for this meeting is offline.");
+	if ((!m.has_backend || !lb_backend_reachable(&m.backend)) &&
+	    bbb_meetings_recreate(c, mid, &m) < 0)
 		goto out;
-	}
 	if (bbb_meetings_present_join(c, mid, &m) < 0)
 		goto out;
 	/* the node itself is not called: the browser follows the redirect and gets its session
@@ -292,7 +358,14 @@ void bbb_meetings_forward(struct bbb_ctx *c)
 		bbb_meetings_absent(c, 0);
 		goto out;
 	}
-	if (rc < 0 || bbb_meetings_encode(c, m.backend_meeting_id, &q) < 0)
+	if (rc < 0)
+		goto out;
+	if (!lb_backend_reachable(&m.backend)) {
+		/* answered as BBB would for a meeting that is not running; no dead-node timeout */
+		bbb_meetings_absent(c, 1);
+		goto out;
+	}
+	if (bbb_meetings_encode(c, m.backend_meeting_id, &q) < 0)
 		goto out;
 	rc = bbb_backend_call(c->w, &m.backend, c->call, "GET", buf_str(&q), NULL, 0, NULL, &doc,
 			      err, sizeof(err));

@@ -101,3 +101,22 @@ const char *buf_str(const struct buf *b)
 {
 	return b->data ? b->data : "";
 }
+
+int buf_json_str(struct buf *b, const char *s)
+{
+	const unsigned char *p;
+
+	buf_append(b, "\"", 1);
+	for (p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\') {
+			char e[2] = { '\\', (char)*p };
+			buf_append(b, e, 2);
+		} else if (*p < 0x20) {
+			buf_printf(b, "\\u%04x", *p);
+		} else {
+			buf_append(b, (const char *)p, 1);
+		}
+	}
+	buf_append(b, "\"", 1);
+	return b->oom ? -1 : 0;
+}

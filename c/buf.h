@@ -17,6 +17,8 @@ void buf_reset(struct buf *b);
 int buf_append(struct buf *b, const char *s, size_t n);
 int buf_puts(struct buf *b, const char *s);
 int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends s as a JSON string literal (quotes included). */
+int buf_json_str(struct buf *b, const char *s);
 /* Hands the data to the caller (who frees it); the buffer is empty afterwards. */
 char *buf_take(struct buf *b, size_t *len);
 /* "" when empty, never NULL. */

@@ -120,6 +120,20 @@ int config_load(struct lb_config *cfg, int need_db, char *err, size_t errlen)
 	if (config_long("B3SCALE_CREATE_ATTEMPTS", 3, 1, 20, &n, err, errlen) < 0)
 		return -EINVAL;
 	cfg->max_attempts = (unsigned)n;
+	if (config_long("B3SCALE_POLL_INTERVAL_MS", 5000, 100, 3600000, &cfg->poll_interval_ms, err,
+			errlen) < 0 ||
+	    config_long("B3SCALE_POLL_TIMEOUT_MS", 3000, 50, 60000, &cfg->poll_timeout_ms, err,
+			errlen) < 0)
+		return -EINVAL;
+	if (config_long("B3SCALE_POLL_WORKERS", 2, 0, 64, &n, err, errlen) < 0)
+		return -EINVAL;
+	cfg->pollers = (unsigned)n;
+	if (config_long("B3SCALE_UNAVAILABLE_AFTER", 3, 1, 100, &n, err, errlen) < 0)
+		return -EINVAL;
+	cfg->unavailable_after = (int)n;
+	if (config_long("B3SCALE_AVAILABLE_AFTER", 2, 1, 100, &n, err, errlen) < 0)
+		return -EINVAL;
+	cfg->available_after = (int)n;
 	if (config_long("B3SCALE_POLICY_TIMEOUT_MS", 50, 1, 10000, &cfg->policy_timeout_ms, err,
 			errlen) < 0 ||
 	    config_long("B3SCALE_POLICY_MAX_INSTRUCTIONS", 20000000, 10000, 2000000000,

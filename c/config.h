@@ -22,6 +22,11 @@ struct lb_config {
 	long policy_max_insns;
 	size_t policy_max_memory;
 	int policy_reject_on_error; /* B3SCALE_POLICY_ON_ERROR=reject: no C fallback */
+	long poll_interval_ms;
+	long poll_timeout_ms;
+	unsigned pollers;
+	int unavailable_after;     /* consecutive failed polls before a node is unavailable */
+	int available_after;       /* consecutive good polls before it is available again */
 	char api_jwt_secret[512];  /* "" disables the admin API */
 	char openapi_file[1024];
 	char log_level[16];

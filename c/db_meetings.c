@@ -191,3 +191,50 @@ int db_meetings_frontend_attendees(struct db *db, const char *frontend_id, long 
 	PQclear(r);
 	return 0;
 }
+
+static const struct db_stmt db_meetings_create_call_stmt = {
+	DB_MEETING_CREATE_CALL, "meeting_create_call",
+	"SELECT create_query, create_body, create_content_type FROM meetings WHERE id = $1", 1
+};
+
+int db_meetings_create_call(struct db *db, long long id, char **query, char **body,
+			    size_t *body_len, char **content_type, char *err, size_t errlen)
+{
+	char ids[24];
+	const char *vals[1] = { ids };
+	PGresult *r;
+	unsigned char *raw;
+	size_t n = 0;
+	int rc = 0;
+
+	*query = *body = *content_type = NULL;
+	*body_len = 0;
+	snprintf(ids, sizeof(ids), "%lld", id);
+	r = db_exec(db, &db_meetings_create_call_stmt, vals, NULL, NULL, PGRES_TUPLES_OK, err, errlen);
+	if (!r)
+		return -EIO;
+	if (PQntuples(r) != 1) {
+		PQclear(r);
+		return -ENOENT;
+	}
+	*query = strdup(PQgetvalue(r, 0, 0));
+	if (!PQgetisnull(r, 0, 1)) {
+		/* text-format bytea comes back escaped */
+		raw = PQunescapeBytea((const unsigned char *)PQgetvalue(r, 0, 1), &n);
+		if (raw) {
+			*body = malloc(n + 1);
+			if (*body) {
+				memcpy(*body, raw, n);
+				(*body)[n] = '\0';
+				*body_len = n;
+			}
+			PQfreemem(raw);
+		}
+	}
+	if (!PQgetisnull(r, 0, 2))
+		*content_type = strdup(PQgetvalue(r, 0, 2));
+	if (!*query)
+		rc = -ENOMEM;
+	PQclear(r);
+	return rc;
+}

@@ -38,6 +38,10 @@ int db_meetings_confirm(struct db *db, long long id, const char *backend_id,
 /* Removes a claim no backend ever confirmed (the create failed for good). */
 int db_meetings_drop_claim(struct db *db, long long id, char *err, size_t errlen);
 
+/* The stored create call of a meeting (to re-create it elsewhere). Strings are malloc'd
+ * into query/body/content_type; the caller frees them. */
+int db_meetings_create_call(struct db *db, long long id, char **query, char **body,
+			    size_t *body_len, char **content_type, char *err, size_t errlen);
 /* Records what the node last said about the meeting (participants, running). */
 int db_meetings_set_state(struct db *db, long long id, long participants, int running,
 			  char *err, size_t errlen);

@@ -15,6 +15,7 @@
 #include "migrate.h"
 #include "db_frontends.h"
 #include "policy.h"
+#include "poller.h"
 
 #define B3SCALE_VERSION "0.1.0"
 
@@ -150,6 +151,7 @@ static void main_reload_policies(const struct lb_config *cfg)
 static int main_serve(const struct lb_config *cfg)
 {
 	struct http_server *srv;
+	struct poller *poller = NULL;
 	struct sigaction sa;
 	char err[1024];
 
@@ -161,6 +163,12 @@ static int main_serve(const struct lb_config *cfg)
 	}
 	if (http_server_start(&srv, cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "b3scaled: %s\n", err);
+		policy_teardown();
+		return 1;
+	}
+	if (poller_start(&poller, cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "b3scaled: %s\n", err);
+		http_server_stop(srv);
 		policy_teardown();
 		return 1;
 	}
@@ -182,6 +190,7 @@ static int main_serve(const struct lb_config *cfg)
 		pause();
 	}
 	log_info("main", "event=stopping");
+	poller_stop(poller);
 	http_server_stop(srv);
 	policy_teardown();
 	return 0;

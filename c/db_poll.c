@@ -1,0 +1,216 @@
+/* db_poll.c: claiming due backends, recording polls and reconciling meeting rows.
+ * Meetings travel to Postgres as one JSON document so a node with hundreds of meetings
+ * costs one statement, not hundreds. */
+#include "db_poll.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "db_backends.h"
+
+static int db_poll_fail(PGresult *r, struct db *db, char *err, size_t errlen)
+{
+	snprintf(err, errlen, "%s", r ? PQresultErrorMessage(r) : PQerrorMessage(db->conn));
+	err[strcspn(err, "\n")] = '\0';
+	PQclear(r);
+	return -EIO;
+}
+
+int db_poll_claim(struct db *db, const char *owner, long interval_ms, long lease_ms,
+		  struct lb_backend *b, char *err, size_t errlen)
+{
+	static const char *sql =
+		"UPDATE backends SET poll_owner = $1,"
+		" poll_lease_until = now() + make_interval(secs => $3::double precision / 1000)"
+		" WHERE id = (SELECT id FROM backends"
+		"  WHERE admin_state <> 'init'"
+		"  AND (polled_at IS NULL OR polled_at <= now() - make_interval(secs => $2::double precision / 1000))"
+		"  AND (poll_lease_until IS NULL OR poll_lease_until < now())"
+		"  ORDER BY polled_at NULLS FIRST LIMIT 1 FOR UPDATE SKIP LOCKED)"
+		" RETURNING id::text, host, secret, admin_state, node_state";
+	char iv[24], lv[24];
+	const char *vals[3] = { owner, iv, lv };
+	PGresult *r;
+	int rc = -ENOENT;
+
+	snprintf(iv, sizeof(iv), "%ld", interval_ms);
+	snprintf(lv, sizeof(lv), "%ld", lease_ms);
+	memset(b, 0, sizeof(*b));
+	r = db_exec_sql(db, sql, 3, vals, err, errlen);
+	if (!r || PQresultStatus(r) != PGRES_TUPLES_OK)
+		return db_poll_fail(r, db, err, errlen);
+	if (PQntuples(r) == 1)
+		rc = db_backends_row(r, 0, 0, b);
+	PQclear(r);
+	return rc;
+}
+
+int db_poll_record(struct db *db, const char *backend_id, const struct db_poll_result *res,
+		   int fail_after, int ok_after, char *node_state, size_t nslen, char *err,
+		   size_t errlen)
+{
+	/* right-hand sides see the row before the update: "+ 1" is this poll */
+	static const char *sql =
+		"UPDATE backends SET polled_at = now(), poll_lease_until = NULL, poll_owner = NULL,"
+		" latency_ms = $3::integer,"
+		" consecutive_failures = CASE WHEN $2::boolean THEN 0 ELSE consecutive_failures + 1 END,"
+		" consecutive_successes = CASE WHEN $2::boolean THEN consecutive_successes + 1 ELSE 0 END,"
+		" meetings_count = CASE WHEN $2::boolean THEN $4::integer ELSE meetings_count END,"
+		" attendees_count = CASE WHEN $2::boolean THEN $5::integer ELSE attendees_count END,"
+		" video_count = CASE WHEN $2::boolean THEN $6::integer ELSE video_count END,"
+		" voice_count = CASE WHEN $2::boolean THEN $7::integer ELSE voice_count END,"
+		" listener_count = CASE WHEN $2::boolean THEN $8::integer ELSE listener_count END,"
+		" last_error = CASE WHEN $2::boolean THEN NULL ELSE $9 END,"
+		" node_state = CASE"
+		"  WHEN $2::boolean AND (node_state <> 'unavailable' OR consecutive_successes + 1 >= $11::integer) THEN 'ready'"
+		"  WHEN NOT $2::boolean AND consecutive_failures + 1 >= $10::integer THEN 'unavailable'"
+		"  ELSE node_state END,"
+		" updated_at = now()"
+		" WHERE id = $1 RETURNING node_state";
+	char v[10][32];
+	const char *vals[11];
+	PGresult *r;
+
+	snprintf(v[0], 32, "%ld", res->latency_ms);
+	snprintf(v[1], 32, "%ld", res->meetings);
+	snprintf(v[2], 32, "%ld", res->participants);
+	snprintf(v[3], 32, "%ld", res->video);
+	snprintf(v[4], 32, "%ld", res->voice);
+	snprintf(v[5], 32, "%ld", res->listeners);
+	snprintf(v[6], 32, "%d", fail_after);
+	snprintf(v[7], 32, "%d", ok_after);
+	vals[0] = backend_id;
+	vals[1] = res->ok ? "true" : "false";
+	vals[2] = v[0];
+	vals[3] = v[1];
+	vals[4] = v[2];
+	vals[5] = v[3];
+	vals[6] = v[4];
+	vals[7] = v[5];
+	vals[8] = res->ok ? NULL : res->error;
+	vals[9] = v[6];
+	vals[10] = v[7];
+	r = db_exec_sql(db, sql, 11, vals, err, errlen);
+	if (!r || PQresultStatus(r) != PGRES_TUPLES_OK)
+		return db_poll_fail(r, db, err, errlen);
+	snprintf(node_state, nslen, "%s", PQntuples(r) ? PQgetvalue(r, 0, 0) : "");
+	PQclear(r);
+	return 0;
+}
+
+static int db_poll_json(struct buf *j, const struct db_poll_meeting *m, size_t n)
+{
+	size_t i;
+
+	buf_puts(j, "[");
+	for (i = 0; i < n; i++) {
+		buf_puts(j, i ? ",{\"id\":" : "{\"id\":");
+		buf_json_str(j, m[i].backend_meeting_id);
+		buf_puts(j, ",\"internal_id\":");
+		buf_json_str(j, m[i].internal_id ? m[i].internal_id : "");
+		buf_printf(j, ",\"running\":%s,\"participants\":%ld}", m[i].running ? "true" : "false",
+			   m[i].participants);
+	}
+	buf_puts(j, "]");
+	return j->oom ? -ENOMEM : 0;
+}
+
+int db_poll_meetings(struct db *db, const char *backend_id, const struct db_poll_meeting *m,
+		     size_t n, long long since_epoch_ms, char *err, size_t errlen)
+{
+	static const char *update_sql =
+		"UPDATE meetings m SET running = u.running, participants = u.participants,"
+		" internal_id = coalesce(nullif(u.internal_id, ''), m.internal_id), updated_at = now()"
+		" FROM jsonb_to_recordset($2::jsonb) AS u(id text, internal_id text, running boolean,"
+		"  participants integer)"
+		" WHERE m.backend_meeting_id = u.id AND m.backend_id = $1::uuid";
+	/* a row the node no longer has is gone, but only if the node had confirmed it before
+	 * this poll began: a create in flight must never lose its row */
+	static const char *delete_sql =
+		"DELETE FROM meetings m WHERE m.backend_id = $1::uuid AND m.confirmed_at IS NOT NULL"
+		" AND m.confirmed_at < to_timestamp($3::double precision / 1000)"
+		" AND NOT EXISTS (SELECT 1 FROM jsonb_to_recordset($2::jsonb) AS u(id text)"
+		"  WHERE u.id = m.backend_meeting_id)";
+	char since[32];
+	const char *vals[3] = { backend_id, NULL, since };
+	struct buf j;
+	PGresult *r;
+	int rc;
+
+	buf_init(&j);
+	if (db_poll_json(&j, m, n) < 0) {
+		buf_free(&j);
+		return -ENOMEM;
+	}
+	vals[1] = buf_str(&j);
+	snprintf(since, sizeof(since), "%lld", since_epoch_ms);
+	r = db_exec_sql(db, update_sql, 2, vals, err, errlen);
+	if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
+		rc = db_poll_fail(r, db, err, errlen);
+		goto out;
+	}
+	PQclear(r);
+	r = db_exec_sql(db, delete_sql, 3, vals, err, errlen);
+	if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
+		rc = db_poll_fail(r, db, err, errlen);
+		goto out;
+	}
+	PQclear(r);
+	rc = 0;
+out:
+	buf_free(&j);
+	return rc;
+}
+
+int db_poll_decommission(struct db *db, char *err, size_t errlen)
+{
+	PGresult *r = db_exec_sql(db,
+				  "DELETE FROM backends b WHERE b.admin_state = 'decommissioned'"
+				  " AND NOT EXISTS (SELECT 1 FROM meetings m WHERE m.backend_id = b.id)",
+				  0, NULL, err, errlen);
+
+	if (!r || PQresultStatus(r) != PGRES_COMMAND_OK)
+		return db_poll_fail(r, db, err, errlen);
+	PQclear(r);
+	return 0;
+}
+
+int db_poll_strays(struct db *db, const char *backend_id, const struct db_poll_meeting *m,
+		   size_t n, char ***ids, size_t *nids, char *err, size_t errlen)
+{
+	static const char *sql =
+		"SELECT u.id FROM jsonb_to_recordset($2::jsonb) AS u(id text)"
+		" JOIN meetings m ON m.backend_meeting_id = u.id"
+		" WHERE m.backend_id IS DISTINCT FROM $1::uuid AND m.confirmed_at IS NOT NULL";
+	const char *vals[2] = { backend_id, NULL };
+	struct buf j;
+	PGresult *r;
+	int i, rows, rc = 0;
+
+	*ids = NULL;
+	*nids = 0;
+	if (n == 0)
+		return 0;
+	buf_init(&j);
+	if (db_poll_json(&j, m, n) < 0) {
+		buf_free(&j);
+		return -ENOMEM;
+	}
+	vals[1] = buf_str(&j);
+	r = db_exec_sql(db, sql, 2, vals, err, errlen);
+	buf_free(&j);
+	if (!r || PQresultStatus(r) != PGRES_TUPLES_OK)
+		return db_poll_fail(r, db, err, errlen);
+	rows = PQntuples(r);
+	*ids = calloc(rows ? (size_t)rows : 1, sizeof(char *));
+	for (i = 0; *ids && i < rows; i++)
+		if (((*ids)[*nids] = strdup(PQgetvalue(r, i, 0))))
+			(*nids)++;
+	if (!*ids)
+		rc = -ENOMEM;
+	PQclear(r);
+	return rc;
+}

@@ -1,0 +1,44 @@
+/* db_poll.h: the polling side of the backends and meetings tables. */
+#ifndef B3S_DB_POLL_H
+#define B3S_DB_POLL_H
+
+#include "db.h"
+#include "lb.h"
+
+/* What one poll of a node found. */
+struct db_poll_result {
+	int ok;               /* the node answered getMeetings */
+	char error[256];      /* when !ok: why (never a URL: it would carry a checksum) */
+	long latency_ms;
+	long meetings, participants, video, voice, listeners;
+};
+
+/* One meeting the node reported, by its namespaced ID. */
+struct db_poll_meeting {
+	const char *backend_meeting_id;
+	const char *internal_id;
+	long participants;
+	int running;
+};
+
+/* Claims one backend that is due (not polled within interval_ms, not leased); 0 with *b
+ * filled, -ENOENT when none is due. The lease lasts lease_ms. */
+int db_poll_claim(struct db *db, const char *owner, long interval_ms, long lease_ms,
+		  struct lb_backend *b, char *err, size_t errlen);
+/* Records the poll: counters, health (node_state after fail_after failures / ok_after
+ * successes), releases the lease. *node_state gets the resulting state. */
+int db_poll_record(struct db *db, const char *backend_id, const struct db_poll_result *res,
+		   int fail_after, int ok_after, char *node_state, size_t nslen, char *err,
+		   size_t errlen);
+/* Updates the rows of meetings the node has, and removes confirmed rows of this backend the
+ * node no longer has (placed before since_epoch_ms, so a create in flight is never lost). */
+int db_poll_meetings(struct db *db, const char *backend_id, const struct db_poll_meeting *m,
+		     size_t n, long long since_epoch_ms, char *err, size_t errlen);
+/* IDs the node reported whose row places the meeting on another backend (the meeting was
+ * moved while this node was unreachable). Caller frees each string and the array. */
+int db_poll_strays(struct db *db, const char *backend_id, const struct db_poll_meeting *m,
+		   size_t n, char ***ids, size_t *nids, char *err, size_t errlen);
+/* Removes decommissioned backends that no longer hold meetings. */
+int db_poll_decommission(struct db *db, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,244 @@
+/* poller.c: each thread claims one due backend at a time (FOR UPDATE SKIP LOCKED plus a
+ * lease), polls it, records counters and health, and reconciles the meetings table. Several
+ * b3scaled instances on one database never poll the same backend at once, and a crashed
+ * instance's leases expire so the others pick its share up. */
+#include "poller.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bbb_backend.h"
+#include "db_poll.h"
+#include "log.h"
+#include "worker.h"
+
+#define POLLER_IDLE_MS 200
+#define POLLER_MAX_THREADS 64
+
+struct poller {
+	const struct lb_config *cfg;
+	pthread_t threads[POLLER_MAX_THREADS];
+	unsigned n;
+	volatile int stop;
+};
+
+struct poller_node {
+	struct db_poll_result res;
+	struct db_poll_meeting *meetings;
+	size_t n;
+};
+
+static long long poller_now_ms(int realtime)
+{
+	struct timespec ts;
+
+	clock_gettime(realtime ? CLOCK_REALTIME : CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void poller_sleep(struct poller *p, long ms)
+{
+	while (ms > 0 && !p->stop) {
+		long step = ms > 50 ? 50 : ms;
+		usleep((useconds_t)step * 1000);
+		ms -= step;
+	}
+}
+
+static long poller_num(struct xml_node *m, const char *name)
+{
+	const char *t = xml_dom_child_text(m, name);
+
+	return t ? strtol(t, NULL, 10) : 0;
+}
+
+/* Reads a getMeetings answer into counters and per-meeting state (pointers into doc). */
+static int poller_read(struct xml_node *doc, struct poller_node *pn)
+{
+	struct xml_node *list = xml_dom_child(doc, "meetings"), *m;
+	size_t n = 0, i = 0;
+	const char *running;
+
+	for (m = list ? list->first : NULL; m; m = m->next)
+		n++;
+	pn->meetings = calloc(n ? n : 1, sizeof(*pn->meetings));
+	if (!pn->meetings)
+		return -ENOMEM;
+	for (m = list ? list->first : NULL; m; m = m->next) {
+		if (strcmp(m->name, "meeting") != 0 || !xml_dom_child_text(m, "meetingID"))
+			continue;
+		running = xml_dom_child_text(m, "running");
+		pn->meetings[i].backend_meeting_id = xml_dom_child_text(m, "meetingID");
+		pn->meetings[i].internal_id = xml_dom_child_text(m, "internalMeetingID");
+		pn->meetings[i].participants = poller_num(m, "participantCount");
+		pn->meetings[i].running = running && strcmp(running, "true") == 0;
+		pn->res.participants += pn->meetings[i].participants;
+		pn->res.video += poller_num(m, "videoCount");
+		pn->res.voice += poller_num(m, "voiceParticipantCount");
+		pn->res.listeners += poller_num(m, "listenerCount");
+		i++;
+	}
+	pn->n = i;
+	pn->res.meetings = (long)i;
+	return 0;
+}
+
+/* A meeting moved elsewhere while this node was away: the database placement wins and the
+ * copy here is ended, so users converge on one meeting. */
+static void poller_end_strays(struct worker *w, const struct lb_backend *b, struct poller_node *pn)
+{
+	struct xml_node *doc;
+	struct buf q;
+	char err[512];
+	char **ids = NULL;
+	size_t n = 0, i;
+
+	if (db_poll_strays(&w->db, b->id, pn->meetings, pn->n, &ids, &n, err, sizeof(err)) < 0) {
+		log_warn("poller", "event=db_error backend=%s error=\"%s\"", b->host, err);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		buf_init(&q);
+		buf_puts(&q, "meetingID=");
+		query_escape(&q, ids[i]);
+		if (bbb_backend_call(w, b, "end", "GET", buf_str(&q), NULL, 0, NULL, &doc, err,
+				     sizeof(err)) == 0) {
+			log_info("poller", "event=stray_ended backend=%s meeting=%s", b->host, ids[i]);
+			xml_dom_free(doc);
+		} else {
+			log_warn("poller", "event=stray_end_failed backend=%s meeting=%s error=\"%s\"",
+				 b->host, ids[i], err);
+		}
+		buf_free(&q);
+		free(ids[i]);
+	}
+	free(ids);
+}
+
+static void poller_poll(struct poller *p, struct worker *w, struct lb_backend *b)
+{
+	struct poller_node pn;
+	struct xml_node *doc = NULL;
+	long long t0 = poller_now_ms(0), since = poller_now_ms(1);
+	char err[512], state[32];
+	const char *rc;
+
+	memset(&pn, 0, sizeof(pn));
+	pn.res.ok = bbb_backend_call(w, b, "getMeetings", "GET", "", NULL, 0, NULL, &doc,
+				     pn.res.error, sizeof(pn.res.error)) == 0;
+	pn.res.latency_ms = (long)(poller_now_ms(0) - t0);
+	rc = pn.res.ok ? bbb_backend_returncode(doc) : NULL;
+	if (pn.res.ok && strcmp(rc, "SUCCESS") != 0) {
+		pn.res.ok = 0;
+		snprintf(pn.res.error, sizeof(pn.res.error), "getMeetings answered FAILED %s",
+			 xml_dom_child_text(doc, "messageKey") ? xml_dom_child_text(doc, "messageKey") : "");
+	}
+	if (pn.res.ok && poller_read(doc, &pn) < 0) {
+		pn.res.ok = 0;
+		snprintf(pn.res.error, sizeof(pn.res.error), "out of memory");
+	}
+	if (db_poll_record(&w->db, b->id, &pn.res, p->cfg->unavailable_after,
+			   p->cfg->available_after, state, sizeof(state), err, sizeof(err)) < 0) {
+		log_warn("poller", "event=db_error backend=%s error=\"%s\"", b->host, err);
+		goto out;
+	}
+	if (strcmp(state, b->node_state) != 0)
+		log_info("poller", "event=node_state backend=%s from=%s to=%s%s%s%s", b->host,
+			 b->node_state, state, pn.res.ok ? "" : " error=\"", pn.res.ok ? "" : pn.res.error,
+			 pn.res.ok ? "" : "\"");
+	else
+		log_debug("poller", "event=polled backend=%s ok=%d latency_ms=%ld meetings=%ld",
+			  b->host, pn.res.ok, pn.res.latency_ms, pn.res.meetings);
+	if (!pn.res.ok)
+		goto out;
+	if (db_poll_meetings(&w->db, b->id, pn.meetings, pn.n, since, err, sizeof(err)) < 0)
+		log_warn("poller", "event=db_error backend=%s error=\"%s\"", b->host, err);
+	poller_end_strays(w, b, &pn);
+out:
+	free(pn.meetings);
+	xml_dom_free(doc);
+}
+
+static void *poller_thread(void *arg)
+{
+	struct poller *p = arg;
+	struct worker w;
+	struct lb_backend b;
+	char owner[128], host[64], err[512];
+	long long last_gc = 0;
+	int rc;
+
+	memset(&w, 0, sizeof(w));
+	w.cfg = p->cfg;
+	w.popts.timeout_ms = p->cfg->poll_timeout_ms;
+	w.popts.connect_timeout_ms = p->cfg->poll_timeout_ms < p->cfg->backend_connect_timeout_ms
+					     ? p->cfg->poll_timeout_ms
+					     : p->cfg->backend_connect_timeout_ms;
+	w.curl = curl_easy_init();
+	if (db_open(&w.db, p->cfg->db_url, err, sizeof(err)) < 0)
+		log_warn("poller", "event=db_unavailable error=\"%s\"", err);
+	gethostname(host, sizeof(host));
+	host[sizeof(host) - 1] = '\0';
+	snprintf(owner, sizeof(owner), "%s:%d:%lx", host, (int)getpid(), (unsigned long)pthread_self());
+	while (!p->stop && w.curl) {
+		rc = db_poll_claim(&w.db, owner, p->cfg->poll_interval_ms,
+				   p->cfg->poll_timeout_ms * 2 + 1000, &b, err, sizeof(err));
+		if (rc == 0) {
+			poller_poll(p, &w, &b);
+			lb_backend_clear(&b);
+			continue;
+		}
+		if (rc != -ENOENT) {
+			log_warn("poller", "event=db_error error=\"%s\"", err);
+			poller_sleep(p, 1000);
+			continue;
+		}
+		if (poller_now_ms(0) - last_gc > p->cfg->poll_interval_ms) {
+			last_gc = poller_now_ms(0);
+			if (db_poll_decommission(&w.db, err, sizeof(err)) < 0)
+				log_warn("poller", "event=db_error error=\"%s\"", err);
+		}
+		poller_sleep(p, POLLER_IDLE_MS);
+	}
+	db_close(&w.db);
+	curl_easy_cleanup(w.curl);
+	return NULL;
+}
+
+int poller_start(struct poller **out, const struct lb_config *cfg, char *err, size_t errlen)
+{
+	struct poller *p = calloc(1, sizeof(*p));
+	unsigned i;
+
+	*out = NULL;
+	if (!p)
+		return -ENOMEM;
+	p->cfg = cfg;
+	for (i = 0; i < cfg->pollers && i < POLLER_MAX_THREADS; i++) {
+		if (pthread_create(&p->threads[i], NULL, poller_thread, p) != 0) {
+			snprintf(err, errlen, "cannot start poller thread: %s", strerror(errno));
+			poller_stop(p);
+			return -EAGAIN;
+		}
+		p->n++;
+	}
+	*out = p;
+	return 0;
+}
+
+void poller_stop(struct poller *p)
+{
+	unsigned i;
+
+	if (!p)
+		return;
+	p->stop = 1;
+	for (i = 0; i < p->n; i++)
+		pthread_join(p->threads[i], NULL);
+	free(p);
+}
