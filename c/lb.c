@@ -48,8 +48,8 @@ void lb_meeting_clear(struct lb_meeting *m)
 
 int lb_backend_reachable(const struct lb_backend *b)
 {
-	return strcmp(b->node_state, "unavailable") != 0 &&
-	       strcmp(b->admin_state, "decommissioned") != 0 && strcmp(b->admin_state, "init") != 0;
+	/* admin states only stop new placements: draining nodes keep serving their meetings */
+	return strcmp(b->node_state, "unavailable") != 0;
 }
 
 int lb_backend_has_tag(const struct lb_backend *b, const char *tag)

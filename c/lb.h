@@ -42,7 +42,7 @@ void lb_frontend_clear(struct lb_frontend *f);
 void lb_backend_clear(struct lb_backend *b);
 void lb_backend_list_clear(struct lb_backend_list *l);
 void lb_meeting_clear(struct lb_meeting *m);
-/* A backend that may receive calls at all (new meetings need admin_state ready as well). */
+/* A backend that may receive calls for its meetings (new meetings need admin_state ready too). */
 int lb_backend_reachable(const struct lb_backend *b);
 /* 1 when the comma-separated tags contain tag. */
 int lb_backend_has_tag(const struct lb_backend *b, const char *tag);

@@ -94,7 +94,8 @@ CONF
     tries=0
     while :; do
         tries=$((tries + 1))
-        port=$(free_port) || die "no free TCP port found"
+        # PG_PORT pins the port, so a spec can stop and restart "the same" database
+        port=${PG_PORT:-$(free_port)} || die "no free TCP port found"
         if asdb "$BIN/pg_ctl" -D "$dir/pgdata" -l "$dir/postgres.log" -w -t 30 \
                 -o "-p $port" start >/dev/null 2>&1; then
             break

@@ -1,0 +1,340 @@
+-- Backend lifecycle with the real daemon: polling, health, drain, decommission, failover of
+-- meetings, several instances on one database, and Postgres going away.
+local h = require("helpers")
+
+local SECRET = "life-secret"
+local FAST = {
+  B3SCALE_POLL_INTERVAL_MS = "200", B3SCALE_POLL_TIMEOUT_MS = "500",
+  B3SCALE_UNAVAILABLE_AFTER = "2", B3SCALE_AVAILABLE_AFTER = "2",
+  B3SCALE_BACKEND_CONNECT_TIMEOUT_MS = "300", B3SCALE_BACKEND_TIMEOUT_MS = "2000",
+}
+
+local function api(d, call, query)
+  return h.get(h.api_url(h.frontend_api(d, "fe"), call, query, SECRET))
+end
+
+local function rc(body) return h.xml_text(body, "returncode") end
+
+local function backend_row(db, sim, cols)
+  return h.psql(db, "SELECT " .. cols .. " FROM backends WHERE host = '" .. sim.url .. "'")
+end
+
+local function holds(sim, nsid)
+  for _, m in ipairs(h.sim_get(sim, "/sim/meetings")) do
+    if m.meetingID == nsid then return m end
+  end
+end
+
+local function register(db, sims)
+  for i, s in ipairs(sims) do
+    h.psql(db, string.format("INSERT INTO backends (host, secret, created_at) VALUES ('%s', '%s', now() - interval '%d seconds')",
+      s.url, s.secret, 100 - i))
+  end
+  h.psql(db, "INSERT INTO frontends (key, secret) VALUES ('fe', '" .. SECRET .. "')")
+end
+
+local function env(extra)
+  local e = {}
+  for k, v in pairs(FAST) do e[k] = v end
+  for k, v in pairs(extra or {}) do e[k] = v end
+  return e
+end
+
+
+describe("polling and health", function()
+  local db, d, s1, s2
+
+  setup(function()
+    db = h.new_db("life")
+    h.migrate(db)
+    s1 = h.bbbsim({ name = "l1" })
+    s2 = h.bbbsim({ name = "l2" })
+    register(db, { s1, s2 })
+    d = h.daemon({ db = db, env = env() })
+  end)
+
+  teardown(function()
+    if d then assert.equal(0, h.stop(d)) end
+    h.cleanup()
+  end)
+
+  it("marks polled nodes ready and keeps their counters with the node's attendees", function()
+    h.wait_until(function()
+      return backend_row(db, s1, "node_state") == "ready" and backend_row(db, s2, "node_state") == "ready"
+    end, 5)
+    local _, b = api(d, "create", "name=Counted&meetingID=counted")
+    assert.equal("SUCCESS", rc(b))
+    local node = holds(s1, "fe~counted") and s1 or s2
+    h.sim_req(node, "POST", "/sim/attendees?meetingID=fe~counted&count=7")
+    h.wait_until(function()
+      return backend_row(db, node, "meetings_count || '/' || attendees_count") == "1/7"
+    end, 5)
+    h.wait_until(function()
+      return h.psql(db, "SELECT participants FROM meetings WHERE meeting_id = 'counted'") == "7"
+    end, 5)
+    assert.is_not_nil(tonumber(backend_row(db, node, "latency_ms")))
+  end)
+
+  it("removes meetings the node no longer has", function()
+    api(d, "create", "name=Gone+Soon&meetingID=gone-soon")
+    local node = holds(s1, "fe~gone-soon") and s1 or s2
+    -- ended behind the balancer's back, directly on the node
+    h.get(h.sim_api(node, "end", "meetingID=" .. h.urlencode("fe~gone-soon")))
+    h.wait_until(function()
+      return h.psql(db, "SELECT count(*) FROM meetings WHERE meeting_id = 'gone-soon'") == "0"
+    end, 5)
+  end)
+
+  it("marks a killed node unavailable within unavailable_after polls and places new meetings elsewhere", function()
+    local t0 = h.now()
+    h.stop(s1)
+    h.wait_until(function() return backend_row(db, s1, "node_state") == "unavailable" end, 5)
+    -- documented bound: UNAVAILABLE_AFTER x (interval + connect timeout)
+    assert.is_true(h.now() - t0 < 2 * (0.2 + 0.5) + 1)
+    assert.is_not_nil(backend_row(db, s1, "last_error"):find("onnect", 1, true))
+    for i = 1, 4 do
+      local _, b = api(d, "create", "name=Avoid&meetingID=avoid-" .. i)
+      assert.equal("SUCCESS", rc(b))
+      assert.is_not_nil(holds(s2, "fe~avoid-" .. i))
+    end
+  end)
+
+  it("brings a restarted node back after available_after good polls", function()
+    s1 = h.bbbsim({ name = "l1", port = s1.port, secret = s1.secret })
+    h.wait_until(function() return backend_row(db, s1, "node_state") == "ready" end, 5)
+  end)
+end)
+
+
+describe("failover of meetings", function()
+  local db, d, s1, s2
+
+  setup(function()
+    db = h.new_db("fail")
+    h.migrate(db)
+    s1 = h.bbbsim({ name = "f1" })
+    s2 = h.bbbsim({ name = "f2" })
+    register(db, { s1, s2 })
+    d = h.daemon({ db = db, env = env() })
+  end)
+
+  teardown(function()
+    if d then assert.equal(0, h.stop(d)) end
+    h.cleanup()
+  end)
+
+  it("re-creates a meeting of a dead node on a healthy one at join and sends the user there", function()
+    local _, b = api(d, "create", "name=Lecture+7&meetingID=lecture&meta_course=algebra&moderatorPW=mp")
+    assert.equal("SUCCESS", rc(b))
+    assert.is_not_nil(holds(s1, "fe~lecture"))
+    h.stop(s1)
+    h.wait_until(function() return backend_row(db, s1, "node_state") == "unavailable" end, 5)
+    local _, running = api(d, "isMeetingRunning", "meetingID=lecture")
+    assert.equal("false", h.xml_text(running, "running"))
+    local st, _, hd = api(d, "join", "fullName=Stu&meetingID=lecture&role=VIEWER")
+    assert.equal(302, st)
+    assert.equal(s2.url .. "join?", hd.location:sub(1, #s2.url + 5))
+    local m = holds(s2, "fe~lecture")
+    assert.is_not_nil(m)
+    assert.equal("Lecture 7", m.name)
+    assert.equal("algebra", m.meta.course)
+    assert.equal("mp", m.moderatorPW)
+    local nst = h.get(hd.location)
+    assert.equal(302, nst)
+  end)
+
+  it("converges on one meeting when the old node comes back still running it", function()
+    local _, b = api(d, "create", "name=Seminar&meetingID=seminar")
+    assert.equal("SUCCESS", rc(b))
+    local old, new = s2, nil
+    if not holds(s2, "fe~seminar") then
+      return pending("placed on the node that was stopped before")
+    end
+    -- the node answers errors for a while (as if unreachable) but keeps its meeting
+    h.sim_req(old, "POST", "/sim/mode?fail=error")
+    h.wait_until(function() return backend_row(db, old, "node_state") == "unavailable" end, 5)
+    s1 = h.bbbsim({ name = "f1", port = s1.port, secret = s1.secret })
+    new = s1
+    h.wait_until(function() return backend_row(db, new, "node_state") == "ready" end, 5)
+    local st, _, hd = api(d, "join", "fullName=Late&meetingID=seminar&role=VIEWER")
+    assert.equal(302, st)
+    assert.equal(new.url, hd.location:sub(1, #new.url))
+    assert.is_not_nil(holds(new, "fe~seminar"))
+    h.sim_req(old, "POST", "/sim/mode?fail=none")
+    -- the poll finds the old copy and ends it there; the database placement wins
+    h.wait_until(function() return holds(old, "fe~seminar") == nil end, 5)
+    assert.is_not_nil(holds(new, "fe~seminar"))
+    assert.equal("1", h.psql(db, "SELECT count(*) FROM meetings WHERE meeting_id = 'seminar'"))
+  end)
+end)
+
+
+describe("drain and decommission", function()
+  local db, d, s1, s2
+
+  setup(function()
+    db = h.new_db("drain")
+    h.migrate(db)
+    s1 = h.bbbsim({ name = "d1" })
+    s2 = h.bbbsim({ name = "d2" })
+    register(db, { s1, s2 })
+    d = h.daemon({ db = db, env = env() })
+  end)
+
+  teardown(function()
+    if d then assert.equal(0, h.stop(d)) end
+    h.cleanup()
+  end)
+
+  it("keeps a stopped node's meetings joinable and sends new ones elsewhere", function()
+    api(d, "create", "name=Running&meetingID=running")
+    assert.is_not_nil(holds(s1, "fe~running"))
+    h.psql(db, "UPDATE backends SET admin_state = 'stopped' WHERE host = '" .. s1.url .. "'")
+    local st, _, hd = api(d, "join", "fullName=A&meetingID=running&role=VIEWER")
+    assert.equal(302, st)
+    assert.equal(s1.url, hd.location:sub(1, #s1.url))
+    for i = 1, 3 do
+      api(d, "create", "name=New&meetingID=new-" .. i)
+      assert.is_not_nil(holds(s2, "fe~new-" .. i))
+    end
+  end)
+
+  it("removes a decommissioned node once its meetings are gone", function()
+    h.psql(db, "UPDATE backends SET admin_state = 'decommissioned' WHERE host = '" .. s1.url .. "'")
+    h.sleep(0.8)
+    assert.equal("1", backend_row(db, s1, "count(*)"))
+    local _, e = api(d, "end", "meetingID=running")
+    assert.equal("SUCCESS", rc(e))
+    h.wait_until(function() return backend_row(db, s1, "count(*)") == "0" end, 5)
+  end)
+end)
+
+
+describe("three instances on one database", function()
+  local db, ds, sims
+
+  setup(function()
+    db = h.new_db("multi")
+    h.migrate(db)
+    sims = { h.bbbsim({ name = "m1" }), h.bbbsim({ name = "m2" }), h.bbbsim({ name = "m3" }) }
+    register(db, sims)
+    ds = {}
+    for i = 1, 3 do
+      ds[i] = h.daemon({ db = db, env = env({ B3SCALE_POLL_INTERVAL_MS = "500" }) })
+    end
+  end)
+
+  teardown(function()
+    for _, d in ipairs(ds or {}) do h.stop(d) end
+    h.cleanup()
+  end)
+
+  it("turns 50 concurrent creates of one meeting over three instances into one meeting", function()
+    local dir = h.tmpdir() .. "/multi-" .. h.random_hex(3)
+    assert(os.execute("mkdir -p " .. dir) == 0)
+    local lines = { "cd " .. dir }
+    for i = 1, 50 do
+      local d = ds[(i % 3) + 1]
+      lines[#lines + 1] = string.format("curl -s -o out.%d %s &", i,
+        h.shell_quote(h.api_url(h.frontend_api(d, "fe"), "create", "name=Same&meetingID=same", SECRET)))
+    end
+    lines[#lines + 1] = "wait"
+    h.write_file(dir .. "/go.sh", table.concat(lines, "\n") .. "\n")
+    assert.is_not_nil(h.wait_exit(h.spawn({ "sh", dir .. "/go.sh" }), 60))
+    local internal = {}
+    for i = 1, 50 do
+      local body = h.read_file(dir .. "/out." .. i)
+      assert.equal("SUCCESS", rc(body), body)
+      internal[h.xml_text(body, "internalMeetingID")] = true
+    end
+    local n = 0
+    for _ in pairs(internal) do n = n + 1 end
+    assert.equal(1, n)
+    local holders = 0
+    for _, s in ipairs(sims) do
+      if holds(s, "fe~same") then holders = holders + 1 end
+    end
+    assert.equal(1, holders)
+  end)
+
+  it("polls every backend once per interval however many instances run", function()
+    for _, s in ipairs(sims) do h.sim_req(s, "DELETE", "/sim/requests") end
+    h.sleep(3)
+    for _, s in ipairs(sims) do
+      local polls = 0
+      for _, r in ipairs(h.sim_get(s, "/sim/requests")) do
+        if r.call == "getMeetings" then polls = polls + 1 end
+      end
+      -- 3 s at one poll per 500 ms is about 6; three instances each polling would be ~18
+      assert.is_true(polls >= 4 and polls <= 8, s.name .. " was polled " .. polls .. " times")
+    end
+  end)
+
+  it("loses nothing when one instance is killed", function()
+    h.stop(ds[1], "SIGKILL")
+    for _, s in ipairs(sims) do h.sim_req(s, "DELETE", "/sim/requests") end
+    h.sleep(2)
+    for _, s in ipairs(sims) do
+      local polls = 0
+      for _, r in ipairs(h.sim_get(s, "/sim/requests")) do
+        if r.call == "getMeetings" then polls = polls + 1 end
+      end
+      assert.is_true(polls >= 2, s.name .. " stopped being polled")
+    end
+    local st = api(ds[2], "join", "fullName=X&meetingID=same&role=VIEWER")
+    assert.equal(302, st)
+    local _, info = api(ds[3], "getMeetingInfo", "meetingID=same")
+    assert.equal("SUCCESS", rc(info))
+  end)
+end)
+
+
+describe("Postgres going away", function()
+  local pgdir, port, base, db, d, s1
+
+  setup(function()
+    -- under /tmp itself: the postgres user must be able to reach it when we are root
+    pgdir = "/tmp/b3s-ownpg-" .. h.random_hex(4)
+    port = h.free_port()
+    local code, out = h.run({ "sh", "spec/support/pg.sh", "start", pgdir }, { PG_PORT = tostring(port) }, 60)
+    assert.equal(0, code, out)
+    base = h.trim(out):match("(postgresql://%S+)")
+    h.psql(base, "CREATE DATABASE pgaway")
+    db = base:gsub("/postgres$", "/pgaway")
+    h.migrate(db)
+    s1 = h.bbbsim({ name = "pg1" })
+    register(db, { s1 })
+    d = h.daemon({ db = db, env = env() })
+  end)
+
+  teardown(function()
+    if d then h.stop(d) end
+    h.run({ "sh", "spec/support/pg.sh", "stop", pgdir }, nil, 60)
+    os.execute("rm -rf " .. pgdir)
+    h.cleanup()
+  end)
+
+  it("answers BBB errors while the database is down and recovers by itself without losing a meeting", function()
+    local _, b = api(d, "create", "name=Kept&meetingID=kept")
+    assert.equal("SUCCESS", rc(b))
+    assert.equal(0, (h.run({ "sh", "spec/support/pg.sh", "stop", pgdir }, nil, 60)))
+    local t0 = h.now()
+    local st, body = api(d, "getMeetingInfo", "meetingID=kept")
+    assert.equal(200, st)
+    assert.equal("FAILED", rc(body))
+    assert.is_true(h.now() - t0 < 5, "an unreachable database must not hang requests")
+    _, body = api(d, "create", "name=During&meetingID=during")
+    assert.equal("FAILED", rc(body))
+    local code, out = h.run({ "sh", "spec/support/pg.sh", "start", pgdir }, { PG_PORT = tostring(port) }, 60)
+    assert.equal(0, code, out)
+    h.wait_until(function()
+      local _, i = api(d, "getMeetingInfo", "meetingID=kept")
+      return rc(i) == "SUCCESS"
+    end, 10)
+    local jst = api(d, "join", "fullName=Back&meetingID=kept&role=VIEWER")
+    assert.equal(302, jst)
+    _, body = api(d, "create", "name=After&meetingID=after")
+    assert.equal("SUCCESS", rc(body))
+    assert.is_true(h.alive(d))
+  end)
+end)
