@@ -13,10 +13,11 @@
 #include "admin_auth.h"
 #include "bbb_backend.h"
 #include "log.h"
+#include "metrics.h"
 #include "migrate.h"
 #include "policy.h"
+#include "stats.h"
 
-#define ADMIN_API_VERSION "0.1.0"
 #define ADMIN_API_MAX_PARAMS 64
 
 struct admin_state {
@@ -119,7 +120,7 @@ static int admin_api_status(lua_State *L)
 	int i = 1;
 
 	lua_createtable(L, 0, 6);
-	lua_pushstring(L, ADMIN_API_VERSION);
+	lua_pushstring(L, B3SCALE_VERSION);
 	lua_setfield(L, -2, "version");
 	lua_pushinteger(L, (lua_Integer)policy_generation());
 	lua_setfield(L, -2, "policy_generation");
@@ -398,6 +399,7 @@ void admin_api_handle(struct worker *w, const struct http_request *req, struct h
 	}
 	admin_api_dispatch(w, req, &cl, a);
 out:
+	stats_admin_request(req->method, a->status);
 	log_info("access", "api=admin method=%s path=%s status=%d", req->method, req->path,
 		 a->status);
 }

@@ -7,12 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "bbb_checksum.h"
 #include "bbb_meetings.h"
 #include "bbb_xml.h"
 #include "db_frontends.h"
 #include "log.h"
+#include "stats.h"
 
 #define BBB_API_MAX_CALL 64
 
@@ -98,6 +100,9 @@ void bbb_api_handle(struct worker *w, const struct http_request *req, struct htt
 	char key[72], call[BBB_API_MAX_CALL], err[512];
 	int rc;
 
+	struct timespec t0, t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	memset(&c, 0, sizeof(c));
 	memset(&fe, 0, sizeof(fe));
 	c.w = w;
@@ -165,6 +170,9 @@ void bbb_api_handle(struct worker *w, const struct http_request *req, struct htt
 	}
 	bbb_api_dispatch(&c);
 out:
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	stats_bbb_request(call[0] ? call : "index", c.outcome,
+			  (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
 	log_info("access", "call=%s frontend=%s backend=%s status=%d outcome=%s",
 		 call[0] ? call : "index", key, c.backend_host[0] ? c.backend_host : "-", a->status,
 		 c.outcome);

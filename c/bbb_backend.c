@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "bbb_checksum.h"
+#include "stats.h"
 
 int bbb_backend_url(struct buf *url, const struct lb_backend *b, const char *call,
 		    const char *encoded_query)
@@ -64,6 +65,7 @@ int bbb_backend_call(struct worker *w, const struct lb_backend *b, const char *c
 		rc = -EPROTO;
 	}
 out:
+	stats_backend_call(b->host, rc == 0);
 	buf_free(&url);
 	proxy_result_free(&res);
 	return rc;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "stats.h"
 
 static void db_notice(void *arg, const char *msg)
 {
@@ -25,6 +26,7 @@ static int db_connect(struct db *db, char *err, size_t errlen)
 	}
 	if (PQstatus(db->conn) != CONNECTION_OK) {
 		/* libpq's message names host and port but never the password */
+		stats_db_error();
 		snprintf(err, errlen, "database unreachable: %s", PQerrorMessage(db->conn));
 		err[strcspn(err, "\n")] = '\0';
 		PQfinish(db->conn);
@@ -99,6 +101,7 @@ PGresult *db_exec(struct db *db, const struct db_stmt *st, const char *const *va
 		r = PQexecPrepared(db->conn, st->name, st->nparams, vals, lens, bin, 0);
 		if (r && PQresultStatus(r) == expect)
 			return r;
+		stats_db_error();
 		snprintf(err, errlen, "database: %s: %s", st->name,
 			 r ? PQresultErrorMessage(r) : PQerrorMessage(db->conn));
 		err[strcspn(err, "\n")] = '\0';

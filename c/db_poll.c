@@ -111,8 +111,8 @@ static int db_poll_json(struct buf *j, const struct db_poll_meeting *m, size_t n
 		buf_json_str(j, m[i].backend_meeting_id);
 		buf_puts(j, ",\"internal_id\":");
 		buf_json_str(j, m[i].internal_id ? m[i].internal_id : "");
-		buf_printf(j, ",\"running\":%s,\"participants\":%ld}", m[i].running ? "true" : "false",
-			   m[i].participants);
+		buf_printf(j, ",\"running\":%s,\"participants\":%ld,\"video\":%ld}",
+			   m[i].running ? "true" : "false", m[i].participants, m[i].video);
 	}
 	buf_puts(j, "]");
 	return j->oom ? -ENOMEM : 0;
@@ -122,10 +122,10 @@ int db_poll_meetings(struct db *db, const char *backend_id, const struct db_poll
 		     size_t n, long long since_epoch_ms, char *err, size_t errlen)
 {
 	static const char *update_sql =
-		"UPDATE meetings m SET running = u.running, participants = u.participants,"
+		"UPDATE meetings m SET running = u.running, participants = u.participants, video = u.video,"
 		" internal_id = coalesce(nullif(u.internal_id, ''), m.internal_id), updated_at = now()"
 		" FROM jsonb_to_recordset($2::jsonb) AS u(id text, internal_id text, running boolean,"
-		"  participants integer)"
+		"  participants integer, video integer)"
 		" WHERE m.backend_meeting_id = u.id AND m.backend_id = $1::uuid";
 	/* a row the node no longer has is gone, but only if the node had confirmed it before
 	 * this poll began: a create in flight must never lose its row */

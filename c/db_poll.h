@@ -18,6 +18,7 @@ struct db_poll_meeting {
 	const char *backend_meeting_id;
 	const char *internal_id;
 	long participants;
+	long video;
 	int running;
 };
 

@@ -15,6 +15,7 @@
 
 #include "admin_api.h"
 #include "bbb_api.h"
+#include "health.h"
 #include "log.h"
 #include "metrics.h"
 #include "worker.h"
@@ -87,14 +88,17 @@ static enum MHD_Result http_send(struct MHD_Connection *c, struct http_answer *a
 static void http_route(struct worker *w, const struct http_request *req, struct http_answer *a)
 {
 	if (strcmp(req->path, "/healthz") == 0) {
-		a->status = 200;
-		buf_puts(&a->body, "ok\n");
+		health_live(a);
+		return;
+	}
+	if (strcmp(req->path, "/readyz") == 0) {
+		health_ready(w, a);
 		return;
 	}
 	if (strcmp(req->path, "/metrics") == 0) {
 		a->status = 200;
 		a->content_type = "text/plain; version=0.0.4; charset=utf-8";
-		metrics_render(&a->body);
+		metrics_render(&w->db, &a->body);
 		return;
 	}
 	if (strcmp(req->path, "/api/v1") == 0 || strncmp(req->path, "/api/v1/", 8) == 0) {

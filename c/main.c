@@ -12,12 +12,12 @@
 #include "db.h"
 #include "http_server.h"
 #include "log.h"
+#include "metrics.h"
 #include "migrate.h"
 #include "db_frontends.h"
 #include "policy.h"
 #include "poller.h"
 
-#define B3SCALE_VERSION "0.1.0"
 
 static volatile sig_atomic_t main_stop;
 static volatile sig_atomic_t main_reload;

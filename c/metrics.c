@@ -1,11 +1,171 @@
-/* metrics.c: /metrics, served from in-memory counters only (a scrape never scans tables). */
+/* metrics.c: /metrics. Counters come from memory (stats.c, policy_stats.c); cluster gauges
+ * from two aggregate queries whose text is cached for METRICS_CACHE_MS, so frequent scrapes
+ * never rescan the meetings table. */
 #include "metrics.h"
 
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
 #include "policy.h"
 #include "policy_stats.h"
+#include "stats.h"
 
-void metrics_render(struct buf *out)
+#define METRICS_CACHE_MS 2000
+
+static pthread_mutex_t metrics_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct buf metrics_cache;
+static long long metrics_cached_at;
+
+static long long metrics_now_ms(void)
 {
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Escapes a label value (hosts come from the database). */
+static void metrics_label(struct buf *out, const char *v)
+{
+	for (; *v; v++) {
+		if (*v == '"' || *v == '\\')
+			buf_printf(out, "\\%c", *v);
+		else if (*v == '\n')
+			buf_puts(out, "\\n");
+		else
+			buf_append(out, v, 1);
+	}
+}
+
+static void metrics_help(struct buf *out, const char *name, const char *type, const char *help)
+{
+	buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void metrics_backend_gauge(struct buf *out, PGresult *r, const char *name,
+				  const char *help, int col, double scale)
+{
+	int i;
+
+	metrics_help(out, name, "gauge", help);
+	for (i = 0; i < PQntuples(r); i++) {
+		buf_printf(out, "%s{backend=\"", name);
+		metrics_label(out, PQgetvalue(r, i, 0));
+		buf_printf(out, "\"} %g\n", strtod(PQgetvalue(r, i, col), NULL) * scale);
+	}
+}
+
+static int metrics_backends(struct db *db, struct buf *out, char *err, size_t errlen)
+{
+	static const char *sql =
+		"SELECT b.host, b.admin_state, b.node_state, b.meetings_count, b.attendees_count,"
+		" b.video_count, b.voice_count, b.listener_count, coalesce(b.latency_ms, 0),"
+		" b.load_factor, b.load_factor * GREATEST((b.meetings_count + (SELECT count(*)"
+		"  FROM meetings m WHERE m.backend_id = b.id AND (b.polled_at IS NULL"
+		"  OR m.created_at > b.polled_at))) * 15, b.attendees_count)"
+		" FROM backends b ORDER BY b.host";
+	PGresult *r = db_exec_sql(db, sql, 0, NULL, err, errlen);
+	int i;
+
+	if (!r || PQresultStatus(r) != PGRES_TUPLES_OK) {
+		snprintf(err, errlen, "%s", r ? PQresultErrorMessage(r) : "no connection");
+		PQclear(r);
+		return -1;
+	}
+	metrics_help(out, "b3scale_backend_state", "gauge",
+		     "1 for each backend, labelled with its admin and node state.");
+	for (i = 0; i < PQntuples(r); i++) {
+		buf_puts(out, "b3scale_backend_state{backend=\"");
+		metrics_label(out, PQgetvalue(r, i, 0));
+		buf_printf(out, "\",admin_state=\"%s\",node_state=\"%s\"} 1\n", PQgetvalue(r, i, 1),
+			   PQgetvalue(r, i, 2));
+	}
+	metrics_help(out, "b3scale_backend_available", "gauge",
+		     "1 when the backend takes new meetings (admin ready, node not unavailable).");
+	for (i = 0; i < PQntuples(r); i++) {
+		buf_puts(out, "b3scale_backend_available{backend=\"");
+		metrics_label(out, PQgetvalue(r, i, 0));
+		buf_printf(out, "\"} %d\n", strcmp(PQgetvalue(r, i, 1), "ready") == 0 &&
+						    strcmp(PQgetvalue(r, i, 2), "unavailable") != 0);
+	}
+	metrics_backend_gauge(out, r, "b3scale_backend_meetings", "Meetings on the backend, as last polled.", 3, 1);
+	metrics_backend_gauge(out, r, "b3scale_backend_participants", "Participants on the backend.", 4, 1);
+	metrics_backend_gauge(out, r, "b3scale_backend_video", "Webcam streams on the backend.", 5, 1);
+	metrics_backend_gauge(out, r, "b3scale_backend_voice", "Participants in the voice conference.", 6, 1);
+	metrics_backend_gauge(out, r, "b3scale_backend_listeners", "Listen-only participants.", 7, 1);
+	metrics_backend_gauge(out, r, "b3scale_backend_latency_seconds", "Duration of the last poll.", 8, 0.001);
+	metrics_backend_gauge(out, r, "b3scale_backend_load_factor", "The operator's load factor.", 9, 1);
+	metrics_backend_gauge(out, r, "b3scale_backend_load",
+			      "least_load's load: load_factor x max((meetings + pending) x 15, participants).", 10, 1);
+	PQclear(r);
+	return 0;
+}
+
+static int metrics_frontends(struct db *db, struct buf *out, char *err, size_t errlen)
+{
+	static const char *sql =
+		"SELECT f.key, coalesce(b.host, 'undefined'), count(m.id),"
+		" coalesce(sum(m.participants - LEAST(m.video, m.participants)), 0),"
+		" coalesce(sum(LEAST(m.video, m.participants)), 0)"
+		" FROM frontends f LEFT JOIN meetings m ON m.frontend_id = f.id"
+		" LEFT JOIN backends b ON b.id = m.backend_id GROUP BY f.key, b.host ORDER BY 1, 2";
+	PGresult *r = db_exec_sql(db, sql, 0, NULL, err, errlen);
+	const char *prev = "";
+	long meetings = 0, attendees = 0;
+	int i;
+
+	if (!r || PQresultStatus(r) != PGRES_TUPLES_OK) {
+		snprintf(err, errlen, "%s", r ? PQresultErrorMessage(r) : "no connection");
+		PQclear(r);
+		return -1;
+	}
+	metrics_help(out, "b3scale_meeting_attendees", "gauge",
+		     "Attendees of a frontend's meetings on a backend; type video counts those with a webcam.");
+	for (i = 0; i < PQntuples(r); i++) {
+		if (strcmp(PQgetvalue(r, i, 2), "0") == 0)
+			continue;
+		buf_printf(out, "b3scale_meeting_attendees{frontend=\"%s\",backend=\"", PQgetvalue(r, i, 0));
+		metrics_label(out, PQgetvalue(r, i, 1));
+		buf_printf(out, "\",type=\"audio\"} %s\n", PQgetvalue(r, i, 3));
+		buf_printf(out, "b3scale_meeting_attendees{frontend=\"%s\",backend=\"", PQgetvalue(r, i, 0));
+		metrics_label(out, PQgetvalue(r, i, 1));
+		buf_printf(out, "\",type=\"video\"} %s\n", PQgetvalue(r, i, 4));
+	}
+	/* rows come grouped by frontend: fold them into per-frontend totals */
+	metrics_help(out, "b3scale_frontend_meetings", "gauge", "Meetings of a frontend.");
+	metrics_help(out, "b3scale_frontend_attendees", "gauge",
+		     "Attendees of a frontend's meetings, with and without video.");
+	for (i = 0; i <= PQntuples(r); i++) {
+		const char *key = i < PQntuples(r) ? PQgetvalue(r, i, 0) : NULL;
+		if (i > 0 && (!key || strcmp(key, prev) != 0)) {
+			buf_printf(out, "b3scale_frontend_meetings{frontend=\"%s\"} %ld\n", prev, meetings);
+			buf_printf(out, "b3scale_frontend_attendees{frontend=\"%s\"} %ld\n", prev, attendees);
+			meetings = attendees = 0;
+		}
+		if (!key)
+			break;
+		prev = key;
+		meetings += strtol(PQgetvalue(r, i, 2), NULL, 10);
+		attendees += strtol(PQgetvalue(r, i, 3), NULL, 10) + strtol(PQgetvalue(r, i, 4), NULL, 10);
+	}
+	PQclear(r);
+	return 0;
+}
+
+void metrics_render(struct db *db, struct buf *out)
+{
+	char err[512];
+	struct buf fresh;
+	long long now = metrics_now_ms();
+	int ok = 1;
+
+	buf_printf(out, "# HELP b3scale_build_info The running version.\n"
+			"# TYPE b3scale_build_info gauge\n"
+			"b3scale_build_info{version=\"%s\"} 1\n", B3SCALE_VERSION);
 	buf_printf(out, "# HELP b3scale_policy_generation Generation of the policies in use.\n"
 			"# TYPE b3scale_policy_generation gauge\n"
 			"b3scale_policy_generation %lu\n"
@@ -14,4 +174,24 @@ void metrics_render(struct buf *out)
 			"b3scale_policy_reload_failures_total %lu\n",
 		   policy_generation(), policy_reload_failures());
 	policy_stats_render(out);
+	stats_render(out);
+	pthread_mutex_lock(&metrics_lock);
+	if (!metrics_cached_at || now - metrics_cached_at >= METRICS_CACHE_MS) {
+		buf_init(&fresh);
+		if (metrics_backends(db, &fresh, err, sizeof(err)) < 0 ||
+		    metrics_frontends(db, &fresh, err, sizeof(err)) < 0) {
+			ok = 0;
+			log_warn("metrics", "event=db_error error=\"%s\"", err);
+			buf_free(&fresh);
+		} else {
+			buf_free(&metrics_cache);
+			metrics_cache = fresh;
+			metrics_cached_at = now;
+		}
+	}
+	buf_puts(out, buf_str(&metrics_cache));
+	pthread_mutex_unlock(&metrics_lock);
+	buf_printf(out, "# HELP b3scale_database_up 1 when this scrape could read the database.\n"
+			"# TYPE b3scale_database_up gauge\n"
+			"b3scale_database_up %d\n", ok);
 }

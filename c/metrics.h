@@ -3,7 +3,11 @@
 #define B3S_METRICS_H
 
 #include "buf.h"
+#include "db.h"
 
-void metrics_render(struct buf *out);
+#define B3SCALE_VERSION "0.1.0"
+
+/* Writes the whole exposition; db is the calling worker's connection. */
+void metrics_render(struct db *db, struct buf *out);
 
 #endif

@@ -15,6 +15,7 @@
 #include "bbb_backend.h"
 #include "db_poll.h"
 #include "log.h"
+#include "stats.h"
 #include "worker.h"
 
 #define POLLER_IDLE_MS 200
@@ -76,9 +77,10 @@ static int poller_read(struct xml_node *doc, struct poller_node *pn)
 		pn->meetings[i].backend_meeting_id = xml_dom_child_text(m, "meetingID");
 		pn->meetings[i].internal_id = xml_dom_child_text(m, "internalMeetingID");
 		pn->meetings[i].participants = poller_num(m, "participantCount");
+		pn->meetings[i].video = poller_num(m, "videoCount");
 		pn->meetings[i].running = running && strcmp(running, "true") == 0;
 		pn->res.participants += pn->meetings[i].participants;
-		pn->res.video += poller_num(m, "videoCount");
+		pn->res.video += pn->meetings[i].video;
 		pn->res.voice += poller_num(m, "voiceParticipantCount");
 		pn->res.listeners += poller_num(m, "listenerCount");
 		i++;
@@ -142,6 +144,7 @@ static void poller_poll(struct poller *p, struct worker *w, struct lb_backend *b
 		pn.res.ok = 0;
 		snprintf(pn.res.error, sizeof(pn.res.error), "out of memory");
 	}
+	stats_poll(b->host, pn.res.ok);
 	if (db_poll_record(&w->db, b->id, &pn.res, p->cfg->unavailable_after,
 			   p->cfg->available_after, state, sizeof(state), err, sizeof(err)) < 0) {
 		log_warn("poller", "event=db_error backend=%s error=\"%s\"", b->host, err);

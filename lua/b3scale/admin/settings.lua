@@ -1,0 +1,90 @@
+-- b3scale.admin.settings: shape checks for frontend and backend settings. Frontend settings
+-- keep unknown keys (docs/frontend-settings.md); the known ones must have their documented
+-- shape, so a typo'd type is refused here instead of being silently ignored at create time.
+local _M = {}
+
+local json = require("b3scale.admin.json")
+
+local type, pairs, ipairs = type, pairs, ipairs
+
+_M.TAG_PATTERN = "^[A-Za-z0-9_.:-]+$"
+local TAG_PROBLEM = "must match ^[A-Za-z0-9_.:-]+$"
+local PARAM_KEYS = { "create_default_params", "create_override_params",
+  "join_default_params", "join_override_params" }
+
+
+local function params_object(f, path, v)
+  if not f:kind(path, v, "object") then
+    return
+  end
+  for k, x in pairs(v) do
+    local t = type(x)
+    if t ~= "string" and t ~= "number" and t ~= "boolean" then
+      f:add(path .. "." .. k, "must be a string, number or boolean")
+    end
+  end
+end
+
+
+-- Frontend settings: an object; documented keys checked, others kept as they are.
+function _M.check_frontend(f, s)
+  if not f:kind("settings", s, "object") then
+    return
+  end
+  if s.required_tags ~= nil then
+    f:string_array("settings.required_tags", s.required_tags, _M.TAG_PATTERN, TAG_PROBLEM)
+  end
+  if s.policy ~= nil and f:kind("settings.policy", s.policy, "string")
+      and not s.policy:find("^[A-Za-z0-9_-]+$") then
+    f:add("settings.policy", "must be a policy name (^[A-Za-z0-9_-]+$)")
+  end
+  for _, k in ipairs(PARAM_KEYS) do
+    if s[k] ~= nil then
+      params_object(f, "settings." .. k, s[k])
+    end
+  end
+  local p = s.default_presentation
+  if p ~= nil and f:kind("settings.default_presentation", p, "object") then
+    f:unknown(p, { url = true, force = true }, "settings.default_presentation.")
+    if p.url == nil then
+      f:add("settings.default_presentation.url", "is required")
+    elseif f:kind("settings.default_presentation.url", p.url, "string")
+        and not p.url:find("^https?://") then
+      f:add("settings.default_presentation.url", "must be an http(s) URL")
+    end
+    if p.force ~= nil then
+      f:kind("settings.default_presentation.force", p.force, "boolean")
+    end
+  end
+  local l = s.attendees_limit
+  if l ~= nil then
+    local path, n = "settings.attendees_limit", l
+    if json.is_object(l) then
+      f:unknown(l, { limit = true }, path .. ".")
+      path, n = path .. ".limit", l.limit
+    end
+    if f:kind(path, n, "integer") and n < 0 then
+      f:add(path, "must be >= 0")
+    end
+  end
+end
+
+
+-- Backend settings: exactly { "tags": [...] } (tags optional); returns the tag list.
+function _M.check_backend(f, s)
+  if s == nil then
+    return json.array()
+  end
+  if not f:kind("settings", s, "object") then
+    return json.array()
+  end
+  f:unknown(s, { tags = true }, "settings.")
+  if s.tags == nil then
+    return json.array()
+  end
+  f:string_array("settings.tags", s.tags, _M.TAG_PATTERN, TAG_PROBLEM)
+  return s.tags
+end
+
+
+return _M
