@@ -16,6 +16,7 @@
 #include "metrics.h"
 #include "migrate.h"
 #include "policy.h"
+#include "policy_stats.h"
 #include "stats.h"
 
 #define ADMIN_API_MAX_PARAMS 64
@@ -85,7 +86,8 @@ static int admin_api_query(lua_State *L)
 		state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 		lua_pushnil(L);
 		lua_pushstring(L, PQresultErrorMessage(res));
-		lua_pushstring(L, state ? state : (PQstatus(w->db.conn) == CONNECTION_OK ? "" : "08006"));
+		/* "" would read as "database unavailable": an error without a code is internal */
+		lua_pushstring(L, state ? state : (PQstatus(w->db.conn) == CONNECTION_OK ? "XX000" : "08006"));
 		PQclear(res);
 		return 3;
 	}
@@ -189,6 +191,38 @@ static int admin_api_bbb_call(lua_State *L)
 	return 2;
 }
 
+/* host.policy_stats() -> { { policy, calls, nones, errors = { runtime, ... }, fallbacks }, ... } */
+static int admin_api_policy_stats(lua_State *L)
+{
+	struct policy_stats_view v[64];
+	size_t n = policy_stats_snapshot(v, 64), i;
+	unsigned long calls;
+	int k;
+
+	lua_createtable(L, (int)n, 0);
+	for (i = 0; i < n; i++) {
+		lua_createtable(L, 0, 5);
+		lua_pushstring(L, v[i].name);
+		lua_setfield(L, -2, "policy");
+		for (calls = 0, k = 0; k < POLICY_OUTCOMES; k++)
+			calls += v[i].outcomes[k];
+		lua_pushnumber(L, (lua_Number)calls);
+		lua_setfield(L, -2, "calls");
+		lua_pushnumber(L, (lua_Number)v[i].outcomes[POLICY_NONE]);
+		lua_setfield(L, -2, "nones");
+		lua_pushnumber(L, (lua_Number)v[i].fallbacks);
+		lua_setfield(L, -2, "fallbacks");
+		lua_newtable(L);
+		for (k = POLICY_ERR_RUNTIME; k < POLICY_OUTCOMES; k++) {
+			lua_pushnumber(L, (lua_Number)v[i].outcomes[k]);
+			lua_setfield(L, -2, policy_outcome_name((enum policy_outcome)k));
+		}
+		lua_setfield(L, -2, "errors");
+		lua_rawseti(L, -2, (int)i + 1);
+	}
+	return 1;
+}
+
 static int admin_api_log(lua_State *L)
 {
 	const char *level = luaL_optstring(L, 1, "info");
@@ -210,6 +244,7 @@ static int admin_api_open(lua_State *L)
 		{ "status", admin_api_status },
 		{ "bbb_call", admin_api_bbb_call },
 		{ "log", admin_api_log },
+		{ "policy_stats", admin_api_policy_stats },
 		{ NULL, NULL },
 	};
 	const luaL_Reg *f;
@@ -316,21 +351,28 @@ static void admin_api_push_req(lua_State *L, const struct http_request *req,
 	lua_setfield(L, -2, "claims");
 }
 
-static void admin_api_openapi(struct worker *w, struct http_answer *a)
+/* Serves a static file that holds no secret (the OpenAPI document, the status page). */
+static void admin_api_file(struct http_answer *a, const char *path, const char *content_type)
 {
 	char chunk[8192];
 	size_t n;
-	FILE *f = fopen(w->cfg->openapi_file, "r");
+	FILE *f = path[0] && strcmp(path, "off") != 0 ? fopen(path, "r") : NULL;
 
 	if (!f) {
-		admin_api_json_error(a, 404, "not_found", "OpenAPI document not installed");
+		admin_api_json_error(a, 404, "not_found", "not installed or turned off");
 		return;
 	}
 	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
 		buf_append(&a->body, chunk, n);
 	fclose(f);
 	a->status = 200;
-	a->content_type = "application/json";
+	a->content_type = content_type;
+}
+
+void admin_api_status_page(struct worker *w, struct http_answer *a)
+{
+	/* the page is static; its data comes from /api/v1 with the operator's token */
+	admin_api_file(a, w->cfg->status_page, "text/html; charset=utf-8");
 }
 
 /* Calls the Lua handler; rolls back whatever transaction it left open. */
@@ -375,7 +417,7 @@ void admin_api_handle(struct worker *w, const struct http_request *req, struct h
 	int rc;
 
 	if (strcmp(req->path, "/api/v1/openapi.json") == 0) {
-		admin_api_openapi(w, a);
+		admin_api_file(a, w->cfg->openapi_file, "application/json");
 		goto out;
 	}
 	if (!w->cfg->api_jwt_secret[0]) {

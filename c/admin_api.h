@@ -10,5 +10,7 @@
 
 void admin_api_handle(struct worker *w, const struct http_request *req, struct http_answer *a);
 void admin_api_free(struct admin_state *st);
+/* GET /status: the live status page (B3SCALE_STATUS_PAGE; "off" disables it). */
+void admin_api_status_page(struct worker *w, struct http_answer *a);
 
 #endif

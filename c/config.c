@@ -98,6 +98,8 @@ int config_load(struct lb_config *cfg, int need_db, char *err, size_t errlen)
 		       sizeof(cfg->api_jwt_secret), err, errlen) < 0 ||
 	    config_str("B3SCALE_OPENAPI_FILE", "docs/openapi.json", cfg->openapi_file,
 		       sizeof(cfg->openapi_file), err, errlen) < 0 ||
+	    config_str("B3SCALE_STATUS_PAGE", "docs/status.html", cfg->status_page,
+		       sizeof(cfg->status_page), err, errlen) < 0 ||
 	    config_str("B3SCALE_LOG_LEVEL", "info", cfg->log_level, sizeof(cfg->log_level), err,
 		       errlen) < 0 ||
 	    config_str("B3SCALE_LOG_FORMAT", "text", cfg->log_format, sizeof(cfg->log_format), err,

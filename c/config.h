@@ -29,6 +29,7 @@ struct lb_config {
 	int available_after;       /* consecutive good polls before it is available again */
 	char api_jwt_secret[512];  /* "" disables the admin API */
 	char openapi_file[1024];
+	char status_page[1024];    /* HTML served at /status ("" = off) */
 	char log_level[16];
 	char log_format[16];
 };

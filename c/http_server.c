@@ -101,6 +101,10 @@ static void http_route(struct worker *w, const struct http_request *req, struct 
 		metrics_render(&w->db, &a->body);
 		return;
 	}
+	if (strcmp(req->path, "/status") == 0) {
+		admin_api_status_page(w, a);
+		return;
+	}
 	if (strcmp(req->path, "/api/v1") == 0 || strncmp(req->path, "/api/v1/", 8) == 0) {
 		admin_api_handle(w, req, a);
 		return;

@@ -122,3 +122,18 @@ void policy_stats_render(struct buf *out)
 			   policy_stats[i].name, policy_stats[i].fallbacks);
 	pthread_mutex_unlock(&policy_stats_lock);
 }
+
+size_t policy_stats_snapshot(struct policy_stats_view *out, size_t max)
+{
+	size_t i, n;
+
+	pthread_mutex_lock(&policy_stats_lock);
+	n = policy_stats_n < max ? policy_stats_n : max;
+	for (i = 0; i < n; i++) {
+		memcpy(out[i].name, policy_stats[i].name, sizeof(out[i].name));
+		memcpy(out[i].outcomes, policy_stats[i].outcomes, sizeof(out[i].outcomes));
+		out[i].fallbacks = policy_stats[i].fallbacks;
+	}
+	pthread_mutex_unlock(&policy_stats_lock);
+	return n;
+}
