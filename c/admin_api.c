@@ -15,6 +15,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "migrate.h"
+#include "poller.h"
 #include "policy.h"
 #include "policy_stats.h"
 #include "stats.h"
@@ -223,6 +224,37 @@ static int admin_api_policy_stats(lua_State *L)
 	return 1;
 }
 
+/* host.node_state(backend_id, host, node_state, xml) -> true | nil, err: an agent's full
+ * state report (the node's own getMeetings answer), applied exactly like a poll. */
+static int admin_api_node_state(lua_State *L)
+{
+	struct worker *w = lua_touserdata(L, lua_upvalueindex(1));
+	struct lb_backend b;
+	struct xml_node *doc;
+	size_t len;
+	const char *xml;
+	char err[512];
+	int rc;
+
+	memset(&b, 0, sizeof(b));
+	snprintf(b.id, sizeof(b.id), "%s", luaL_checkstring(L, 1));
+	b.host = (char *)luaL_checkstring(L, 2);
+	snprintf(b.node_state, sizeof(b.node_state), "%s", luaL_checkstring(L, 3));
+	xml = luaL_checklstring(L, 4, &len);
+	rc = xml_dom_parse(xml, len, &doc, err, sizeof(err));
+	if (rc == 0) {
+		rc = poller_apply(w, &b, doc, 0, err, sizeof(err));
+		xml_dom_free(doc);
+	}
+	if (rc < 0) {
+		lua_pushnil(L);
+		lua_pushstring(L, err);
+		return 2;
+	}
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
 static int admin_api_log(lua_State *L)
 {
 	const char *level = luaL_optstring(L, 1, "info");
@@ -245,6 +277,7 @@ static int admin_api_open(lua_State *L)
 		{ "bbb_call", admin_api_bbb_call },
 		{ "log", admin_api_log },
 		{ "policy_stats", admin_api_policy_stats },
+		{ "node_state", admin_api_node_state },
 		{ NULL, NULL },
 	};
 	const luaL_Reg *f;

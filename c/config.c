@@ -130,6 +130,9 @@ int config_load(struct lb_config *cfg, int need_db, char *err, size_t errlen)
 	if (config_long("B3SCALE_POLL_WORKERS", 2, 0, 64, &n, err, errlen) < 0)
 		return -EINVAL;
 	cfg->pollers = (unsigned)n;
+	if (config_long("B3SCALE_AGENT_MAX_AGE_MS", 5000, 100, 3600000, &cfg->agent_max_age_ms, err,
+			errlen) < 0)
+		return -EINVAL;
 	if (config_long("B3SCALE_UNAVAILABLE_AFTER", 3, 1, 100, &n, err, errlen) < 0)
 		return -EINVAL;
 	cfg->unavailable_after = (int)n;

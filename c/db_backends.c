@@ -6,17 +6,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* pending counts the rows placed here since the last poll: they weigh before a poll sees them */
+/* pending counts the rows placed here since the counters were last refreshed (poll or agent):
+ * they weigh before the node reports them. A node with an agent whose heartbeat is stale is
+ * not trusted with new meetings. */
 static const struct db_stmt db_backends_eligible_stmt = {
 	DB_BACKENDS_ELIGIBLE, "backends_eligible",
 	"SELECT b.id::text, b.host, b.secret, b.admin_state, b.node_state,"
 	" array_to_string(b.tags, ','), b.load_factor,"
 	" b.meetings_count, (SELECT count(*) FROM meetings m WHERE m.backend_id = b.id"
-	"  AND (b.polled_at IS NULL OR m.created_at > b.polled_at)),"
+	"  AND (b.counters_at IS NULL OR m.created_at > b.counters_at)),"
 	" b.attendees_count, b.video_count, b.voice_count, b.listener_count"
+	" , coalesce((extract(epoch FROM now() - b.counters_at) * 1000)::bigint, -1)"
 	" FROM backends b WHERE b.admin_state = 'ready' AND b.node_state <> 'unavailable'"
+	" AND (b.agent_ref IS NULL OR b.agent_heartbeat >"
+	"  now() - make_interval(secs => $1::double precision / 1000))"
 	" ORDER BY b.created_at, b.id",
-	0
+	1
 };
 
 static const struct db_stmt db_backends_of_frontend_stmt = {
@@ -61,18 +66,23 @@ static int db_backends_list(PGresult *r, struct lb_backend_list *out, int full)
 		b->video = strtol(PQgetvalue(r, i, 10), NULL, 10);
 		b->voice = strtol(PQgetvalue(r, i, 11), NULL, 10);
 		b->listeners = strtol(PQgetvalue(r, i, 12), NULL, 10);
+		b->report_age_ms = strtol(PQgetvalue(r, i, 13), NULL, 10);
 	}
 	return 0;
 }
 
-int db_backends_eligible(struct db *db, struct lb_backend_list *out, char *err, size_t errlen)
+int db_backends_eligible(struct db *db, long agent_max_age_ms, struct lb_backend_list *out,
+			 char *err, size_t errlen)
 {
+	char age[24];
+	const char *vals[1] = { age };
 	PGresult *r;
 	int rc;
 
 	out->v = NULL;
 	out->n = 0;
-	r = db_exec(db, &db_backends_eligible_stmt, NULL, NULL, NULL, PGRES_TUPLES_OK, err, errlen);
+	snprintf(age, sizeof(age), "%ld", agent_max_age_ms);
+	r = db_exec(db, &db_backends_eligible_stmt, vals, NULL, NULL, PGRES_TUPLES_OK, err, errlen);
 	if (!r)
 		return -EIO;
 	rc = db_backends_list(r, out, 1);

@@ -5,8 +5,10 @@
 #include "db.h"
 #include "lb.h"
 
-/* Backends that may take a new meeting (admin ready, not unavailable), in a stable order. */
-int db_backends_eligible(struct db *db, struct lb_backend_list *out, char *err, size_t errlen);
+/* Backends that may take a new meeting (admin ready, not unavailable, agent heartbeat fresh
+ * when the node has an agent), in a stable order. */
+int db_backends_eligible(struct db *db, long agent_max_age_ms, struct lb_backend_list *out,
+			 char *err, size_t errlen);
 /* Backends holding at least one meeting of this frontend. */
 int db_backends_of_frontend(struct db *db, const char *frontend_id, struct lb_backend_list *out,
 			    char *err, size_t errlen);

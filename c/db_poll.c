@@ -101,6 +101,37 @@ int db_poll_record(struct db *db, const char *backend_id, const struct db_poll_r
 	return 0;
 }
 
+static int db_poll_flag(struct xml_node *a, const char *name)
+{
+	const char *t = xml_dom_child_text(a, name);
+
+	return t && strcmp(t, "true") == 0;
+}
+
+/* Attendees keyed by position: a snapshot's user ids are external ones, which an agent's
+ * events (internal ids) never match, and the next snapshot replaces them all anyway. */
+static void db_poll_attendees(struct buf *j, struct xml_node *meeting)
+{
+	struct xml_node *list = meeting ? xml_dom_child(meeting, "attendees") : NULL, *a;
+	const char *role;
+	int i = 0;
+
+	buf_puts(j, "{");
+	for (a = list ? list->first : NULL; a; a = a->next) {
+		if (strcmp(a->name, "attendee") != 0)
+			continue;
+		role = xml_dom_child_text(a, "role");
+		buf_printf(j, "%s\"s%d\":{\"role\":", i ? "," : "", i);
+		buf_json_str(j, role ? role : "");
+		buf_printf(j, ",\"voice\":%s,\"listen\":%s,\"video\":%d}",
+			   db_poll_flag(a, "hasJoinedVoice") ? "true" : "false",
+			   db_poll_flag(a, "isListeningOnly") ? "true" : "false",
+			   db_poll_flag(a, "hasVideo"));
+		i++;
+	}
+	buf_puts(j, "}");
+}
+
 static int db_poll_json(struct buf *j, const struct db_poll_meeting *m, size_t n)
 {
 	size_t i;
@@ -110,9 +141,13 @@ static int db_poll_json(struct buf *j, const struct db_poll_meeting *m, size_t n
 		buf_puts(j, i ? ",{\"id\":" : "{\"id\":");
 		buf_json_str(j, m[i].backend_meeting_id);
 		buf_puts(j, ",\"internal_id\":");
-		buf_json_str(j, m[i].internal_id ? m[i].internal_id : "");
-		buf_printf(j, ",\"running\":%s,\"participants\":%ld,\"video\":%ld}",
-			   m[i].running ? "true" : "false", m[i].participants, m[i].video);
+		buf_json_str(j, m[i].internal_id ? m[i].internal_id : m[i].backend_meeting_id);
+		buf_puts(j, ",\"name\":");
+		buf_json_str(j, m[i].name ? m[i].name : "");
+		buf_printf(j, ",\"running\":%s,\"is_breakout\":%s,\"attendees\":",
+			   m[i].running ? "true" : "false", m[i].is_breakout ? "true" : "false");
+		db_poll_attendees(j, m[i].xml);
+		buf_puts(j, "}");
 	}
 	buf_puts(j, "]");
 	return j->oom ? -ENOMEM : 0;
@@ -122,11 +157,18 @@ int db_poll_meetings(struct db *db, const char *backend_id, const struct db_poll
 		     size_t n, long long since_epoch_ms, char *err, size_t errlen)
 {
 	static const char *update_sql =
-		"UPDATE meetings m SET running = u.running, participants = u.participants, video = u.video,"
-		" internal_id = coalesce(nullif(u.internal_id, ''), m.internal_id), updated_at = now()"
-		" FROM jsonb_to_recordset($2::jsonb) AS u(id text, internal_id text, running boolean,"
-		"  participants integer, video integer)"
-		" WHERE m.backend_meeting_id = u.id AND m.backend_id = $1::uuid";
+		"WITH u AS (SELECT * FROM jsonb_to_recordset($2::jsonb) AS u(id text, internal_id text,"
+		"  name text, running boolean, is_breakout boolean, attendees jsonb)),"
+		" gone AS (DELETE FROM node_meetings nm WHERE nm.backend_id = $1::uuid"
+		"  AND NOT EXISTS (SELECT 1 FROM u WHERE u.internal_id = nm.internal_id)),"
+		" ins AS (INSERT INTO node_meetings (backend_id, internal_id, meeting_id, name, running,"
+		"  is_breakout, attendees) SELECT DISTINCT ON (u.internal_id) $1::uuid, u.internal_id,"
+		"  u.id, u.name, u.running, u.is_breakout, u.attendees FROM u"
+		"  ON CONFLICT (backend_id, internal_id) DO UPDATE SET meeting_id = EXCLUDED.meeting_id,"
+		"  name = EXCLUDED.name, running = EXCLUDED.running, is_breakout = EXCLUDED.is_breakout,"
+		"  attendees = EXCLUDED.attendees, updated_at = now())"
+		" SELECT 1";
+	static const char *refresh_sql = "SELECT b3s_refresh_node($1::uuid)";
 	/* a row the node no longer has is gone, but only if the node had confirmed it before
 	 * this poll began: a create in flight must never lose its row */
 	static const char *delete_sql =
@@ -148,7 +190,14 @@ int db_poll_meetings(struct db *db, const char *backend_id, const struct db_poll
 	vals[1] = buf_str(&j);
 	snprintf(since, sizeof(since), "%lld", since_epoch_ms);
 	r = db_exec_sql(db, update_sql, 2, vals, err, errlen);
-	if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
+	if (!r || PQresultStatus(r) != PGRES_TUPLES_OK) {
+		rc = db_poll_fail(r, db, err, errlen);
+		goto out;
+	}
+	PQclear(r);
+	/* a separate statement: the CTE's writes are only visible once it has finished */
+	r = db_exec_sql(db, refresh_sql, 1, vals, err, errlen);
+	if (!r || PQresultStatus(r) != PGRES_TUPLES_OK) {
 		rc = db_poll_fail(r, db, err, errlen);
 		goto out;
 	}

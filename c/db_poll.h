@@ -4,6 +4,7 @@
 
 #include "db.h"
 #include "lb.h"
+#include "xml_dom.h"
 
 /* What one poll of a node found. */
 struct db_poll_result {
@@ -17,9 +18,12 @@ struct db_poll_result {
 struct db_poll_meeting {
 	const char *backend_meeting_id;
 	const char *internal_id;
+	const char *name;
 	long participants;
 	long video;
 	int running;
+	int is_breakout;
+	struct xml_node *xml;  /* the <meeting> element, for its attendees */
 };
 
 /* Claims one backend that is due (not polled within interval_ms, not leased); 0 with *b
@@ -31,8 +35,9 @@ int db_poll_claim(struct db *db, const char *owner, long interval_ms, long lease
 int db_poll_record(struct db *db, const char *backend_id, const struct db_poll_result *res,
 		   int fail_after, int ok_after, char *node_state, size_t nslen, char *err,
 		   size_t errlen);
-/* Updates the rows of meetings the node has, and removes confirmed rows of this backend the
- * node no longer has (placed before since_epoch_ms, so a create in flight is never lost). */
+/* Replaces what the node runs (node_meetings) with this snapshot and refreshes the backend's
+ * counters and meeting rows from it; then removes confirmed rows of this backend the node no
+ * longer has (confirmed before since_epoch_ms, so a create in flight is never lost). */
 int db_poll_meetings(struct db *db, const char *backend_id, const struct db_poll_meeting *m,
 		     size_t n, long long since_epoch_ms, char *err, size_t errlen);
 /* IDs the node reported whose row places the meeting on another backend (the meeting was

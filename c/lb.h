@@ -22,6 +22,7 @@ struct lb_backend {
 	char node_state[16];
 	double load_factor;
 	long meetings, pending, participants, video, voice, listeners;
+	long report_age_ms; /* since the counters were refreshed; -1 when never */
 };
 
 struct lb_backend_list {

@@ -65,8 +65,8 @@ static int metrics_backends(struct db *db, struct buf *out, char *err, size_t er
 		"SELECT b.host, b.admin_state, b.node_state, b.meetings_count, b.attendees_count,"
 		" b.video_count, b.voice_count, b.listener_count, coalesce(b.latency_ms, 0),"
 		" b.load_factor, b.load_factor * GREATEST((b.meetings_count + (SELECT count(*)"
-		"  FROM meetings m WHERE m.backend_id = b.id AND (b.polled_at IS NULL"
-		"  OR m.created_at > b.polled_at))) * 15, b.attendees_count)"
+		"  FROM meetings m WHERE m.backend_id = b.id AND (b.counters_at IS NULL"
+		"  OR m.created_at > b.counters_at))) * 15, b.attendees_count)"
 		" FROM backends b ORDER BY b.host";
 	PGresult *r = db_exec_sql(db, sql, 0, NULL, err, errlen);
 	int i;
@@ -115,6 +115,7 @@ static int metrics_frontends(struct db *db, struct buf *out, char *err, size_t e
 		" LEFT JOIN backends b ON b.id = m.backend_id GROUP BY f.key, b.host ORDER BY 1, 2";
 	PGresult *r = db_exec_sql(db, sql, 0, NULL, err, errlen);
 	const char *prev = "";
+	struct buf att;
 	long meetings = 0, attendees = 0;
 	int i;
 
@@ -135,15 +136,17 @@ static int metrics_frontends(struct db *db, struct buf *out, char *err, size_t e
 		metrics_label(out, PQgetvalue(r, i, 1));
 		buf_printf(out, "\",type=\"video\"} %s\n", PQgetvalue(r, i, 4));
 	}
-	/* rows come grouped by frontend: fold them into per-frontend totals */
+	/* rows come grouped by frontend: fold them into per-frontend totals, one family
+	 * block at a time (the exposition format wants a family's samples together) */
+	buf_init(&att);
 	metrics_help(out, "b3scale_frontend_meetings", "gauge", "Meetings of a frontend.");
-	metrics_help(out, "b3scale_frontend_attendees", "gauge",
+	metrics_help(&att, "b3scale_frontend_attendees", "gauge",
 		     "Attendees of a frontend's meetings, with and without video.");
 	for (i = 0; i <= PQntuples(r); i++) {
 		const char *key = i < PQntuples(r) ? PQgetvalue(r, i, 0) : NULL;
 		if (i > 0 && (!key || strcmp(key, prev) != 0)) {
 			buf_printf(out, "b3scale_frontend_meetings{frontend=\"%s\"} %ld\n", prev, meetings);
-			buf_printf(out, "b3scale_frontend_attendees{frontend=\"%s\"} %ld\n", prev, attendees);
+			buf_printf(&att, "b3scale_frontend_attendees{frontend=\"%s\"} %ld\n", prev, attendees);
 			meetings = attendees = 0;
 		}
 		if (!key)
@@ -152,6 +155,8 @@ static int metrics_frontends(struct db *db, struct buf *out, char *err, size_t e
 		meetings += strtol(PQgetvalue(r, i, 2), NULL, 10);
 		attendees += strtol(PQgetvalue(r, i, 3), NULL, 10) + strtol(PQgetvalue(r, i, 4), NULL, 10);
 	}
+	buf_puts(out, buf_str(&att));
+	buf_free(&att);
 	PQclear(r);
 	return 0;
 }

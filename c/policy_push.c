@@ -101,6 +101,8 @@ void policy_push_backends(lua_State *L, const struct lb_backend_list *bl)
 		policy_push_int(L, "video", b->video);
 		policy_push_int(L, "voice", b->voice);
 		policy_push_int(L, "listeners", b->listeners);
+		if (b->report_age_ms >= 0)
+			policy_push_int(L, "report_age_ms", b->report_age_ms);
 		policy_push_tags(L, b->tags);
 		lua_rawseti(L, -2, (int)i + 1);
 	}

@@ -76,6 +76,10 @@ static int poller_read(struct xml_node *doc, struct poller_node *pn)
 		running = xml_dom_child_text(m, "running");
 		pn->meetings[i].backend_meeting_id = xml_dom_child_text(m, "meetingID");
 		pn->meetings[i].internal_id = xml_dom_child_text(m, "internalMeetingID");
+		pn->meetings[i].name = xml_dom_child_text(m, "meetingName");
+		pn->meetings[i].is_breakout = xml_dom_child_text(m, "isBreakout") &&
+					      strcmp(xml_dom_child_text(m, "isBreakout"), "true") == 0;
+		pn->meetings[i].xml = m;
 		pn->meetings[i].participants = poller_num(m, "participantCount");
 		pn->meetings[i].video = poller_num(m, "videoCount");
 		pn->meetings[i].running = running && strcmp(running, "true") == 0;
@@ -122,12 +126,58 @@ static void poller_end_strays(struct worker *w, const struct lb_backend *b, stru
 	free(ids);
 }
 
-static void poller_poll(struct poller *p, struct worker *w, struct lb_backend *b)
+/* Records one poll outcome; on success also reconciles the meetings and ends strays. */
+static int poller_record(struct worker *w, const struct lb_backend *b, struct poller_node *pn,
+			 long long since, char *err, size_t errlen)
+{
+	char state[32];
+
+	stats_poll(b->host, pn->res.ok);
+	if (db_poll_record(&w->db, b->id, &pn->res, w->cfg->unavailable_after,
+			   w->cfg->available_after, state, sizeof(state), err, errlen) < 0)
+		return -EIO;
+	if (strcmp(state, b->node_state) != 0)
+		log_info("poller", "event=node_state backend=%s from=%s to=%s%s%s%s", b->host,
+			 b->node_state, state, pn->res.ok ? "" : " error=\"",
+			 pn->res.ok ? "" : pn->res.error, pn->res.ok ? "" : "\"");
+	else
+		log_debug("poller", "event=polled backend=%s ok=%d latency_ms=%ld meetings=%ld",
+			  b->host, pn->res.ok, pn->res.latency_ms, pn->res.meetings);
+	if (!pn->res.ok)
+		return 0;
+	if (db_poll_meetings(&w->db, b->id, pn->meetings, pn->n, since, err, errlen) < 0)
+		return -EIO;
+	poller_end_strays(w, b, pn);
+	return 0;
+}
+
+int poller_apply(struct worker *w, const struct lb_backend *b, struct xml_node *doc,
+		 long latency_ms, char *err, size_t errlen)
+{
+	struct poller_node pn;
+	const char *rc = bbb_backend_returncode(doc);
+	int ret;
+
+	memset(&pn, 0, sizeof(pn));
+	pn.res.ok = 1;
+	pn.res.latency_ms = latency_ms;
+	if (!rc || strcmp(rc, "SUCCESS") != 0) {
+		snprintf(err, errlen, "not a successful getMeetings answer");
+		return -EINVAL;
+	}
+	if (poller_read(doc, &pn) < 0)
+		return -ENOMEM;
+	ret = poller_record(w, b, &pn, poller_now_ms(1), err, errlen);
+	free(pn.meetings);
+	return ret;
+}
+
+static void poller_poll(struct worker *w, struct lb_backend *b)
 {
 	struct poller_node pn;
 	struct xml_node *doc = NULL;
 	long long t0 = poller_now_ms(0), since = poller_now_ms(1);
-	char err[512], state[32];
+	char err[512];
 	const char *rc;
 
 	memset(&pn, 0, sizeof(pn));
@@ -144,25 +194,8 @@ static void poller_poll(struct poller *p, struct worker *w, struct lb_backend *b
 		pn.res.ok = 0;
 		snprintf(pn.res.error, sizeof(pn.res.error), "out of memory");
 	}
-	stats_poll(b->host, pn.res.ok);
-	if (db_poll_record(&w->db, b->id, &pn.res, p->cfg->unavailable_after,
-			   p->cfg->available_after, state, sizeof(state), err, sizeof(err)) < 0) {
+	if (poller_record(w, b, &pn, since, err, sizeof(err)) < 0)
 		log_warn("poller", "event=db_error backend=%s error=\"%s\"", b->host, err);
-		goto out;
-	}
-	if (strcmp(state, b->node_state) != 0)
-		log_info("poller", "event=node_state backend=%s from=%s to=%s%s%s%s", b->host,
-			 b->node_state, state, pn.res.ok ? "" : " error=\"", pn.res.ok ? "" : pn.res.error,
-			 pn.res.ok ? "" : "\"");
-	else
-		log_debug("poller", "event=polled backend=%s ok=%d latency_ms=%ld meetings=%ld",
-			  b->host, pn.res.ok, pn.res.latency_ms, pn.res.meetings);
-	if (!pn.res.ok)
-		goto out;
-	if (db_poll_meetings(&w->db, b->id, pn.meetings, pn.n, since, err, sizeof(err)) < 0)
-		log_warn("poller", "event=db_error backend=%s error=\"%s\"", b->host, err);
-	poller_end_strays(w, b, &pn);
-out:
 	free(pn.meetings);
 	xml_dom_free(doc);
 }
@@ -192,7 +225,7 @@ static void *poller_thread(void *arg)
 		rc = db_poll_claim(&w.db, owner, p->cfg->poll_interval_ms,
 				   p->cfg->poll_timeout_ms * 2 + 1000, &b, err, sizeof(err));
 		if (rc == 0) {
-			poller_poll(p, &w, &b);
+			poller_poll(&w, &b);
 			lb_backend_clear(&b);
 			continue;
 		}

@@ -6,10 +6,17 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "lb.h"
+#include "worker.h"
+#include "xml_dom.h"
 
 struct poller;
 
 int poller_start(struct poller **out, const struct lb_config *cfg, char *err, size_t errlen);
+/* Applies a node's getMeetings answer exactly as a successful poll does (counters, health,
+ * meeting rows, strays): the agent's full state reports go through here too. */
+int poller_apply(struct worker *w, const struct lb_backend *b, struct xml_node *doc,
+		 long latency_ms, char *err, size_t errlen);
 void poller_stop(struct poller *p);
 
 #endif

@@ -56,7 +56,7 @@ static int scheduler_pick(struct worker *w, const struct scheduler_create *sc,
 	size_t idx = 0;
 	int rc, fallback = 0;
 
-	rc = db_backends_eligible(&w->db, &bl, msg, msglen);
+	rc = db_backends_eligible(&w->db, w->cfg->agent_max_age_ms, &bl, msg, msglen);
 	if (rc < 0)
 		return rc;
 	pr.action = "create";

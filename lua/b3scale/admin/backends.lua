@@ -13,13 +13,14 @@ local COUNTERS = { "meetings_count", "attendees_count", "video_count", "voice_co
   "listener_count" }
 local COLUMNS = "b.id::text AS id, b.host, b.secret, b.admin_state, b.node_state, b.last_error,"
   .. " array_to_json(b.tags)::text AS tags, b.load_factor::text AS load_factor, "
-  .. table.concat(COUNTERS, ", ") .. ", b.agent_ref, " .. db.ts("b.created_at") .. ", "
-  .. db.ts("b.updated_at")
+  .. table.concat(COUNTERS, ", ") .. ", b.agent_ref, b.latency_ms, " .. db.ts("b.created_at")
+  .. ", " .. db.ts("b.updated_at") .. ", " .. db.ts("b.agent_heartbeat") .. ", "
+  .. db.ts("b.polled_at")
 local TOP = { bbb = true, settings = true, admin_state = true, load_factor = true,
   agent_ref = true }
 local BBB = { host = true, secret = true }
 local READ_ONLY = { id = true, node_state = true, last_error = true, created_at = true,
-  updated_at = true, meetings_count = true, attendees_count = true, video_count = true,
+  updated_at = true, latency_ms = true, agent_heartbeat = true, polled_at = true, meetings_count = true, attendees_count = true, video_count = true,
   voice_count = true, listener_count = true }
 local STATES = { init = true, ready = true, stopped = true, decommissioned = true }
 local CONFLICT = "a backend with this host already exists"
@@ -32,6 +33,9 @@ local function present(ctx, row)
     node_state = row.node_state, last_error = db.val(row.last_error) or json.null,
     load_factor = tonumber(row.load_factor), agent_ref = db.val(row.agent_ref) or json.null,
     created_at = row.created_at, updated_at = row.updated_at,
+    latency_ms = db.num(row.latency_ms) or json.null,
+    agent_heartbeat = db.val(row.agent_heartbeat) or json.null,
+    polled_at = db.val(row.polled_at) or json.null,
   }
   for _, c in ipairs(COUNTERS) do
     out[c] = tonumber(row[c]) or 0
