@@ -31,6 +31,11 @@ local ROUTES = {
   { "GET", "/api/v1/meetings/{id}", "meetings", "show", { TENANT } },
   { "DELETE", "/api/v1/meetings/{id}", "meetings", "destroy", { TENANT } },
   { "POST", "/api/v1/commands", "commands", "create", {} },
+  { "GET", "/api/v1/agent/backend", "agent", "backend", { NODE } },
+  { "POST", "/api/v1/agent/heartbeat", "agent", "heartbeat", { NODE } },
+  { "POST", "/api/v1/agent/state", "agent", "state", { NODE } },
+  { "POST", "/api/v1/agent/events", "agent", "events", { NODE } },
+  { "GET", "/api/v1/cluster", "cluster", "show", {} },
 }
 
 

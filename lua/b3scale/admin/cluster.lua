@@ -1,0 +1,144 @@
+-- b3scale.admin.cluster: GET /api/v1/cluster (admin only), one compact snapshot for the live
+-- status page (docs/status.html): backends with their counters and load, frontends with
+-- their meeting and attendee counts, and the policy engine's generation and counters.
+-- Never a secret: backend and frontend secrets are not even selected.
+local _M = {}
+
+local json = require("b3scale.admin.json")
+local errors = require("b3scale.admin.errors")
+local db = require("b3scale.admin.db")
+
+local ipairs, type, tonumber, tostring, date, time, getenv = ipairs, type, tonumber, tostring,
+  os.date, os.time, os.getenv
+
+-- load as least_load computes it: load_factor x max((meetings + pending) x 15, attendees),
+-- pending = meeting rows placed since the node was last polled (as /metrics does)
+local BACKENDS = "SELECT b.id::text AS id, b.host, b.admin_state, b.node_state, b.last_error,"
+  .. " b.meetings_count, b.attendees_count, b.video_count, b.voice_count, b.listener_count,"
+  .. " b.latency_ms, b.load_factor::text AS load_factor,"
+  .. " (b.load_factor * GREATEST((b.meetings_count + (SELECT count(*) FROM meetings m"
+  .. "   WHERE m.backend_id = b.id AND (b.polled_at IS NULL OR m.created_at > b.polled_at)))"
+  .. "   * 15, b.attendees_count))::text AS load,"
+  .. " array_to_json(b.tags)::text AS tags"
+  .. " FROM backends b ORDER BY b.host"
+
+local FRONTENDS = "SELECT f.key, f.active, count(m.id)::text AS meetings,"
+  .. " coalesce(sum(m.participants), 0)::text AS attendees"
+  .. " FROM frontends f LEFT JOIN meetings m ON m.frontend_id = f.id"
+  .. " GROUP BY f.id, f.key, f.active ORDER BY f.key"
+
+local ERROR_KINDS = { "runtime", "budget", "badret", "nomem" }
+
+
+local function rfc3339(epoch)
+  if type(epoch) ~= "number" then
+    return json.null
+  end
+  return date("!%Y-%m-%dT%H:%M:%SZ", epoch)
+end
+
+
+-- last_error is the poller's text (never a signed URL); scrub a checksum anyway, so a future
+-- error message that quotes a URL cannot leak one onto a screen.
+local function scrub(s)
+  s = db.val(s)
+  if type(s) ~= "string" then
+    return json.null
+  end
+  return (s:gsub("([Cc][Hh][Ee][Cc][Kk][Ss][Uu][Mm]=)[^&%s\"']*", "%1[redacted]"))
+end
+
+
+local function num(v)
+  return tonumber(db.val(v)) or 0
+end
+
+
+local function backends()
+  local rows, err = db.query(BACKENDS)
+  if not rows then
+    return nil, err
+  end
+  local out = json.array()
+  for i, r in ipairs(rows) do
+    out[i] = {
+      id = r.id, host = r.host, admin_state = r.admin_state, node_state = r.node_state,
+      meetings = num(r.meetings_count), participants = num(r.attendees_count),
+      video = num(r.video_count), voice = num(r.voice_count),
+      listeners = num(r.listener_count),
+      latency_ms = db.num(r.latency_ms) or json.null,
+      last_error = scrub(r.last_error),
+      load_factor = num(r.load_factor), load = num(r.load),
+      tags = json.raw(db.val(r.tags) or "[]"),
+    }
+  end
+  return out
+end
+
+
+local function frontends()
+  local rows, err = db.query(FRONTENDS)
+  if not rows then
+    return nil, err
+  end
+  local out = json.array()
+  for i, r in ipairs(rows) do
+    out[i] = { key = r.key, active = db.bool(r.active), meetings = num(r.meetings),
+      attendees = num(r.attendees) }
+  end
+  return out
+end
+
+
+local function policy()
+  local host = db.host()
+  local st = host.status()
+  local out = {
+    generation = st.policy_generation,
+    last_reload_error = db.val(st.last_reload_error) or json.null,
+    last_reload_error_at = rfc3339(db.val(st.last_reload_error_at)),
+    policies = json.array(),
+  }
+  -- the default policy: from host.status() when C reports it, else the daemon's setting
+  local default = db.val(st.default_policy)
+  if type(default) ~= "string" then
+    default = getenv("B3SCALE_POLICY")
+    if default == nil or default == "" then
+      default = "least_load"
+    end
+  end
+  out.default = default
+  local stats = type(host.policy_stats) == "function" and host.policy_stats() or {}
+  for i, p in ipairs(stats) do
+    local e = type(p.errors) == "table" and p.errors or {}
+    local errs = {}
+    for _, k in ipairs(ERROR_KINDS) do
+      errs[k] = tonumber(e[k]) or 0
+    end
+    out.policies[i] = { policy = tostring(p.policy), calls = tonumber(p.calls) or 0,
+      nones = tonumber(p.nones) or 0, fallbacks = tonumber(p.fallbacks) or 0, errors = errs }
+  end
+  return out
+end
+
+
+function _M.show()
+  local b, err = backends()
+  if not b then
+    return err
+  end
+  local f
+  f, err = frontends()
+  if not f then
+    return err
+  end
+  return errors.ok({
+    generated_at = rfc3339(time()),
+    backends = b,
+    frontends = f,
+    policy = policy(),
+  })
+end
+
+
+return _M
