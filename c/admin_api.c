@@ -127,6 +127,8 @@ static int admin_api_status(lua_State *L)
 	lua_setfield(L, -2, "version");
 	lua_pushinteger(L, (lua_Integer)policy_generation());
 	lua_setfield(L, -2, "policy_generation");
+	lua_pushstring(L, w->cfg->default_policy);
+	lua_setfield(L, -2, "default_policy");
 	policy_last_error(last, sizeof(last), &when);
 	if (last[0]) {
 		lua_pushstring(L, last);

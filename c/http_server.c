@@ -78,6 +78,12 @@ static enum MHD_Result http_send(struct MHD_Connection *c, struct http_answer *a
 	}
 	MHD_add_response_header(r, "Content-Type", a->content_type ? a->content_type : "text/plain");
 	MHD_add_response_header(r, "Cache-Control", "no-cache");
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	/* pages this daemon serves (the status page) must not be framed by another site */
+	if (a->content_type && strncmp(a->content_type, "text/html", 9) == 0) {
+		MHD_add_response_header(r, "Content-Security-Policy", "frame-ancestors 'none'");
+		MHD_add_response_header(r, "X-Frame-Options", "DENY");
+	}
 	if (a->location)
 		MHD_add_response_header(r, "Location", a->location);
 	ret = MHD_queue_response(c, (unsigned)a->status, r);

@@ -8,8 +8,8 @@ local json = require("b3scale.admin.json")
 local errors = require("b3scale.admin.errors")
 local db = require("b3scale.admin.db")
 
-local ipairs, type, tonumber, tostring, date, time, getenv = ipairs, type, tonumber, tostring,
-  os.date, os.time, os.getenv
+local ipairs, type, tonumber, tostring, date, time = ipairs, type, tonumber, tostring,
+  os.date, os.time
 
 -- load as least_load computes it: load_factor x max((meetings + pending) x 15, attendees),
 -- pending = meeting rows placed since the node was last polled (as /metrics does)
@@ -99,14 +99,7 @@ local function policy()
     last_reload_error_at = rfc3339(db.val(st.last_reload_error_at)),
     policies = json.array(),
   }
-  -- the default policy: from host.status() when C reports it, else the daemon's setting
-  local default = db.val(st.default_policy)
-  if type(default) ~= "string" then
-    default = getenv("B3SCALE_POLICY")
-    if default == nil or default == "" then
-      default = "least_load"
-    end
-  end
+  local default = db.val(st.default_policy) or json.null
   out.default = default
   local stats = type(host.policy_stats) == "function" and host.policy_stats() or {}
   for i, p in ipairs(stats) do
