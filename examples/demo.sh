@@ -2,9 +2,11 @@
 # `make run`: a complete local b3scale in one command.
 #
 # Starts a private PostgreSQL (./var/pg), applies the schema, starts two simulated BBB nodes
-# (build/bbbsim), registers them and a frontend `demo`, starts build/b3scaled and prints the
-# frontend's API URL, its secret and ready-to-open signed create/join URLs. Ctrl-C stops
-# everything. Logs: ./var/log/*.log.
+# (build/bbbsim) and build/b3scaled, registers the nodes and a frontend `demo` through the
+# admin API with bin/b3scalectl, and prints the frontend's API URL, its secret and
+# ready-to-open signed create/join URLs. Ctrl-C stops everything. Logs: ./var/log/*.log.
+# The admin API secret (B3SCALE_API_JWT_SECRET) is new on every run and kept in
+# ./var/api-jwt-secret, so bin/b3scalectl can be used while the demo runs.
 #
 #   sh examples/demo.sh            run until Ctrl-C
 #   sh examples/demo.sh --once     start, print, create the demo meeting once, stop (a smoke test)
@@ -28,7 +30,7 @@ port=${listen##*:}
 [ "$host" = "*" ] && host=127.0.0.1
 [ "$host" = "" ] && host=127.0.0.1
 
-for bin in build/b3scaled build/bbbsim; do
+for bin in build/b3scaled build/bbbsim bin/b3scalectl; do
     [ -x "$bin" ] || die "$bin is missing: build first (make all)"
 done
 for tool in curl psql sha256sum luajit; do
@@ -152,21 +154,15 @@ for want in 8091 8092; do
         die "bbbsim node$n did not come up on 127.0.0.1:$sport (log: var/log/bbbsim-$n.log)"
     fi
     api="http://127.0.0.1:$sport/bigbluebutton/api/"
-    psql -X -q -v ON_ERROR_STOP=1 "$dburl" -c "INSERT INTO backends (host, secret) VALUES ('$api', '$ssecret') ON CONFLICT (host) DO UPDATE SET secret = EXCLUDED.secret" >/dev/null ||
-        die "could not register $api"
-    backends="$backends '$api',"
-    say "node$n: $api (pid $spid)"
+    # registered below through the admin API, once b3scaled runs
+    eval "sim_api_$n=\$api sim_secret_$n=\$ssecret sim_pid_$n=\$spid"
 done
-# backends of earlier demo runs on other local ports are gone: drop them
-psql -X -q -v ON_ERROR_STOP=1 "$dburl" -c "DELETE FROM backends WHERE host LIKE 'http://127.0.0.1:%' AND host NOT IN (${backends%,})" >/dev/null
 
-# --- the demo frontend
-fsecret=$(random_secret)
-psql -X -q -v ON_ERROR_STOP=1 "$dburl" -c "INSERT INTO frontends (key, secret) VALUES ('demo', '$fsecret') ON CONFLICT (key) DO UPDATE SET secret = EXCLUDED.secret" >/dev/null ||
-    die "could not register the demo frontend"
-
-# --- b3scaled
-B3SCALE_DB_URL=$dburl B3SCALE_LISTEN_HTTP=$listen build/b3scaled >"$var/log/b3scaled.log" 2>&1 &
+# --- b3scaled, with a fresh admin API secret (kept in var/ for bin/b3scalectl)
+jwtsecret=$(random_secret)$(random_secret)
+( umask 077 && printf '%s\n' "$jwtsecret" >"$var/api-jwt-secret" ) || die "cannot write $var/api-jwt-secret"
+B3SCALE_DB_URL=$dburl B3SCALE_LISTEN_HTTP=$listen B3SCALE_API_JWT_SECRET=$jwtsecret \
+    build/b3scaled >"$var/log/b3scaled.log" 2>&1 &
 dpid=$!
 pids="$dpid $pids"
 echo "$dpid" >"$var/run/b3scaled.pid"
@@ -174,6 +170,40 @@ if ! wait_http "http://$host:$port/healthz" "$dpid" 15; then
     tail -n 30 "$var/log/b3scaled.log" >&2
     die "b3scaled did not become healthy on $listen (log: var/log/b3scaled.log)"
 fi
+
+# --- registration through the admin API
+ctl() {  # bin/b3scalectl against this b3scaled, with a token minted from the demo's secret
+    B3SCALE_API_TOKEN='' B3SCALE_API_JWT_SECRET=$jwtsecret "$root/bin/b3scalectl" --api "http://$host:$port" "$@"
+}
+backends=" "
+for n in 1 2; do
+    eval "api=\$sim_api_$n ssecret=\$sim_secret_$n spid=\$sim_pid_$n"
+    # creates the backend, or gives the one of an earlier run this run's secret
+    ctl set backend "$api" --secret "$ssecret" >>"$var/log/b3scalectl.log" 2>&1 ||
+        { tail -n 3 "$var/log/b3scalectl.log" >&2; die "could not register $api (log: var/log/b3scalectl.log)"; }
+    ctl enable backend "$api" >>"$var/log/b3scalectl.log" 2>&1 ||
+        { tail -n 3 "$var/log/b3scalectl.log" >&2; die "could not enable $api (log: var/log/b3scalectl.log)"; }
+    backends="$backends$api "
+    say "node$n: $api (pid $spid)"
+done
+# backends of earlier demo runs on other local ports are gone: drop them
+stale=$(ctl show backends 2>>"$var/log/b3scalectl.log" | awk 'NR > 1 { print $1 }')
+for b in $stale; do
+    case $b in
+    http://127.0.0.1:*)
+        case $backends in
+        *" $b "*) ;;
+        *) ctl delete backend "$b" --force >>"$var/log/b3scalectl.log" 2>&1 ;;
+        esac ;;
+    esac
+done
+
+# --- the demo frontend
+fsecret=$(random_secret)
+ctl set frontend demo --secret "$fsecret" >>"$var/log/b3scalectl.log" 2>&1 ||
+    { tail -n 3 "$var/log/b3scalectl.log" >&2; die "could not register the demo frontend (log: var/log/b3scalectl.log)"; }
+ctl enable frontend demo >>"$var/log/b3scalectl.log" 2>&1 ||
+    die "could not enable the demo frontend (log: var/log/b3scalectl.log)"
 
 sign() {  # CALL QUERY SECRET -> query&checksum=sha256(call query secret)
     printf '%s&checksum=%s' "$2" "$(printf '%s%s%s' "$1" "$2" "$3" | sha256sum | cut -d' ' -f1)"
@@ -195,6 +225,8 @@ b3scale is running (pid $dpid), logs in var/log/
      $create_url
   2. join it as moderator (redirects to the node that hosts it):
      $join_url
+
+  admin:    B3SCALE_API_JWT_SECRET=\$(cat var/api-jwt-secret) bin/b3scalectl --api http://$host:$port show backends
 
 Ctrl-C stops b3scaled, the simulated nodes and PostgreSQL.
 EOF
