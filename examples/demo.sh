@@ -214,6 +214,10 @@ join_q="fullName=Demo+User&meetingID=demo-room&role=MODERATOR"
 create_url="${apibase}create?$(sign create "$create_q" "$fsecret")"
 join_url="${apibase}join?$(sign join "$join_q" "$fsecret")"
 
+# the status page takes an admin token in its URL fragment (never sent to the server)
+status_token=$(ctl auth create_access_token --sub demo-status --scopes b3scale:admin --expires 12h) ||
+    die "could not mint a token for the status page"
+
 cat <<EOF
 
 b3scale is running (pid $dpid), logs in var/log/
@@ -227,6 +231,8 @@ b3scale is running (pid $dpid), logs in var/log/
      $join_url
 
   admin:    B3SCALE_API_JWT_SECRET=\$(cat var/api-jwt-secret) bin/b3scalectl --api http://$host:$port show backends
+  status:   http://$host:$port/status#token=$status_token
+  metrics:  http://$host:$port/metrics
 
 Ctrl-C stops b3scaled, the simulated nodes and PostgreSQL.
 EOF

@@ -65,10 +65,16 @@ function _M.new(api, token)
     -- unless opts.ok_statuses says otherwise, on a status >= 400.
     function c.request(method, path, body, opts)
         opts = opts or {}
-        if c.api:match("^https:") then
-            error(_M.error("connect", "cannot reach " .. c.api ..
-                ": https is not supported by this client (lua-socket has no TLS); " ..
-                "use the daemon's plain HTTP address, e.g. over an SSH tunnel"))
+        local https = c.api:match("^https:") ~= nil
+        local transport = http
+        if https then
+            -- lua-sec (Debian lua-sec) verifies the server certificate against the system CAs
+            local ok, ssl_https = pcall(require, "ssl.https")
+            if not ok then
+                error(_M.error("connect", "cannot reach " .. c.api ..
+                    ": https needs the lua-sec package (apt-get install lua-sec)"))
+            end
+            transport = ssl_https
         end
         local headers = { accept = "application/json" }
         local tok = c.token
@@ -80,19 +86,25 @@ function _M.new(api, token)
             headers["content-length"] = tostring(#body)
         end
         local chunks = {}
-        local ok, status = http.request{
+        local req = {
             url = c.api .. path,
             method = method,
             headers = headers,
             source = body and ltn12.source.string(body) or nil,
             sink = ltn12.sink.table(chunks),
             redirect = false,
-            create = function()
+        }
+        if https then
+            req.verify = { "peer", "fail_if_no_peer_cert" }
+            req.cafile = "/etc/ssl/certs/ca-certificates.crt"
+        else
+            req.create = function()
                 local s = socket.tcp()
                 s:settimeout(_M.TIMEOUT)
                 return s
-            end,
-        }
+            end
+        end
+        local ok, status = transport.request(req)
         if not ok then
             error(_M.error("connect", "cannot reach " .. c.api .. ": " .. tostring(status)))
         end
