@@ -41,12 +41,12 @@ int log_enabled(enum log_level lvl)
 	return (int)lvl <= log_level;
 }
 
-static size_t log_json_escape(char *dst, size_t cap, const char *s)
+static size_t log_json_escape(char *dst, size_t cap, const char *s, size_t len)
 {
-	size_t n = 0;
+	size_t n = 0, i;
 
-	for (; *s && n + 7 < cap; s++) {
-		unsigned char c = (unsigned char)*s;
+	for (i = 0; i < len && n + 7 < cap; i++) {
+		unsigned char c = (unsigned char)s[i];
 		if (c == '"' || c == '\\') {
 			dst[n++] = '\\';
 			dst[n++] = (char)c;
@@ -56,6 +56,54 @@ static size_t log_json_escape(char *dst, size_t cap, const char *s)
 			dst[n++] = (char)c;
 		}
 	}
+	dst[n] = '\0';
+	return n;
+}
+
+/* 1 when p starts a "key=" token (lowercase letters, digits, '_'). */
+static int log_is_key(const char *p)
+{
+	const char *q = p;
+
+	while ((*q >= 'a' && *q <= 'z') || (*q >= '0' && *q <= '9') || *q == '_')
+		q++;
+	return q > p && *q == '=';
+}
+
+/* Turns the event's key=value pairs into JSON members. A quoted value ends at the quote
+ * that is followed by the end or by " key="; anything unparsable lands in "msg". */
+static size_t log_kv_json(char *dst, size_t cap, const char *msg)
+{
+	const char *p = msg, *k, *v, *e;
+	size_t n = 0;
+
+	while (*p && n + 16 < cap) {
+		while (*p == ' ')
+			p++;
+		if (!log_is_key(p)) {
+			n += (size_t)snprintf(dst + n, cap - n, ",\"msg\":\"");
+			n += log_json_escape(dst + n, cap - n, p, strlen(p));
+			n += (size_t)snprintf(dst + n, cap - n, "\"");
+			break;
+		}
+		k = p;
+		v = strchr(p, '=') + 1;
+		if (*v == '"') {
+			for (e = v + 1; *e && !(*e == '"' && (e[1] == '\0' || (e[1] == ' ' && log_is_key(e + 2))));
+			     e++)
+				;
+			p = *e ? e + 1 : e;
+			v++;
+		} else {
+			e = v + strcspn(v, " ");
+			p = e;
+		}
+		n += (size_t)snprintf(dst + n, cap - n, ",\"%.*s\":\"", (int)(strchr(k, '=') - k), k);
+		n += log_json_escape(dst + n, cap - n, v, (size_t)(e - v));
+		n += (size_t)snprintf(dst + n, cap - n, "\"");
+	}
+	if (n >= cap)
+		n = cap - 1;
 	dst[n] = '\0';
 	return n;
 }
@@ -77,9 +125,9 @@ void log_msg(enum log_level lvl, const char *subsys, const char *fmt, ...)
 	gmtime_r(&now.tv_sec, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
 	if (log_json) {
-		log_json_escape(esc, sizeof(esc), msg);
+		log_kv_json(esc, sizeof(esc), msg);
 		n = snprintf(line, sizeof(line),
-			     "{\"ts\":\"%s.%03ldZ\",\"lvl\":\"%s\",\"subsys\":\"%s\",\"event\":\"%s\"}\n",
+			     "{\"ts\":\"%s.%03ldZ\",\"lvl\":\"%s\",\"subsys\":\"%s\"%s}\n",
 			     ts, now.tv_nsec / 1000000, log_names[lvl], subsys, esc);
 	} else {
 		n = snprintf(line, sizeof(line), "ts=%s.%03ldZ lvl=%s subsys=%s %s\n", ts,
