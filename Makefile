@@ -44,5 +44,11 @@ run: deps
 	@$(MAKE) --no-print-directory all
 	@sh examples/demo.sh
 
+# Throughput of the join redirect and polled calls next to an nginx static-302 baseline.
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@PACKAGES_FILE=.ci/bench-packages sh .ci/deps.sh
+	@sh bench/run.sh
+
 clean:
 	rm -rf $(BUILD) var

@@ -4,7 +4,7 @@
 set -u
 
 here=$(CDPATH='' cd -- "$(dirname -- "$0")" && pwd) || exit 1
-list="$here/packages"
+list="${PACKAGES_FILE:-$here/packages}"   # PACKAGES_FILE: another list (make bench)
 [ -r "$list" ] || { echo "deps.sh: cannot read $list" >&2; exit 1; }
 
 missing=

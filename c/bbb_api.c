@@ -69,6 +69,12 @@ static int bbb_api_is_form(const char *ct)
 	return ct && strncasecmp(ct, "application/x-www-form-urlencoded", 33) == 0;
 }
 
+static int bbb_api_names_meeting(const char *call)
+{
+	return strcmp(call, "join") == 0 || strcmp(call, "end") == 0 ||
+	       strcmp(call, "isMeetingRunning") == 0 || strcmp(call, "getMeetingInfo") == 0;
+}
+
 static void bbb_api_dispatch(struct bbb_ctx *c)
 {
 	static const struct {
@@ -98,6 +104,7 @@ void bbb_api_handle(struct worker *w, const struct http_request *req, struct htt
 	struct bbb_ctx c;
 	struct lb_frontend fe;
 	char key[72], call[BBB_API_MAX_CALL], err[512];
+	const char *mid;
 	int rc;
 
 	struct timespec t0, t1;
@@ -135,7 +142,16 @@ void bbb_api_handle(struct worker *w, const struct http_request *req, struct htt
 		c.rawlen = req->body_len;
 		c.form_body = 1;
 	}
-	rc = db_frontends_find(&w->db, key, &fe, err, sizeof(err));
+	/* calls that name a meeting fetch it with the frontend, in one round trip; the
+	 * lookup needs no trust, the checksum is verified before anything is used */
+	if (query_parse(&c.params, c.raw, c.rawlen) < 0) {
+		bbb_api_fail(&c, "internalError", "Out of memory.");
+		goto out;
+	}
+	mid = bbb_api_names_meeting(call) ? query_get(&c.params, "meetingID") : NULL;
+	rc = db_frontends_find(&w->db, key, mid && *mid ? mid : NULL, &fe, &c.meeting,
+			       &c.meeting_found, err, sizeof(err));
+	c.meeting_fetched = mid && *mid && rc == 0;
 	if (rc < 0 && rc != -ENOENT) {
 		log_error("bbb", "event=db_error call=%s frontend=%s error=\"%s\"", call, key, err);
 		bbb_api_fail(&c, "internalError", "The service is temporarily unavailable.");
@@ -164,10 +180,6 @@ void bbb_api_handle(struct worker *w, const struct http_request *req, struct htt
 		bbb_api_fail(&c, "checksumError", "This frontend is disabled.");
 		goto out;
 	}
-	if (query_parse(&c.params, c.raw, c.rawlen) < 0) {
-		bbb_api_fail(&c, "internalError", "Out of memory.");
-		goto out;
-	}
 	bbb_api_dispatch(&c);
 out:
 	clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -177,6 +189,7 @@ out:
 		 call[0] ? call : "index", key, c.backend_host[0] ? c.backend_host : "-", a->status,
 		 c.outcome);
 	query_free(&c.params);
+	lb_meeting_clear(&c.meeting);
 	lb_frontend_clear(&fe);
 }
 

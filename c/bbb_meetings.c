@@ -179,7 +179,17 @@ out:
 static int bbb_meetings_lookup(struct bbb_ctx *c, const char *mid, struct lb_meeting *m)
 {
 	char err[512];
-	int rc = db_meetings_find(&c->w->db, c->fe->id, mid, m, err, sizeof(err));
+	int rc;
+
+	if (c->meeting_fetched) {
+		/* read with the frontend already: hand it over (the caller clears it) */
+		c->meeting_fetched = 0;
+		*m = c->meeting;
+		memset(&c->meeting, 0, sizeof(c->meeting));
+		rc = c->meeting_found ? 0 : -ENOENT;
+	} else {
+		rc = db_meetings_find(&c->w->db, c->fe->id, mid, m, err, sizeof(err));
+	}
 
 	if (rc < 0 && rc != -ENOENT) {
 		log_error("bbb", "event=db_error call=%s error=\"%s\"", c->call, err);

@@ -19,6 +19,9 @@ struct bbb_ctx {
 	size_t rawlen;
 	int form_body;
 	struct query params;    /* decoded */
+	struct lb_meeting meeting; /* fetched with the frontend when the call names one */
+	int meeting_fetched;
+	int meeting_found;
 	const char *outcome;    /* for the access log: SUCCESS or the messageKey */
 	char outcome_buf[64];
 	char backend_host[256];

@@ -9,6 +9,7 @@
 /* Every statement the daemon runs has a slot here so it is prepared once per connection. */
 enum db_stmt_id {
 	DB_FRONTEND_BY_KEY,
+	DB_FRONTEND_WITH_MEETING,
 	DB_FRONTEND_POLICIES,
 	DB_MEETING_FIND,
 	DB_MEETING_CLAIM,

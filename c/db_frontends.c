@@ -1,36 +1,34 @@
 /* db_frontends.c: frontend lookups (every BBB request resolves its frontend here). */
 #include "db_frontends.h"
+#include "db_meetings.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#define DB_FRONTENDS_COLUMNS \
+	"f.id::text, f.key, f.secret, f.settings::text, f.active," \
+	/* the C fallback policy honours required_tags without a JSON parser */ \
+	" array_to_string(ARRAY(SELECT jsonb_array_elements_text(CASE" \
+	"  WHEN jsonb_typeof(f.settings->'required_tags') = 'array'" \
+	"  THEN f.settings->'required_tags' ELSE '[]'::jsonb END)), ',')"
+
 static const struct db_stmt db_frontends_by_key = {
 	DB_FRONTEND_BY_KEY, "frontend_by_key",
-	"SELECT id::text, key, secret, settings::text, active,"
-	/* the C fallback policy honours required_tags without a JSON parser */
-	" array_to_string(ARRAY(SELECT jsonb_array_elements_text(CASE"
-	"  WHEN jsonb_typeof(settings->'required_tags') = 'array'"
-	"  THEN settings->'required_tags' ELSE '[]'::jsonb END)), ',')"
-	" FROM frontends WHERE key = $1", 1
+	"SELECT " DB_FRONTENDS_COLUMNS " FROM frontends f WHERE f.key = $1", 1
 };
 
-int db_frontends_find(struct db *db, const char *key, struct lb_frontend *out, char *err,
-		      size_t errlen)
-{
-	const char *vals[1] = { key };
-	PGresult *r;
-	int rc = 0;
+/* One round trip for the calls that name a meeting (join is every user's hot path). */
+static const struct db_stmt db_frontends_with_meeting = {
+	DB_FRONTEND_WITH_MEETING, "frontend_with_meeting",
+	"SELECT " DB_FRONTENDS_COLUMNS ", " DB_MEETINGS_COLUMNS
+	" FROM frontends f LEFT JOIN meetings m ON m.frontend_id = f.id AND m.meeting_id = $2"
+	" LEFT JOIN backends b ON b.id = m.backend_id WHERE f.key = $1", 2
+};
 
-	memset(out, 0, sizeof(*out));
-	r = db_exec(db, &db_frontends_by_key, vals, NULL, NULL, PGRES_TUPLES_OK, err, errlen);
-	if (!r)
-		return -EIO;
-	if (PQntuples(r) != 1) {
-		rc = -ENOENT;
-		goto out;
-	}
+static int db_frontends_row(PGresult *r, struct lb_frontend *out)
+{
 	snprintf(out->id, sizeof(out->id), "%s", PQgetvalue(r, 0, 0));
 	snprintf(out->key, sizeof(out->key), "%s", PQgetvalue(r, 0, 1));
 	out->secret = strdup(PQgetvalue(r, 0, 2));
@@ -39,7 +37,37 @@ int db_frontends_find(struct db *db, const char *key, struct lb_frontend *out, c
 	out->required_tags = strdup(PQgetvalue(r, 0, 5));
 	if (!out->secret || !out->settings || !out->required_tags) {
 		lb_frontend_clear(out);
-		rc = -ENOMEM;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+int db_frontends_find(struct db *db, const char *key, const char *meeting_id,
+		      struct lb_frontend *out, struct lb_meeting *m, int *has_meeting, char *err,
+		      size_t errlen)
+{
+	const char *vals[2] = { key, meeting_id };
+	PGresult *r;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (has_meeting)
+		*has_meeting = 0;
+	r = db_exec(db, meeting_id ? &db_frontends_with_meeting : &db_frontends_by_key, vals, NULL,
+		    NULL, PGRES_TUPLES_OK, err, errlen);
+	if (!r)
+		return -EIO;
+	if (PQntuples(r) != 1) {
+		rc = -ENOENT;
+		goto out;
+	}
+	rc = db_frontends_row(r, out);
+	if (rc == 0 && meeting_id && !PQgetisnull(r, 0, 6)) {
+		rc = db_meetings_row(r, 6, m);
+		if (rc == 0)
+			*has_meeting = 1;
+		else
+			lb_frontend_clear(out);
 	}
 out:
 	PQclear(r);

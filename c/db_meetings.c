@@ -10,12 +10,27 @@
 
 static const struct db_stmt db_meetings_find_stmt = {
 	DB_MEETING_FIND, "meeting_find",
-	"SELECT m.id, m.backend_meeting_id, m.confirmed_at IS NOT NULL,"
-	" b.id::text, b.host, b.secret, b.admin_state, b.node_state, m.participants"
+	"SELECT " DB_MEETINGS_COLUMNS
 	" FROM meetings m LEFT JOIN backends b ON b.id = m.backend_id"
 	" WHERE m.frontend_id = $1 AND m.meeting_id = $2",
 	2
 };
+
+int db_meetings_row(PGresult *r, int col, struct lb_meeting *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->id = strtoll(PQgetvalue(r, 0, col), NULL, 10);
+	out->backend_meeting_id = strdup(PQgetvalue(r, 0, col + 1));
+	out->confirmed = PQgetvalue(r, 0, col + 2)[0] == 't';
+	out->participants = strtol(PQgetvalue(r, 0, col + 3), NULL, 10);
+	out->has_backend = !PQgetisnull(r, 0, col + 4);
+	if (!out->backend_meeting_id ||
+	    (out->has_backend && db_backends_row(r, 0, col + 4, &out->backend) < 0)) {
+		lb_meeting_clear(out);
+		return -ENOMEM;
+	}
+	return 0;
+}
 
 static const struct db_stmt db_meetings_claim_stmt = {
 	DB_MEETING_CLAIM, "meeting_claim",
@@ -61,16 +76,7 @@ int db_meetings_find(struct db *db, const char *frontend_id, const char *meeting
 		rc = -ENOENT;
 		goto out;
 	}
-	out->id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-	out->backend_meeting_id = strdup(PQgetvalue(r, 0, 1));
-	out->confirmed = PQgetvalue(r, 0, 2)[0] == 't';
-	out->has_backend = !PQgetisnull(r, 0, 3);
-	out->participants = strtol(PQgetvalue(r, 0, 8), NULL, 10);
-	if (!out->backend_meeting_id ||
-	    (out->has_backend && db_backends_row(r, 0, 3, &out->backend) < 0)) {
-		lb_meeting_clear(out);
-		rc = -ENOMEM;
-	}
+	rc = db_meetings_row(r, 0, out);
 out:
 	PQclear(r);
 	return rc;

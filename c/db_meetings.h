@@ -21,6 +21,13 @@ struct db_create_answer {
 	const char *moderator_pw;
 };
 
+/* The columns db_meetings_row reads (tables aliased m and b). */
+#define DB_MEETINGS_COLUMNS \
+	"m.id, m.backend_meeting_id, m.confirmed_at IS NOT NULL, m.participants," \
+	" b.id::text, b.host, b.secret, b.admin_state, b.node_state"
+
+/* Reads DB_MEETINGS_COLUMNS starting at col of row 0 into *out. */
+int db_meetings_row(PGresult *r, int col, struct lb_meeting *out);
 /* 0 found, -ENOENT none, else database error. */
 int db_meetings_find(struct db *db, const char *frontend_id, const char *meeting_id,
 		     struct lb_meeting *out, char *err, size_t errlen);

@@ -388,6 +388,12 @@ int policy_create_params(struct policy_engine *pe, const struct policy_present *
 int policy_join_params(struct policy_engine *pe, const struct policy_present *in,
 		       struct query *params, char *key, size_t keylen, char *msg, size_t msglen)
 {
+	const char *s = in->settings_json ? in->settings_json : "";
+
+	/* joins are every user's hot path: no Lua call when nothing could change the join */
+	if (pe && pe->st && !pe->st->join_hooks && !strstr(s, "join_default_params") &&
+	    !strstr(s, "join_override_params") && !strstr(s, "attendees_limit"))
+		return 0;
 	return policy_present_call(pe, "join_params", 1, in, params, NULL, NULL, key, keylen, msg,
 				   msglen);
 }

@@ -283,6 +283,10 @@ int policy_state_new(struct policy_state **out, const struct policy_bundle *b,
 		goto fail;
 	}
 	lua_settop(L, 0);
+	policy_state_push_fn(st, "has_hook");
+	lua_pushstring(L, "join_params");
+	st->join_hooks = policy_state_call(st, 1, 1) != POLICY_CALL_OK || lua_toboolean(L, -1);
+	lua_settop(L, 0);
 	*out = st;
 	return 0;
 fail:

@@ -32,6 +32,7 @@ struct policy_state {
 	long long deadline_ns;
 	int budget_hit;
 	int poisoned;      /* after NOMEM or BUDGET: rebuild before the next call */
+	int join_hooks;    /* some policy defines join_params */
 	unsigned long generation;
 };
 

@@ -188,6 +188,18 @@ function _M.has(name)
 end
 
 
+-- Whether any loaded policy defines hook (C skips the join hook call when none does and
+-- the frontend's settings have nothing for it to apply).
+function _M.has_hook(hook)
+  for _, p in pairs(policies) do
+    if p[hook] then
+      return true
+    end
+  end
+  return false
+end
+
+
 local function decode_settings(text)
   local s = settings_cache[text]
   if s == nil then
