@@ -15,14 +15,23 @@ SIM_OBJ   := $(SIM_SRC:c/sim/%.c=$(BUILD)/sim/%.o)
 SIM_DEPS  := $(BUILD)/core/buf.o $(BUILD)/core/query.o $(BUILD)/core/bbb_checksum.o \
              $(BUILD)/core/xml_dom.o $(BUILD)/core/bbb_xml.o $(BUILD)/core/log.o
 
+# the node agent shares logging, checksums and the libcurl call with the daemon
+AGENT_SRC := $(wildcard agent/*.c)
+AGENT_OBJ := $(AGENT_SRC:agent/%.c=$(BUILD)/agent/%.o)
+AGENT_DEPS := $(BUILD)/core/buf.o $(BUILD)/core/log.o $(BUILD)/core/query.o \
+              $(BUILD)/core/bbb_checksum.o $(BUILD)/core/proxy.o
+AGENT_LIBS := -lhiredis $(shell pkg-config --libs libcurl openssl 2>/dev/null) -pthread
+
 .PHONY: all deps test run clean bench check-deps
-all: $(BUILD)/b3scaled $(BUILD)/bbbsim $(BUILD)/libb3scale.so
+all: $(BUILD)/b3scaled $(BUILD)/bbbsim $(BUILD)/libb3scale.so $(BUILD)/b3scaleagent
 
 $(BUILD)/core/%.o: c/%.c $(wildcard c/*.h) | $(BUILD)/core
 	@echo "  CC  $<"; $(CC) $(CFLAGS) -c -o $@ $<
 $(BUILD)/sim/%.o: c/sim/%.c $(wildcard c/*.h c/sim/*.h) | $(BUILD)/sim
 	@echo "  CC  $<"; $(CC) $(CFLAGS) -Ic -c -o $@ $<
-$(BUILD)/core $(BUILD)/sim:
+$(BUILD)/agent/%.o: agent/%.c $(wildcard agent/*.h c/*.h) | $(BUILD)/agent
+	@echo "  CC  $<"; $(CC) $(CFLAGS) -Ic -c -o $@ $<
+$(BUILD)/core $(BUILD)/sim $(BUILD)/agent:
 	mkdir -p $@
 
 $(BUILD)/b3scaled: $(BUILD)/core/main.o $(CORE_OBJ)
@@ -31,6 +40,8 @@ $(BUILD)/libb3scale.so: $(CORE_OBJ)
 	@echo "  LD  $@"; $(CC) -shared -o $@ $^ $(LDLIBS)
 $(BUILD)/bbbsim: $(SIM_OBJ) $(SIM_DEPS)
 	@echo "  LD  $@"; $(CC) -o $@ $^ $(LDLIBS)
+$(BUILD)/b3scaleagent: $(AGENT_OBJ) $(AGENT_DEPS)
+	@echo "  LD  $@"; $(CC) -o $@ $^ $(AGENT_LIBS)
 
 # Installs the Debian packages listed in .ci/packages when any is missing.
 deps:

@@ -345,7 +345,7 @@ void admin_api_free(struct admin_state *st)
 }
 
 static void admin_api_push_req(lua_State *L, const struct http_request *req,
-			       const struct admin_claims *cl)
+			       const struct admin_claims *cl, size_t max_body)
 {
 	struct query q;
 	size_t i;
@@ -369,7 +369,7 @@ static void admin_api_push_req(lua_State *L, const struct http_request *req,
 		lua_pushlstring(L, req->body, req->body_len);
 		lua_setfield(L, -2, "body");
 	}
-	lua_pushinteger(L, ADMIN_API_MAX_BODY);
+	lua_pushinteger(L, (lua_Integer)max_body);
 	lua_setfield(L, -2, "max_body");
 	lua_createtable(L, 0, 3);
 	lua_pushstring(L, cl->sub);
@@ -412,7 +412,7 @@ void admin_api_status_page(struct worker *w, struct http_answer *a)
 
 /* Calls the Lua handler; rolls back whatever transaction it left open. */
 static void admin_api_dispatch(struct worker *w, const struct http_request *req,
-			       const struct admin_claims *cl, struct http_answer *a)
+			       const struct admin_claims *cl, size_t max_body, struct http_answer *a)
 {
 	struct admin_state *st = admin_api_state(w);
 	lua_State *L;
@@ -426,7 +426,7 @@ static void admin_api_dispatch(struct worker *w, const struct http_request *req,
 	L = st->L;
 	lua_settop(L, 0);
 	lua_rawgeti(L, LUA_REGISTRYINDEX, st->handle_ref);
-	admin_api_push_req(L, req, cl);
+	admin_api_push_req(L, req, cl, max_body);
 	if (lua_pcall(L, 1, 3, 0) != 0) {
 		log_error("admin", "event=handler_error method=%s path=%s error=\"%.400s\"",
 			  req->method, req->path, lua_tostring(L, -1));
@@ -449,6 +449,7 @@ static void admin_api_dispatch(struct worker *w, const struct http_request *req,
 void admin_api_handle(struct worker *w, const struct http_request *req, struct http_answer *a)
 {
 	struct admin_claims cl;
+	size_t limit;
 	int rc;
 
 	if (strcmp(req->path, "/api/v1/openapi.json") == 0) {
@@ -470,11 +471,13 @@ void admin_api_handle(struct worker *w, const struct http_request *req, struct h
 		admin_api_json_error(a, 401, "unauthorized", why);
 		goto out;
 	}
-	if (req->body_too_big || req->body_len > ADMIN_API_MAX_BODY) {
-		admin_api_json_error(a, 413, "too_large", "request body larger than 1 MiB");
+	/* a busy node's getMeetings answer (the agent's state report) runs to megabytes */
+	limit = strcmp(req->path, "/api/v1/agent/state") == 0 ? w->cfg->max_body : ADMIN_API_MAX_BODY;
+	if (req->body_too_big || req->body_len > limit) {
+		admin_api_json_error(a, 413, "too_large", "request body too large");
 		goto out;
 	}
-	admin_api_dispatch(w, req, &cl, a);
+	admin_api_dispatch(w, req, &cl, limit, a);
 out:
 	stats_admin_request(req->method, a->status);
 	log_info("access", "api=admin method=%s path=%s status=%d", req->method, req->path,

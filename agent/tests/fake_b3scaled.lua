@@ -1,0 +1,69 @@
+-- A stand-in for b3scaled's agent API, for spec/unit/agent_spec.lua (run with luajit).
+-- Records every request as one JSON line {t, method, path, ctype, auth, ua, body, status}
+-- in FAKE_LOG and answers FAKE_STATUS (default 200) with a small JSON body;
+-- GET /api/v1/agent/backend answers FAKE_BACKEND_STATUS (default 200) instead.
+-- HTTP/1.1 keep-alive (the agent reuses its connection), Content-Length bodies only.
+--
+--   FAKE_PORT=8080 FAKE_LOG=/tmp/req.jsonl luajit agent/tests/fake_b3scaled.lua
+local socket = require("socket")
+local cjson = require("cjson")
+
+local port = assert(tonumber(os.getenv("FAKE_PORT")), "FAKE_PORT")
+local out = assert(io.open(assert(os.getenv("FAKE_LOG"), "FAKE_LOG"), "a"))
+local status_all = tonumber(os.getenv("FAKE_STATUS") or "") or 200
+local status_backend = tonumber(os.getenv("FAKE_BACKEND_STATUS") or "") or 200
+
+local server = assert(socket.bind("127.0.0.1", port))
+server:settimeout(0)
+local clients = {}
+
+-- one request from c; false when the connection is done
+local function serve(c)
+    c:settimeout(5)
+    local line = c:receive("*l")
+    if not line or line == "" then return false end
+    local method, path = line:match("^(%S+)%s+(%S+)")
+    local hdr = {}
+    while true do
+        local l = c:receive("*l")
+        if not l then return false end
+        if l == "" then break end
+        local k, v = l:match("^([^:]+):%s*(.-)%s*$")
+        if k then hdr[k:lower()] = v end
+    end
+    local body = ""
+    local n = tonumber(hdr["content-length"] or "0") or 0
+    if n > 0 then
+        body = c:receive(n)
+        if not body then return false end
+    end
+    local st = status_all
+    if method == "GET" and path == "/api/v1/agent/backend" then st = status_backend end
+    out:write(cjson.encode({
+        t = socket.gettime(), method = method, path = path, ctype = hdr["content-type"] or "",
+        auth = hdr["authorization"] or "", ua = hdr["user-agent"] or "", body = body,
+        status = st,
+    }), "\n")
+    out:flush()
+    local rb = st < 300 and '{"id":"fake"}' or '{"error":"fake says ' .. st .. '"}'
+    c:send(string.format("HTTP/1.1 %d Fake\r\nContent-Type: application/json\r\n"
+        .. "Content-Length: %d\r\n\r\n%s", st, #rb, rb))
+    return true
+end
+
+while true do
+    local watch = { server }
+    for _, c in ipairs(clients) do watch[#watch + 1] = c end
+    local readable = socket.select(watch, nil, 1)
+    for _, s in ipairs(readable) do
+        if s == server then
+            local c = server:accept()
+            if c then clients[#clients + 1] = c end
+        elseif not serve(s) then
+            s:close()
+            for i, c in ipairs(clients) do
+                if c == s then table.remove(clients, i) break end
+            end
+        end
+    end
+end
