@@ -2,22 +2,13 @@
 -- node's getMeetings answer, and BBB's Redis messages as NDJSON (from a real node's dump).
 local h = require("helpers")
 local jwt = require("b3scalectl.jwt")
+local R = require("support.redis")
 
 local JWT_SECRET = "agent-api-jwt-secret"
-local DUMP = "../shared/fixtures/bbb-redis/bbb_msg_dump.rds"
 local INTERNAL = "dfd4f52aa82afed916e9d0c0f26d6b0487f60082-1605982450209"
 
--- the payloads of a `redis-cli psubscribe` dump, in order
 local function dump_messages()
-  local lines = {}
-  for line in io.lines(DUMP) do lines[#lines + 1] = line end
-  local out = {}
-  for i = 1, #lines - 3 do
-    if lines[i] == "pmessage" then
-      out[#out + 1] = { channel = lines[i + 2], payload = lines[i + 3] }
-    end
-  end
-  return out
+  return R.read_dump(R.DUMP)
 end
 
 local function post(d, path, body, ctype, token)

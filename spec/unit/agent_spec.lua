@@ -1,12 +1,13 @@
 -- b3scaleagent against a real redis-server, bbbsim as the node and a fake b3scaled
 -- (agent/tests/fake_b3scaled.lua) that records every request it gets.
 local h = require("helpers")
+local R = require("support.redis")
 local socket = require("socket")
 local cjson = require("cjson")
 
 local AGENT = os.getenv("B3SCALE_AGENT_BIN") or (h.BUILD .. "/b3scaleagent")
 local FAKE = h.ROOT .. "/agent/tests/fake_b3scaled.lua"
-local DUMP = h.ROOT .. "/../shared/fixtures/bbb-redis/bbb_msg_dump.rds"
+local DUMP = R.DUMP
 local PROPS = h.ROOT .. "/../shared/fixtures/bbb-web.properties"
 local TOKEN = "eyJhbGciOiJIUzM4NCJ9.eyJzdWIiOiJhZ2VudC10ZXN0In0.c2lnbmF0dXJl"
 
@@ -20,67 +21,26 @@ local RELEVANT = {
 }
 
 --------------------------------------------------------------------------------------------
--- redis: a server per spec file, a tiny RESP client for PUBLISH
+-- redis: a server per spec file (spec/support/redis.lua), and the dump's messages
 
 local redis = {}
 
-local function resp(args)
-    local t = { "*" .. #args .. "\r\n" }
-    for _, a in ipairs(args) do t[#t + 1] = "$" .. #a .. "\r\n" .. a .. "\r\n" end
-    return table.concat(t)
-end
-
--- sends commands pipelined (1000 at a time); returns the integer replies
 local function redis_cmds(cmds)
-    local c = assert(socket.connect("127.0.0.1", redis.port))
-    c:settimeout(10)
-    local replies = {}
-    for i = 1, #cmds, 1000 do
-        local last = math.min(i + 999, #cmds)
-        local parts = {}
-        for j = i, last do parts[#parts + 1] = resp(cmds[j]) end
-        assert(c:send(table.concat(parts)))
-        for _ = i, last do
-            local l = assert(c:receive("*l"))
-            assert(l:sub(1, 1) == ":", "redis said: " .. l)
-            replies[#replies + 1] = tonumber(l:sub(2))
-        end
-    end
-    c:close()
-    return replies
+    return R.cmds(redis, cmds)
 end
 
 local function publish(msgs)
-    local cmds = {}
-    for i, m in ipairs(msgs) do cmds[i] = { "PUBLISH", m.channel, m.payload } end
-    return redis_cmds(cmds)
+    return R.publish(redis, msgs)
 end
 
 local function redis_start()
-    redis.handle = h.spawn({ "redis-server", "--port", tostring(redis.port), "--bind",
-        "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no" })
-    assert(h.wait_until(function()
-        local c = socket.connect("127.0.0.1", redis.port)
-        if c then c:close() return true end
-    end, 10), "redis-server did not start")
+    R.start(redis)
 end
 
-
---------------------------------------------------------------------------------------------
--- the dump: pmessage / pattern / channel / payload lines after a 3-line psubscribe header
-
-local dump, relevant = {}, {}
-do
-    local lines = {}
-    for l in (assert(h.read_file(DUMP)) .. "\n"):gmatch("([^\n]*)\n") do lines[#lines + 1] = l end
-    local i = 4
-    while lines[i] == "pmessage" and lines[i + 3] do
-        local m = { channel = lines[i + 2], payload = lines[i + 3] }
-        dump[#dump + 1] = m
-        local name = m.payload:match('^{"envelope":{"name":"([^"]+)"')
-        if RELEVANT[name] then relevant[#relevant + 1] = m.payload end
-        i = i + 4
-    end
+local dump, relevant = R.read_dump(DUMP), {}
+for _, m in ipairs(dump) do
+    local name = m.payload:match('^{"envelope":{"name":"([^"]+)"')
+    if RELEVANT[name] then relevant[#relevant + 1] = m.payload end
 end
 
 local function repeated(list, n)
