@@ -94,7 +94,7 @@ function _M.read_dump(path)
 end
 
 
-_M.DUMP = h.ROOT .. "/../shared/fixtures/bbb-redis/bbb_msg_dump.rds"
+_M.DUMP = h.ROOT .. "/spec/fixtures/bbb/bbb_msg_dump.rds"
 
 
 return _M

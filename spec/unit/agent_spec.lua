@@ -8,7 +8,7 @@ local cjson = require("cjson")
 local AGENT = os.getenv("B3SCALE_AGENT_BIN") or (h.BUILD .. "/b3scaleagent")
 local FAKE = h.ROOT .. "/agent/tests/fake_b3scaled.lua"
 local DUMP = R.DUMP
-local PROPS = h.ROOT .. "/../shared/fixtures/bbb-web.properties"
+local PROPS = h.ROOT .. "/spec/fixtures/bbb/bbb-web.properties"
 local TOKEN = "eyJhbGciOiJIUzM4NCJ9.eyJzdWIiOiJhZ2VudC10ZXN0In0.c2lnbmF0dXJl"
 
 -- the names agent_events.c forwards; the dump holds no other copy of this list
