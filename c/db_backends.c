@@ -16,7 +16,8 @@ static const struct db_stmt db_backends_eligible_stmt = {
 	" b.meetings_count, (SELECT count(*) FROM meetings m WHERE m.backend_id = b.id"
 	"  AND (b.counters_at IS NULL OR m.created_at > b.counters_at)),"
 	" b.attendees_count, b.video_count, b.voice_count, b.listener_count"
-	" , coalesce((extract(epoch FROM now() - b.counters_at) * 1000)::bigint, -1)"
+	" , coalesce((extract(epoch FROM now() - b.counters_at) * 1000)::bigint, -1),"
+	" coalesce(b.agent_cpu, -1), coalesce(b.agent_mem, -1)"
 	" FROM backends b WHERE b.admin_state = 'ready' AND b.node_state <> 'unavailable'"
 	" AND (b.agent_ref IS NULL OR b.agent_heartbeat >"
 	"  now() - make_interval(secs => $1::double precision / 1000))"
@@ -67,6 +68,8 @@ static int db_backends_list(PGresult *r, struct lb_backend_list *out, int full)
 		b->voice = strtol(PQgetvalue(r, i, 11), NULL, 10);
 		b->listeners = strtol(PQgetvalue(r, i, 12), NULL, 10);
 		b->report_age_ms = strtol(PQgetvalue(r, i, 13), NULL, 10);
+		b->cpu = strtod(PQgetvalue(r, i, 14), NULL);
+		b->mem = strtod(PQgetvalue(r, i, 15), NULL);
 	}
 	return 0;
 }

@@ -23,6 +23,7 @@ struct lb_backend {
 	double load_factor;
 	long meetings, pending, participants, video, voice, listeners;
 	long report_age_ms; /* since the counters were refreshed; -1 when never */
+	double cpu, mem;    /* 0..1 from the node's agent, -1 when unknown */
 };
 
 struct lb_backend_list {

@@ -103,6 +103,14 @@ void policy_push_backends(lua_State *L, const struct lb_backend_list *bl)
 		policy_push_int(L, "listeners", b->listeners);
 		if (b->report_age_ms >= 0)
 			policy_push_int(L, "report_age_ms", b->report_age_ms);
+		if (b->cpu >= 0) {
+			lua_pushnumber(L, b->cpu);
+			lua_setfield(L, -2, "cpu");
+		}
+		if (b->mem >= 0) {
+			lua_pushnumber(L, b->mem);
+			lua_setfield(L, -2, "mem");
+		}
 		policy_push_tags(L, b->tags);
 		lua_rawseti(L, -2, (int)i + 1);
 	}
