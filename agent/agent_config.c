@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "buf.h"
+#include "env.h"
+#include "query.h"
 
 #define AGENT_PROPS_MAX_FILE (4u << 20) /* bbb-web.properties is ~20 KB; refuse anything odd */
 #define AGENT_PROPS_MAX_DEPTH 10        /* ${a} -> ${b} -> ... ; stops reference loops */
@@ -39,17 +41,6 @@ static int agent_config_is_ws(char c)
 	return c == ' ' || c == '\t' || c == '\f';
 }
 
-static int agent_config_hex(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Java escapes: \t \n \r \f, \uXXXX (written as UTF-8), any other \x is x. */
 static char *agent_config_unescape(const char *s, size_t len)
 {
@@ -65,13 +56,13 @@ static char *agent_config_unescape(const char *s, size_t len)
 			continue;
 		}
 		c = s[++i];
-		if (c == 'u' && i + 4 < len && agent_config_hex(s[i + 1]) >= 0 &&
-		    agent_config_hex(s[i + 2]) >= 0 && agent_config_hex(s[i + 3]) >= 0 &&
-		    agent_config_hex(s[i + 4]) >= 0) {
+		if (c == 'u' && i + 4 < len && query_hexval(s[i + 1]) >= 0 &&
+		    query_hexval(s[i + 2]) >= 0 && query_hexval(s[i + 3]) >= 0 &&
+		    query_hexval(s[i + 4]) >= 0) {
 			unsigned cp = 0, k;
 			char u[3];
 			for (k = 1; k <= 4; k++)
-				cp = cp * 16 + (unsigned)agent_config_hex(s[i + k]);
+				cp = cp * 16 + (unsigned)query_hexval(s[i + k]);
 			i += 4;
 			if (cp < 0x80) {
 				u[0] = (char)cp;
@@ -293,13 +284,6 @@ char *agent_config_props_get(const struct agent_props *p, const char *key)
 
 /* --- environment ----------------------------------------------------------------------- */
 
-static const char *agent_config_env(const char *name)
-{
-	const char *v = getenv(name);
-
-	return (v && *v) ? v : NULL;
-}
-
 static int agent_config_copy(char *dst, size_t cap, const char *v, const char *name, char *err,
 			     size_t errlen)
 {
@@ -308,28 +292,6 @@ static int agent_config_copy(char *dst, size_t cap, const char *v, const char *n
 		return -EINVAL;
 	}
 	strcpy(dst, v);
-	return 0;
-}
-
-static int agent_config_long(const char *name, long def, long min, long max, long *out, char *err,
-			     size_t errlen)
-{
-	const char *v = agent_config_env(name);
-	char *end;
-	long n;
-
-	if (!v) {
-		*out = def;
-		return 0;
-	}
-	errno = 0;
-	n = strtol(v, &end, 10);
-	if (errno || *end || n < min || n > max) {
-		snprintf(err, errlen, "%s must be an integer from %ld to %ld, got '%s'", name, min,
-			 max, v);
-		return -EINVAL;
-	}
-	*out = n;
 	return 0;
 }
 
@@ -352,7 +314,7 @@ static int agent_config_node(const struct agent_props *p, const char *env, const
 			     const char *def, char *dst, size_t cap, const char **src, char *err,
 			     size_t errlen)
 {
-	const char *v = agent_config_env(env);
+	const char *v = env_get(env);
 	char *pv = NULL;
 	int rc;
 
@@ -373,7 +335,7 @@ static int agent_config_node(const struct agent_props *p, const char *env, const
 static int agent_config_node_api(struct agent_config *cfg, const struct agent_props *p,
 				 const char *file_err, char *err, size_t errlen)
 {
-	const char *v = agent_config_env("B3SCALE_AGENT_BBB_API");
+	const char *v = env_get("B3SCALE_AGENT_BBB_API");
 	char *url = NULL;
 	size_t n;
 	int rc = -EINVAL;
@@ -461,7 +423,7 @@ static int agent_config_b3scale(struct agent_config *cfg, char *err, size_t errl
 	char *end;
 	size_t n;
 
-	v = agent_config_env("B3SCALE_API_URL");
+	v = env_get("B3SCALE_API_URL");
 	if (!v) {
 		snprintf(err, errlen, "B3SCALE_API_URL is required but not set");
 		return -EINVAL;
@@ -476,7 +438,7 @@ static int agent_config_b3scale(struct agent_config *cfg, char *err, size_t errl
 	n = strlen(cfg->api_url);
 	while (n > 0 && cfg->api_url[n - 1] == '/')
 		cfg->api_url[--n] = '\0';
-	v = agent_config_env("B3SCALE_API_ACCESS_TOKEN");
+	v = env_get("B3SCALE_API_ACCESS_TOKEN");
 	if (!v) {
 		snprintf(err, errlen, "B3SCALE_API_ACCESS_TOKEN is required but not set "
 				      "(mint one with: b3scalectl auth authorize_node_agent)");
@@ -490,7 +452,7 @@ static int agent_config_b3scale(struct agent_config *cfg, char *err, size_t errl
 		return -EINVAL;
 	}
 	cfg->load_factor = 1.0;
-	v = agent_config_env("B3SCALE_LOAD_FACTOR");
+	v = env_get("B3SCALE_LOAD_FACTOR");
 	if (v) {
 		errno = 0;
 		cfg->load_factor = strtod(v, &end);
@@ -509,28 +471,28 @@ int agent_config_load(struct agent_config *cfg, char *err, size_t errlen)
 	long n;
 
 	memset(cfg, 0, sizeof(*cfg));
-	v = agent_config_env("BBB_CONFIG");
+	v = env_get("BBB_CONFIG");
 	if (agent_config_copy(cfg->bbb_config, sizeof(cfg->bbb_config),
 			      v ? v : "/etc/bigbluebutton/bbb-web.properties", "BBB_CONFIG", err,
 			      errlen) < 0 ||
 	    agent_config_b3scale(cfg, err, errlen) < 0 || agent_config_from_node(cfg, err, errlen) < 0)
 		return -EINVAL;
-	if (agent_config_long("B3SCALE_AGENT_HEARTBEAT_MS", 1000, 100, 60000, &cfg->heartbeat_ms,
+	if (env_long("B3SCALE_AGENT_HEARTBEAT_MS", 1000, 100, 60000, &cfg->heartbeat_ms,
 			      err, errlen) < 0 ||
-	    agent_config_long("B3SCALE_AGENT_FLUSH_MS", 200, 10, 60000, &cfg->flush_ms, err,
+	    env_long("B3SCALE_AGENT_FLUSH_MS", 200, 10, 60000, &cfg->flush_ms, err,
 			      errlen) < 0 ||
-	    agent_config_long("B3SCALE_AGENT_MAX_EVENTS", 10000, 10, 1000000, &cfg->max_events, err,
+	    env_long("B3SCALE_AGENT_MAX_EVENTS", 10000, 10, 1000000, &cfg->max_events, err,
 			      errlen) < 0 ||
-	    agent_config_long("B3SCALE_AGENT_RESYNC_S", 60, 1, 86400, &cfg->resync_s, err,
+	    env_long("B3SCALE_AGENT_RESYNC_S", 60, 1, 86400, &cfg->resync_s, err,
 			      errlen) < 0 ||
-	    agent_config_long("B3SCALE_AGENT_REPORT_LOAD", 0, 0, 1, &n, err, errlen) < 0)
+	    env_long("B3SCALE_AGENT_REPORT_LOAD", 0, 0, 1, &n, err, errlen) < 0)
 		return -EINVAL;
 	cfg->report_load = (int)n;
-	v = agent_config_env("B3SCALE_LOG_LEVEL");
+	v = env_get("B3SCALE_LOG_LEVEL");
 	if (agent_config_copy(cfg->log_level, sizeof(cfg->log_level), v ? v : "info",
 			      "B3SCALE_LOG_LEVEL", err, errlen) < 0)
 		return -EINVAL;
-	v = agent_config_env("B3SCALE_LOG_FORMAT");
+	v = env_get("B3SCALE_LOG_FORMAT");
 	if (agent_config_copy(cfg->log_format, sizeof(cfg->log_format), v ? v : "text",
 			      "B3SCALE_LOG_FORMAT", err, errlen) < 0)
 		return -EINVAL;

@@ -1,61 +1,18 @@
 /* config.c: environment parsing with a one-line explanation for every bad value. */
 #include "config.h"
 
+#include "env.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static const char *config_env(const char *name, const char *def)
-{
-	const char *v = getenv(name);
-
-	return (v && *v) ? v : def;
-}
-
-static int config_str(const char *name, const char *def, char *dst, size_t cap, char *err,
-		      size_t errlen)
-{
-	const char *v = config_env(name, def);
-
-	if (!v) {
-		snprintf(err, errlen, "%s is required but not set", name);
-		return -EINVAL;
-	}
-	if (strlen(v) >= cap) {
-		snprintf(err, errlen, "%s is too long (at most %zu characters)", name, cap - 1);
-		return -EINVAL;
-	}
-	strcpy(dst, v);
-	return 0;
-}
-
-static int config_long(const char *name, long def, long min, long max, long *out, char *err,
-		       size_t errlen)
-{
-	const char *v = getenv(name);
-	char *end;
-	long n;
-
-	if (!v || !*v) {
-		*out = def;
-		return 0;
-	}
-	errno = 0;
-	n = strtol(v, &end, 10);
-	if (errno || *end || n < min || n > max) {
-		snprintf(err, errlen, "%s must be an integer from %ld to %ld, got '%s'", name, min,
-			 max, v);
-		return -EINVAL;
-	}
-	*out = n;
-	return 0;
-}
-
 static int config_listen(struct lb_config *cfg, char *err, size_t errlen)
 {
-	const char *v = config_env("B3SCALE_LISTEN_HTTP", "127.0.0.1:42353");
+	const char *v = env_get("B3SCALE_LISTEN_HTTP") ? env_get("B3SCALE_LISTEN_HTTP")
+							 : "127.0.0.1:42353";
 	const char *colon = strrchr(v, ':');
 	char *end;
 	long port;
@@ -83,71 +40,71 @@ int config_load(struct lb_config *cfg, int need_db, char *err, size_t errlen)
 	long n;
 
 	memset(cfg, 0, sizeof(*cfg));
-	if (config_str("B3SCALE_DB_URL", need_db ? NULL : "", cfg->db_url, sizeof(cfg->db_url), err,
+	if (env_str("B3SCALE_DB_URL", need_db ? NULL : "", cfg->db_url, sizeof(cfg->db_url), err,
 		       errlen) < 0 ||
 	    config_listen(cfg, err, errlen) < 0 ||
-	    config_str("B3SCALE_POLICY_DIR", "policies", cfg->policy_dir, sizeof(cfg->policy_dir),
+	    env_str("B3SCALE_POLICY_DIR", "policies", cfg->policy_dir, sizeof(cfg->policy_dir),
 		       err, errlen) < 0 ||
-	    config_str("B3SCALE_LUA_DIR", "lua", cfg->lua_dir, sizeof(cfg->lua_dir), err,
+	    env_str("B3SCALE_LUA_DIR", "lua", cfg->lua_dir, sizeof(cfg->lua_dir), err,
 		       errlen) < 0 ||
-	    config_str("B3SCALE_SQL_DIR", "sql", cfg->sql_dir, sizeof(cfg->sql_dir), err,
+	    env_str("B3SCALE_SQL_DIR", "sql", cfg->sql_dir, sizeof(cfg->sql_dir), err,
 		       errlen) < 0 ||
-	    config_str("B3SCALE_POLICY", "least_load", cfg->default_policy,
+	    env_str("B3SCALE_POLICY", "least_load", cfg->default_policy,
 		       sizeof(cfg->default_policy), err, errlen) < 0 ||
-	    config_str("B3SCALE_API_JWT_SECRET", "", cfg->api_jwt_secret,
+	    env_str("B3SCALE_API_JWT_SECRET", "", cfg->api_jwt_secret,
 		       sizeof(cfg->api_jwt_secret), err, errlen) < 0 ||
-	    config_str("B3SCALE_OPENAPI_FILE", "docs/openapi.json", cfg->openapi_file,
+	    env_str("B3SCALE_OPENAPI_FILE", "docs/openapi.json", cfg->openapi_file,
 		       sizeof(cfg->openapi_file), err, errlen) < 0 ||
-	    config_str("B3SCALE_STATUS_PAGE", "docs/status.html", cfg->status_page,
+	    env_str("B3SCALE_STATUS_PAGE", "docs/status.html", cfg->status_page,
 		       sizeof(cfg->status_page), err, errlen) < 0 ||
-	    config_str("B3SCALE_LOG_LEVEL", "info", cfg->log_level, sizeof(cfg->log_level), err,
+	    env_str("B3SCALE_LOG_LEVEL", "info", cfg->log_level, sizeof(cfg->log_level), err,
 		       errlen) < 0 ||
-	    config_str("B3SCALE_LOG_FORMAT", "text", cfg->log_format, sizeof(cfg->log_format), err,
+	    env_str("B3SCALE_LOG_FORMAT", "text", cfg->log_format, sizeof(cfg->log_format), err,
 		       errlen) < 0)
 		return -EINVAL;
-	if (config_long("B3SCALE_WORKERS", 8, 1, 256, &n, err, errlen) < 0)
+	if (env_long("B3SCALE_WORKERS", 8, 1, 256, &n, err, errlen) < 0)
 		return -EINVAL;
 	cfg->workers = (unsigned)n;
-	if (config_long("B3SCALE_BACKEND_TIMEOUT_MS", 10000, 100, 600000, &cfg->backend_timeout_ms,
+	if (env_long("B3SCALE_BACKEND_TIMEOUT_MS", 10000, 100, 600000, &cfg->backend_timeout_ms,
 			err, errlen) < 0 ||
-	    config_long("B3SCALE_BACKEND_CONNECT_TIMEOUT_MS", 2000, 50, 60000,
+	    env_long("B3SCALE_BACKEND_CONNECT_TIMEOUT_MS", 2000, 50, 60000,
 			&cfg->backend_connect_timeout_ms, err, errlen) < 0)
 		return -EINVAL;
-	if (config_long("B3SCALE_MAX_QUERY", 65536, 1024, 1048576, &n, err, errlen) < 0)
+	if (env_long("B3SCALE_MAX_QUERY", 65536, 1024, 1048576, &n, err, errlen) < 0)
 		return -EINVAL;
 	cfg->max_query = (size_t)n;
-	if (config_long("B3SCALE_MAX_BODY", 8388608, 0, 268435456, &n, err, errlen) < 0)
+	if (env_long("B3SCALE_MAX_BODY", 8388608, 0, 268435456, &n, err, errlen) < 0)
 		return -EINVAL;
 	cfg->max_body = (size_t)n;
-	if (config_long("B3SCALE_CREATE_ATTEMPTS", 3, 1, 20, &n, err, errlen) < 0)
+	if (env_long("B3SCALE_CREATE_ATTEMPTS", 3, 1, 20, &n, err, errlen) < 0)
 		return -EINVAL;
 	cfg->max_attempts = (unsigned)n;
-	if (config_long("B3SCALE_POLL_INTERVAL_MS", 5000, 100, 3600000, &cfg->poll_interval_ms, err,
+	if (env_long("B3SCALE_POLL_INTERVAL_MS", 5000, 100, 3600000, &cfg->poll_interval_ms, err,
 			errlen) < 0 ||
-	    config_long("B3SCALE_POLL_TIMEOUT_MS", 3000, 50, 60000, &cfg->poll_timeout_ms, err,
+	    env_long("B3SCALE_POLL_TIMEOUT_MS", 3000, 50, 60000, &cfg->poll_timeout_ms, err,
 			errlen) < 0)
 		return -EINVAL;
-	if (config_long("B3SCALE_POLL_WORKERS", 2, 0, 64, &n, err, errlen) < 0)
+	if (env_long("B3SCALE_POLL_WORKERS", 2, 0, 64, &n, err, errlen) < 0)
 		return -EINVAL;
 	cfg->pollers = (unsigned)n;
-	if (config_long("B3SCALE_AGENT_MAX_AGE_MS", 5000, 100, 3600000, &cfg->agent_max_age_ms, err,
+	if (env_long("B3SCALE_AGENT_MAX_AGE_MS", 5000, 100, 3600000, &cfg->agent_max_age_ms, err,
 			errlen) < 0)
 		return -EINVAL;
-	if (config_long("B3SCALE_UNAVAILABLE_AFTER", 3, 1, 100, &n, err, errlen) < 0)
+	if (env_long("B3SCALE_UNAVAILABLE_AFTER", 3, 1, 100, &n, err, errlen) < 0)
 		return -EINVAL;
 	cfg->unavailable_after = (int)n;
-	if (config_long("B3SCALE_AVAILABLE_AFTER", 2, 1, 100, &n, err, errlen) < 0)
+	if (env_long("B3SCALE_AVAILABLE_AFTER", 2, 1, 100, &n, err, errlen) < 0)
 		return -EINVAL;
 	cfg->available_after = (int)n;
-	if (config_long("B3SCALE_POLICY_TIMEOUT_MS", 50, 1, 10000, &cfg->policy_timeout_ms, err,
+	if (env_long("B3SCALE_POLICY_TIMEOUT_MS", 50, 1, 10000, &cfg->policy_timeout_ms, err,
 			errlen) < 0 ||
-	    config_long("B3SCALE_POLICY_MAX_INSTRUCTIONS", 20000000, 10000, 2000000000,
+	    env_long("B3SCALE_POLICY_MAX_INSTRUCTIONS", 20000000, 10000, 2000000000,
 			&cfg->policy_max_insns, err, errlen) < 0)
 		return -EINVAL;
-	if (config_long("B3SCALE_POLICY_MEMORY_MB", 64, 4, 4096, &n, err, errlen) < 0)
+	if (env_long("B3SCALE_POLICY_MEMORY_MB", 64, 4, 4096, &n, err, errlen) < 0)
 		return -EINVAL;
 	cfg->policy_max_memory = (size_t)n << 20;
-	if (config_str("B3SCALE_POLICY_ON_ERROR", "fallback", onerr, sizeof(onerr), err, errlen) < 0)
+	if (env_str("B3SCALE_POLICY_ON_ERROR", "fallback", onerr, sizeof(onerr), err, errlen) < 0)
 		return -EINVAL;
 	if (strcmp(onerr, "fallback") != 0 && strcmp(onerr, "reject") != 0) {
 		snprintf(err, errlen, "B3SCALE_POLICY_ON_ERROR must be fallback or reject, got '%s'",

@@ -64,17 +64,20 @@ static int main_migrate(const struct lb_config *cfg)
 	return 0;
 }
 
-/* Policy names frontends use, for reload checks; *n = 0 when the database is unreachable. */
-static char **main_frontend_policies(struct db *db, size_t *n)
+/* Policy names frontends use, for reload checks; *n = 0 when the database is unreachable
+ * (the files are still checked, only the cross-check with frontends is skipped). */
+static char **main_frontend_policies(const struct lb_config *cfg, size_t *n)
 {
+	struct db db;
 	char err[512];
 	char **names = NULL;
 
 	*n = 0;
-	if (db_frontends_policies(db, &names, n, err, sizeof(err)) < 0) {
-		log_warn("policy", "event=frontend_policies_unknown error=\"%s\"", err);
+	if (!cfg->db_url[0] || db_open(&db, cfg->db_url, err, sizeof(err)) < 0)
 		return NULL;
-	}
+	if (db_frontends_policies(&db, &names, n, err, sizeof(err)) < 0)
+		log_warn("policy", "event=frontend_policies_unknown error=\"%s\"", err);
+	db_close(&db);
 	return names;
 }
 
@@ -113,16 +116,11 @@ static int main_check_db(const struct lb_config *cfg)
 /* --check: the reload validation on the files on disk. */
 static int main_policy_check(const struct lb_config *cfg)
 {
-	struct db db;
 	char err[1024];
-	char **names = NULL;
-	size_t n = 0;
+	size_t n;
+	char **names = main_frontend_policies(cfg, &n);
 	int rc;
 
-	if (cfg->db_url[0] && db_open(&db, cfg->db_url, err, sizeof(err)) == 0) {
-		names = main_frontend_policies(&db, &n);
-		db_close(&db);
-	}
 	rc = policy_check(cfg, (const char *const *)names, n, err, sizeof(err));
 	main_free_names(names, n);
 	if (rc < 0) {
@@ -135,15 +133,10 @@ static int main_policy_check(const struct lb_config *cfg)
 
 static void main_reload_policies(const struct lb_config *cfg)
 {
-	struct db db;
 	char err[1024];
-	char **names = NULL;
-	size_t n = 0;
+	size_t n;
+	char **names = main_frontend_policies(cfg, &n);
 
-	if (db_open(&db, cfg->db_url, err, sizeof(err)) == 0) {
-		names = main_frontend_policies(&db, &n);
-		db_close(&db);
-	}
 	policy_reload((const char *const *)names, n, err, sizeof(err));
 	main_free_names(names, n);
 }

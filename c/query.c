@@ -26,7 +26,7 @@ void query_free(struct query *q)
 	query_init(q);
 }
 
-static int hexval(int c)
+int query_hexval(int c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -47,8 +47,8 @@ int query_unescape(struct buf *out, const char *s, size_t len)
 		if (c == '+') {
 			c = ' ';
 		} else if (c == '%' && i + 2 < len &&
-			   hexval((unsigned char)s[i + 1]) >= 0 && hexval((unsigned char)s[i + 2]) >= 0) {
-			c = (char)(hexval((unsigned char)s[i + 1]) * 16 + hexval((unsigned char)s[i + 2]));
+			   query_hexval((unsigned char)s[i + 1]) >= 0 && query_hexval((unsigned char)s[i + 2]) >= 0) {
+			c = (char)(query_hexval((unsigned char)s[i + 1]) * 16 + query_hexval((unsigned char)s[i + 2]));
 			i += 2;
 		}
 		if (buf_append(out, &c, 1) < 0)

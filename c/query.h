@@ -30,6 +30,8 @@ void query_remove(struct query *q, const char *key);
 /* Encodes every pair except "checksum", RFC 3986 unreserved characters kept. */
 int query_encode(const struct query *q, struct buf *out);
 int query_escape(struct buf *out, const char *s);
+/* The value of a hex digit, or -1. */
+int query_hexval(int c);
 /* Decodes one component into out. */
 int query_unescape(struct buf *out, const char *s, size_t len);
 
