@@ -14,7 +14,7 @@
 #include "policy_stats.h"
 #include "stats.h"
 
-#define METRICS_CACHE_MS 2000
+#define METRICS_CACHE_MS 500
 
 static pthread_mutex_t metrics_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct buf metrics_cache;

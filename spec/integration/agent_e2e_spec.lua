@@ -84,10 +84,11 @@ describe("b3scaleagent with b3scaled", function()
       local b = backend(d)
       return b.meetings_count == 1 and b.attendees_count == 1
     end, 5), "numbers did not arrive")
-    assert.is_true(h.now() - t0 < 1.5, "took " .. (h.now() - t0) .. " s")
+    assert.is_true(h.now() - t0 < 1.5, "b3scalectl took " .. (h.now() - t0) .. " s")
     assert(h.wait_until(function()
       return metric(d, 'b3scale_backend_meetings{backend="' .. sim.url .. '"}') == 1
     end, 5))
+    assert.is_true(h.now() - t0 < 1.5, "/metrics took " .. (h.now() - t0) .. " s")
     assert.equal(1, metric(d, 'b3scale_backend_participants{backend="' .. sim.url .. '"}'))
   end)
 
