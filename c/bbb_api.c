@@ -180,6 +180,8 @@ void bbb_api_handle(struct worker *w, const struct http_request *req, struct htt
 		bbb_api_fail(&c, "checksumError", "This frontend is disabled.");
 		goto out;
 	}
+	/* verified: from here on the checksum is of no use, and policies must never see it */
+	query_remove(&c.params, "checksum");
 	bbb_api_dispatch(&c);
 out:
 	clock_gettime(CLOCK_MONOTONIC, &t1);
