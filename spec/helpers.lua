@@ -313,15 +313,8 @@ int EVP_Digest(const void *data, size_t count, unsigned char *md, unsigned int *
                const EVP_MD *type, ENGINE *impl);
 ]]
 
-local crypto
-local function libcrypto()
-    if crypto then return crypto end
-    for _, name in ipairs({ "crypto", "libcrypto.so.3", "libcrypto.so" }) do
-        local ok, lib = pcall(ffi.load, name)
-        if ok then crypto = lib; return lib end
-    end
-    error("cannot load libcrypto (install libssl3 / libssl-dev)")
-end
+-- one libcrypto loader for the daemon's tools and the specs
+local libcrypto = require("b3scalectl.jwt").libcrypto
 
 local DIGESTS = { sha1 = "SHA1", sha256 = "SHA256", sha384 = "SHA384", sha512 = "SHA512" }
 

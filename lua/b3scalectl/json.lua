@@ -56,34 +56,33 @@ local function decoder(s)
             end
         end
     end
+    -- fills t with the members up to `close` (one by member(t) each), past the separators
+    local function members(t, close, member)
+        pos = pos + 1; ws()
+        if s:sub(pos, pos) == close then pos = pos + 1; return t end
+        while true do
+            member(t)
+            ws()
+            local d = s:sub(pos, pos); pos = pos + 1
+            if d == close then return t end
+        end
+    end
     function value()
         ws()
         local c = s:sub(pos, pos)
         if c == "{" then
-            local t = {}
-            pos = pos + 1; ws()
-            if s:sub(pos, pos) == "}" then pos = pos + 1; return t end
-            while true do
+            return members({}, "}", function(t)
                 ws()
                 local k = string_()
                 ws(); pos = pos + 1          -- ':'
                 t[k] = value()
-                ws()
-                local d = s:sub(pos, pos); pos = pos + 1
-                if d == "}" then return t end
-            end
+            end)
         elseif c == "[" then
-            local t = setmetatable({}, ARRAY)
-            pos = pos + 1; ws()
-            if s:sub(pos, pos) == "]" then pos = pos + 1; return t end
             local n = 0
-            while true do
+            return members(setmetatable({}, ARRAY), "]", function(t)
                 n = n + 1
                 t[n] = value()
-                ws()
-                local d = s:sub(pos, pos); pos = pos + 1
-                if d == "]" then return t end
-            end
+            end)
         elseif c == '"' then
             return string_()
         elseif s:sub(pos, pos + 3) == "true" then pos = pos + 4; return true

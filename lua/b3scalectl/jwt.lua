@@ -17,8 +17,9 @@ for _, decl in ipairs({
     pcall(ffi.cdef, decl)
 end
 
+-- libcrypto through the FFI, loaded once (the spec helpers hash with it too)
 local crypto
-local function libcrypto()
+function _M.libcrypto()
     if crypto then return crypto end
     for _, name in ipairs({ "crypto", "libcrypto.so.3", "libcrypto.so" }) do
         local ok, lib = pcall(ffi.load, name)
@@ -29,7 +30,7 @@ end
 
 -- raw 48-byte HMAC-SHA384 of data under key
 function _M.hmac_sha384(key, data)
-    local lib = libcrypto()
+    local lib = _M.libcrypto()
     local out = ffi.new("unsigned char[64]")
     local len = ffi.new("unsigned int[1]")
     local r = lib.HMAC(lib.EVP_sha384(), key, #key, data, #data, out, len)

@@ -106,6 +106,21 @@ function _M.find_frontend(ctx, key)
     _M.fail("not_found", "no frontend with key " .. key)
 end
 
+-- find(ctx, name) (find_backend or find_frontend), or nil when there is none; other errors
+-- are raised as they are
+function _M.find_or_nil(find, ctx, name)
+    local ok, e = pcall(find, ctx, name)
+    if ok then return e end
+    if not (http.is_error(e) and e.kind == "not_found") then error(e, 0) end
+    return nil
+end
+
+-- GET /api/v1/<collection>/<id> of an object found before: the server's raw JSON and value
+function _M.get_raw(ctx, collection, obj)
+    local _, raw, v = ctx.client().get("/api/v1/" .. collection .. "/" .. http.urlencode(obj.id))
+    return raw, v
+end
+
 function _M.backend_host(b)
     return type(b.bbb) == "table" and b.bbb.host or b.host or "?"
 end
@@ -128,6 +143,12 @@ end
 -- prints the raw JSON text of the server (one value, newline terminated)
 function _M.print_json(ctx, raw)
     ctx.out(raw:gsub("%s+$", "") .. "\n")
+end
+
+-- a command's answer: the server's raw JSON with --json, else the formatted text
+function _M.reply(ctx, raw, fmt, ...)
+    if ctx.json then return _M.print_json(ctx, raw) end
+    ctx.out(string.format(fmt, ...))
 end
 
 return _M

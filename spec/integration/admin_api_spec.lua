@@ -2,82 +2,16 @@
 -- simulated BBB nodes: tokens, scopes, tenant isolation, validation, merge patches, the
 -- backend lifecycle with live meetings, and a second daemon on the same database.
 local h = require("helpers")
-local ffi = require("ffi")
-local bit = require("bit")
+local jwt = require("b3scalectl.jwt")
+local tokens = require("support.tokens")
 local cjson = require("cjson")
 
 local SECRET = "admin-api-spec-secret"
 local ACME_SECRET = "acme-bbb-secret"
 
---------------------------------------------------------------------------------------------
--- HS256/HS384 JWTs, signed with libcrypto's HMAC() through the FFI
-
-pcall(ffi.cdef, [[
-typedef struct evp_md_st EVP_MD;
-const EVP_MD *EVP_get_digestbyname(const char *name);
-unsigned char *HMAC(const EVP_MD *evp_md, const void *key, int key_len,
-                    const unsigned char *d, size_t n, unsigned char *md, unsigned int *md_len);
-]])
-pcall(ffi.cdef, [[
-unsigned char *HMAC(const EVP_MD *evp_md, const void *key, int key_len,
-                    const unsigned char *d, size_t n, unsigned char *md, unsigned int *md_len);
-]])
-local crypto
-for _, name in ipairs({ "crypto", "libcrypto.so.3", "libcrypto.so" }) do
-  local ok, lib = pcall(ffi.load, name)
-  if ok then
-    crypto = lib
-    break
-  end
-end
-
-
-local function hmac(digest, key, data)
-  local md = crypto.EVP_get_digestbyname(digest)
-  local out = ffi.new("unsigned char[64]")
-  local len = ffi.new("unsigned int[1]")
-  assert(crypto.HMAC(md, key, #key, data, #data, out, len) ~= nil, "HMAC failed")
-  return ffi.string(out, len[0])
-end
-
-
-local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-
-
-local function b64url(s)
-  local out = {}
-  for i = 1, #s, 3 do
-    local a, b, c = s:byte(i, i + 2)
-    local n = bit.bor(bit.lshift(a, 16), bit.lshift(b or 0, 8), c or 0)
-    local chars = 2 + (b and 1 or 0) + (c and 1 or 0)
-    for j = 1, chars do
-      local idx = bit.band(bit.rshift(n, 6 * (4 - j)), 63)
-      out[#out + 1] = B64:sub(idx + 1, idx + 1)
-    end
-  end
-  return table.concat(out)
-end
-
-
--- claims: table; opts.alg "HS384" (default), "HS256" or "none"; opts.secret
-local function jwt(claims, opts)
-  opts = opts or {}
-  local alg = opts.alg or "HS384"
-  local input = b64url(cjson.encode({ alg = alg, typ = "JWT" })) .. "." .. b64url(cjson.encode(claims))
-  if alg == "none" then
-    return input .. "."
-  end
-  local digest = ({ HS256 = "SHA256", HS384 = "SHA384" })[alg]
-  return input .. "." .. b64url(hmac(digest, opts.secret or SECRET, input))
-end
-
-
+-- HS384 tokens under the daemon's secret; claims override iat/exp (an hour from now)
 local function token(sub, scope, extra)
-  local c = { sub = sub, scope = scope, iat = os.time(), exp = os.time() + 3600 }
-  for k, v in pairs(extra or {}) do
-    c[k] = v
-  end
-  return jwt(c)
+  return tokens.hs384(SECRET, sub, scope, extra)
 end
 
 --------------------------------------------------------------------------------------------
@@ -153,7 +87,7 @@ describe("admin REST API", function()
   local be = {}        -- sim name -> Backend as created
 
   setup(function()
-    assert(crypto, "libcrypto not found")
+    assert(jwt.libcrypto(), "libcrypto not found")
     db = h.new_db("admin")
     h.migrate(db)
     sims = { h.bbbsim({ name = "a1" }), h.bbbsim({ name = "a2" }) }
@@ -182,15 +116,15 @@ describe("admin REST API", function()
 
     it("refuses other algorithms, other secrets and garbage", function()
       local claims = { sub = "root", scope = "b3scale:admin", exp = os.time() + 3600 }
-      unauthorized(jwt(claims, { alg = "HS256" }), "invalid token")
-      unauthorized(jwt(claims, { alg = "none" }), "invalid token")
-      unauthorized(jwt(claims, { secret = "not-the-secret" }), "invalid token")
+      unauthorized(tokens.other_alg("HS256", claims, SECRET), "invalid token")
+      unauthorized(tokens.other_alg("none", claims), "invalid token")
+      unauthorized(jwt.encode(claims, "not-the-secret"), "invalid token")
       unauthorized("abc.def.ghi", "invalid token")
       local parts = {}
       for p in ADMIN:gmatch("[^.]+") do
         parts[#parts + 1] = p
       end
-      parts[2] = b64url(cjson.encode({ sub = "root", scope = "b3scale:admin b3scale" }))
+      parts[2] = jwt.b64url(cjson.encode({ sub = "root", scope = "b3scale:admin b3scale" }))
       unauthorized(table.concat(parts, "."), "invalid token")
     end)
 
@@ -200,7 +134,7 @@ describe("admin REST API", function()
     end)
 
     it("accepts a token without exp, and serves the OpenAPI document without one", function()
-      local tok = jwt({ sub = "root", scope = "b3scale:admin" })
+      local tok = jwt.encode({ sub = "root", scope = "b3scale:admin" }, SECRET)
       must(200, api("GET", "/api/v1/frontends", tok))
       local doc = must(200, api("GET", "/api/v1/openapi.json", false))
       assert.equal("3.0.3", doc.openapi)

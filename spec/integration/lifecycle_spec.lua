@@ -1,6 +1,7 @@
 -- Backend lifecycle with the real daemon: polling, health, drain, decommission, failover of
 -- meetings, several instances on one database, and Postgres going away.
 local h = require("helpers")
+local cluster = require("support.cluster")
 
 local SECRET = "life-secret"
 local FAST = {
@@ -26,11 +27,7 @@ local function holds(sim, nsid)
 end
 
 local function register(db, sims)
-  for i, s in ipairs(sims) do
-    h.psql(db, string.format("INSERT INTO backends (host, secret, created_at) VALUES ('%s', '%s', now() - interval '%d seconds')",
-      s.url, s.secret, 100 - i))
-  end
-  h.psql(db, "INSERT INTO frontends (key, secret) VALUES ('fe', '" .. SECRET .. "')")
+  cluster.register(db, sims, "fe", SECRET)
 end
 
 local function env(extra)
@@ -40,22 +37,30 @@ local function env(extra)
   return e
 end
 
+-- a database `name` with the nodes a and b registered, and a daemon over them
+local function two_nodes(name, a, b)
+  local db = h.new_db(name)
+  h.migrate(db)
+  local s1, s2 = h.bbbsim({ name = a }), h.bbbsim({ name = b })
+  register(db, { s1, s2 })
+  return db, h.daemon({ db = db, env = env() }), s1, s2
+end
+
+local function stop_all(d)
+  if d then assert.equal(0, h.stop(d)) end
+  h.cleanup()
+end
+
 
 describe("polling and health", function()
   local db, d, s1, s2
 
   setup(function()
-    db = h.new_db("life")
-    h.migrate(db)
-    s1 = h.bbbsim({ name = "l1" })
-    s2 = h.bbbsim({ name = "l2" })
-    register(db, { s1, s2 })
-    d = h.daemon({ db = db, env = env() })
+    db, d, s1, s2 = two_nodes("life", "l1", "l2")
   end)
 
   teardown(function()
-    if d then assert.equal(0, h.stop(d)) end
-    h.cleanup()
+    stop_all(d)
   end)
 
   it("marks polled nodes ready and keeps their counters with the node's attendees", function()
@@ -110,17 +115,11 @@ describe("failover of meetings", function()
   local db, d, s1, s2
 
   setup(function()
-    db = h.new_db("fail")
-    h.migrate(db)
-    s1 = h.bbbsim({ name = "f1" })
-    s2 = h.bbbsim({ name = "f2" })
-    register(db, { s1, s2 })
-    d = h.daemon({ db = db, env = env() })
+    db, d, s1, s2 = two_nodes("fail", "f1", "f2")
   end)
 
   teardown(function()
-    if d then assert.equal(0, h.stop(d)) end
-    h.cleanup()
+    stop_all(d)
   end)
 
   it("re-creates a meeting of a dead node on a healthy one at join and sends the user there", function()
@@ -173,17 +172,11 @@ describe("drain and decommission", function()
   local db, d, s1, s2
 
   setup(function()
-    db = h.new_db("drain")
-    h.migrate(db)
-    s1 = h.bbbsim({ name = "d1" })
-    s2 = h.bbbsim({ name = "d2" })
-    register(db, { s1, s2 })
-    d = h.daemon({ db = db, env = env() })
+    db, d, s1, s2 = two_nodes("drain", "d1", "d2")
   end)
 
   teardown(function()
-    if d then assert.equal(0, h.stop(d)) end
-    h.cleanup()
+    stop_all(d)
   end)
 
   it("keeps a stopped node's meetings joinable and sends new ones elsewhere", function()
@@ -290,18 +283,11 @@ end)
 
 
 describe("Postgres going away", function()
-  local pgdir, port, base, db, d, s1
+  local pg, db, d, s1
 
   setup(function()
-    -- under /tmp itself: the postgres user must be able to reach it when we are root
-    pgdir = "/tmp/b3s-ownpg-" .. h.random_hex(4)
-    port = h.free_port()
-    local code, out = h.run({ "sh", "spec/support/pg.sh", "start", pgdir }, { PG_PORT = tostring(port) }, 60)
-    assert.equal(0, code, out)
-    base = h.trim(out):match("(postgresql://%S+)")
-    h.psql(base, "CREATE DATABASE pgaway")
-    db = base:gsub("/postgres$", "/pgaway")
-    h.migrate(db)
+    pg = cluster.private_pg("pgaway")
+    db = pg.db
     s1 = h.bbbsim({ name = "pg1" })
     register(db, { s1 })
     d = h.daemon({ db = db, env = env() })
@@ -309,15 +295,14 @@ describe("Postgres going away", function()
 
   teardown(function()
     if d then h.stop(d) end
-    h.run({ "sh", "spec/support/pg.sh", "stop", pgdir }, nil, 60)
-    os.execute("rm -rf " .. pgdir)
+    if pg then pg:remove() end
     h.cleanup()
   end)
 
   it("answers BBB errors while the database is down and recovers by itself without losing a meeting", function()
     local _, b = api(d, "create", "name=Kept&meetingID=kept")
     assert.equal("SUCCESS", rc(b))
-    assert.equal(0, (h.run({ "sh", "spec/support/pg.sh", "stop", pgdir }, nil, 60)))
+    assert.equal(0, (pg:stop()))
     local t0 = h.now()
     local st, body = api(d, "getMeetingInfo", "meetingID=kept")
     assert.equal(200, st)
@@ -325,7 +310,7 @@ describe("Postgres going away", function()
     assert.is_true(h.now() - t0 < 5, "an unreachable database must not hang requests")
     _, body = api(d, "create", "name=During&meetingID=during")
     assert.equal("FAILED", rc(body))
-    local code, out = h.run({ "sh", "spec/support/pg.sh", "start", pgdir }, { PG_PORT = tostring(port) }, 60)
+    local code, out = pg:start()
     assert.equal(0, code, out)
     h.wait_until(function()
       local _, i = api(d, "getMeetingInfo", "meetingID=kept")

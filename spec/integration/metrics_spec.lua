@@ -2,6 +2,7 @@
 -- by a strict Prometheus text-format parser, the documented families are exactly the exposed
 -- ones, the values move with what happens in the cluster, and no secret is ever exposed.
 local h = require("helpers")
+local cluster = require("support.cluster")
 local cjson = require("cjson")
 
 local FE_SECRET = "metrics-fe-secret-6f1d2c"
@@ -357,11 +358,7 @@ describe("/metrics of a running cluster", function()
     s2 = h.bbbsim({ name = "m2", secret = "metrics-node2-secret-51aa" })
     sims = { s1, s2 }
     backend_secrets = { s1.secret, s2.secret }
-    for i, s in ipairs(sims) do
-      h.psql(db, string.format("INSERT INTO backends (host, secret, created_at) VALUES ('%s', '%s', now() - interval '%d seconds')",
-        s.url, s.secret, 100 - i))
-    end
-    h.psql(db, "INSERT INTO frontends (key, secret) VALUES ('fe', '" .. FE_SECRET .. "')")
+    cluster.register(db, sims, "fe", FE_SECRET)
     d = h.daemon({ db = db, env = FAST })
     h.wait_until(function()
       return h.psql(db, "SELECT count(*) FROM backends WHERE node_state = 'ready'") == "2"
@@ -507,36 +504,25 @@ end)
 
 
 describe("/readyz and /metrics without the database", function()
-  local pgdir, port, base, db, d
+  local pg, db, d
 
   setup(function()
-    -- a private Postgres that can be stopped (under /tmp itself: the postgres user must be
-    -- able to reach it when we are root)
-    pgdir = "/tmp/b3s-metricspg-" .. h.random_hex(4)
-    port = h.free_port()
-    local code, out = h.run({ "sh", "spec/support/pg.sh", "start", pgdir }, { PG_PORT = tostring(port) }, 60)
-    assert.equal(0, code, out)
-    base = h.trim(out):match("(postgresql://%S+)")
-    h.psql(base, "CREATE DATABASE metricsaway")
-    db = base:gsub("/postgres$", "/metricsaway")
-    h.migrate(db)
-    h.psql(db, "INSERT INTO frontends (key, secret) VALUES ('fe', '" .. FE_SECRET .. "')")
+    pg = cluster.private_pg("metricsaway")      -- a private Postgres that can be stopped
+    db = pg.db
+    cluster.register(db, {}, "fe", FE_SECRET)
     d = h.daemon({ db = db, env = FAST })
   end)
 
   teardown(function()
     if d then h.stop(d) end
-    if pgdir then
-      h.run({ "sh", "spec/support/pg.sh", "stop", pgdir }, nil, 60)
-      os.execute("rm -rf " .. pgdir)
-    end
+    if pg then pg:remove() end
     h.cleanup()
   end)
 
   it("answers readyz 503 while Postgres is down, keeps healthz 200, and recovers", function()
     local st, body = h.get(d.url .. "/readyz")
     assert.equal(200, st, body)
-    assert.equal(0, (h.run({ "sh", "spec/support/pg.sh", "stop", pgdir }, nil, 60)))
+    assert.equal(0, (pg:stop()))
     local t0 = h.now()
     st, body = h.get(d.url .. "/readyz")
     assert.equal(503, st, body)
@@ -548,7 +534,7 @@ describe("/readyz and /metrics without the database", function()
     assert.equal(200, st)
     -- /metrics still answers, parses, and says the database is down (after the 2 s cache)
     eventually(d, function(m) return value(m, "b3scale_database_up") == 0 end, 10, "database_up 0")
-    local code, out = h.run({ "sh", "spec/support/pg.sh", "start", pgdir }, { PG_PORT = tostring(port) }, 60)
+    local code, out = pg:start()
     assert.equal(0, code, out)
     assert.is_not_nil(h.wait_until(function() return h.get(d.url .. "/readyz") == 200 end, 20, 0.2),
       "readyz did not recover")

@@ -1,5 +1,6 @@
 -- The policy engine inside the real daemon: hot reload, containment, retries, presentation.
 local h = require("helpers")
+local cluster = require("support.cluster")
 
 local SECRET = "policy-fe-secret"
 
@@ -66,11 +67,8 @@ local function setup_cluster(n, env, extra, settings)
   local sims = {}
   for i = 1, n do
     sims[i] = h.bbbsim({ name = "p" .. i })
-    h.psql(db, string.format("INSERT INTO backends (host, secret, created_at) VALUES ('%s', '%s', now() - interval '%d seconds')",
-      sims[i].url, sims[i].secret, 100 - i))
   end
-  h.psql(db, string.format("INSERT INTO frontends (key, secret, settings) VALUES ('fe', '%s', '%s')",
-    SECRET, settings or "{}"))
+  cluster.register(db, sims, "fe", SECRET, settings or "{}")
   local dir = policy_dir(extra and extra(sims) or nil)
   local e = { B3SCALE_POLICY_DIR = dir }
   for k, v in pairs(env or {}) do e[k] = v end

@@ -5,8 +5,7 @@
 -- ${TMPDIR:-/tmp}/b3scale-status-page.png) and its path printed.
 local h = require("helpers")
 local chromium = require("support.chromium")
-local ffi = require("ffi")
-local bit = require("bit")
+local tokens = require("support.tokens")
 local cjson = require("cjson")
 
 local JWT_SECRET = "status-page-jwt-secret-7d41"
@@ -18,53 +17,8 @@ local FAST = {
   B3SCALE_API_JWT_SECRET = JWT_SECRET,
 }
 
---------------------------------------------------------------------------------------------
--- HS384 JWTs (as in admin_api_spec.lua), signed with libcrypto's HMAC() through the FFI
-
-pcall(ffi.cdef, [[
-typedef struct evp_md_st EVP_MD;
-const EVP_MD *EVP_get_digestbyname(const char *name);
-]])
-pcall(ffi.cdef, [[
-unsigned char *HMAC(const EVP_MD *evp_md, const void *key, int key_len,
-                    const unsigned char *d, size_t n, unsigned char *md, unsigned int *md_len);
-]])
-local crypto
-for _, name in ipairs({ "crypto", "libcrypto.so.3", "libcrypto.so" }) do
-  local ok, lib = pcall(ffi.load, name)
-  if ok then
-    crypto = lib
-    break
-  end
-end
-
-local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-
-local function b64url(s)
-  local out = {}
-  for i = 1, #s, 3 do
-    local a, b, c = s:byte(i, i + 2)
-    local n = bit.bor(bit.lshift(a, 16), bit.lshift(b or 0, 8), c or 0)
-    for j = 1, 2 + (b and 1 or 0) + (c and 1 or 0) do
-      local idx = bit.band(bit.rshift(n, 6 * (4 - j)), 63)
-      out[#out + 1] = B64:sub(idx + 1, idx + 1)
-    end
-  end
-  return table.concat(out)
-end
-
-local function token(sub, scope)
-  local input = b64url(cjson.encode({ alg = "HS384", typ = "JWT" })) .. "."
-    .. b64url(cjson.encode({ sub = sub, scope = scope, iat = os.time(), exp = os.time() + 3600 }))
-  local md = crypto.EVP_get_digestbyname("SHA384")
-  local out = ffi.new("unsigned char[64]")
-  local len = ffi.new("unsigned int[1]")
-  assert(crypto.HMAC(md, JWT_SECRET, #JWT_SECRET, input, #input, out, len) ~= nil, "HMAC failed")
-  return input .. "." .. b64url(ffi.string(out, len[0]))
-end
-
-local ADMIN = token("ops", "b3scale:admin")
-local TENANT = token("acme", "b3scale")
+local ADMIN = tokens.hs384(JWT_SECRET, "ops", "b3scale:admin")
+local TENANT = tokens.hs384(JWT_SECRET, "acme", "b3scale")
 
 --------------------------------------------------------------------------------------------
 

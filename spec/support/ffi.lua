@@ -1,17 +1,11 @@
 -- spec/support/ffi.lua: loads build/libb3scale.so with c/ffi_api.h as the cdef, so the
 -- declarations specs use can never drift from the header.
 local ffi = require("ffi")
+local h = require("helpers")
 
 local _M = {}
 
-local function read(path)
-  local f = assert(io.open(path, "r"))
-  local s = f:read("*a")
-  f:close()
-  return s
-end
-
-local header = read("c/ffi_api.h")
+local header = assert(h.read_file("c/ffi_api.h"))
   :gsub("/%*.-%*/", "")
   :gsub("#[^\n]*", "")
 ffi.cdef(header)

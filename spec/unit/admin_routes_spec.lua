@@ -2,16 +2,9 @@
 -- checks that need no database (scopes, 404/405/413, validation, merge patch), with a fake
 -- b3scale.admin_host that records the SQL it is given.
 local cjson = require("cjson")
+local h = require("helpers")
 
 local ROOT = os.getenv("B3SCALE_ROOT") or "."
-
-
-local function read(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("*a")
-  f:close()
-  return s
-end
 
 
 describe("admin API route table", function()
@@ -26,7 +19,7 @@ describe("admin API route table", function()
   end)
 
   it("equals the (method, path) pairs of docs/openapi.json in both directions", function()
-    local doc = cjson.decode(read(ROOT .. "/docs/openapi.json"))
+    local doc = cjson.decode((assert(h.read_file(ROOT .. "/docs/openapi.json"))))
     assert.equal("3.0.3", doc.openapi)
     local in_doc, in_router = {}, {}
     local methods = { get = true, post = true, patch = true, put = true, delete = true,
@@ -52,7 +45,7 @@ describe("admin API route table", function()
   end)
 
   it("documents the components the contract names", function()
-    local doc = cjson.decode(read(ROOT .. "/docs/openapi.json"))
+    local doc = cjson.decode((assert(h.read_file(ROOT .. "/docs/openapi.json"))))
     for _, n in ipairs({ "Frontend", "Backend", "Meeting", "Error", "ValidationError", "Status" }) do
       assert.is_table(doc.components.schemas[n], n)
     end

@@ -2,14 +2,7 @@
 local lb = require("b3scale.policy")
 local host = require("b3scale.host")
 
-local function backend(i, t)
-  t = t or {}
-  return {
-    index = i, order = t.order or i, id = t.id or ("id-" .. i), host = "h" .. i,
-    tags = t.tags or {}, load_factor = t.load_factor or 1, meetings = t.meetings or 0,
-    pending = t.pending or 0, participants = t.participants or 0,
-  }
-end
+local backend = require("support.policy_fixtures").backend
 
 local function ids(list)
   local out = {}

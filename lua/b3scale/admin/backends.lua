@@ -7,7 +7,7 @@ local errors = require("b3scale.admin.errors")
 local db = require("b3scale.admin.db")
 local settings = require("b3scale.admin.settings")
 
-local type, pairs, ipairs, tonumber = type, pairs, ipairs, tonumber
+local type, ipairs, tonumber = type, ipairs, tonumber
 
 local COUNTERS = { "meetings_count", "attendees_count", "video_count", "voice_count",
   "listener_count" }
@@ -130,33 +130,20 @@ local function find(ctx, id, lock)
   if not errors.is_uuid(id) then
     return nil, errors.not_found("backend")
   end
-  local rows, err = db.query("SELECT " .. COLUMNS .. " FROM backends b WHERE b.id = $1::uuid"
+  return db.first("backend", "SELECT " .. COLUMNS .. " FROM backends b WHERE b.id = $1::uuid"
     .. " AND ($2::text IS NULL OR b.agent_ref = $2)" .. (lock and " FOR UPDATE" or ""),
     id, agent(ctx))
-  if not rows then
-    return nil, err
-  end
-  if not rows[1] then
-    return nil, errors.not_found("backend")
-  end
-  return rows[1]
 end
 
 
 function _M.list(ctx)
   local host = ctx.query.host
-  local rows, err = db.query("SELECT " .. COLUMNS .. " FROM backends b"
+  return db.listing(function(row)
+    return present(ctx, row)
+  end, "SELECT " .. COLUMNS .. " FROM backends b"
     .. " WHERE ($1::text IS NULL OR b.host = $1 OR b.host = $2)"
     .. " AND ($3::text IS NULL OR b.agent_ref = $3) ORDER BY b.host",
     host, _M.normalise_host(host) or host, agent(ctx))
-  if not rows then
-    return err
-  end
-  local out = json.array()
-  for i, row in ipairs(rows) do
-    out[i] = present(ctx, row)
-  end
-  return errors.ok(out)
 end
 
 
@@ -182,12 +169,7 @@ end
 
 
 function _M.create(ctx)
-  local body, err = errors.body_object(ctx.req)
-  if not body then
-    return err
-  end
-  local rec
-  rec, err = validate(body)
+  local rec, err = errors.body_record(ctx.req, validate)
   if not rec then
     return err
   end
@@ -204,11 +186,9 @@ end
 
 
 function _M.show(ctx)
-  local row, err = find(ctx, ctx.params.id)
-  if not row then
-    return err
-  end
-  return errors.ok(present(ctx, row))
+  return errors.shown(function(row)
+    return present(ctx, row)
+  end, find(ctx, ctx.params.id))
 end
 
 
@@ -222,14 +202,8 @@ function _M.update(ctx)
     if not row then
       return ferr
     end
-    local current = present({ admin = true }, row)
     local f = errors.fields()
-    for k in pairs(READ_ONLY) do
-      if patch[k] ~= nil and not json.equal(patch[k], current[k]) then
-        f:add(k, "is read-only")
-      end
-      patch[k] = nil
-    end
+    f:read_only(patch, present({ admin = true }, row), READ_ONLY)
     if not f:empty() then
       return f:response()
     end

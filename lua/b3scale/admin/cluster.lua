@@ -8,8 +8,7 @@ local json = require("b3scale.admin.json")
 local errors = require("b3scale.admin.errors")
 local db = require("b3scale.admin.db")
 
-local ipairs, type, tonumber, tostring, date, time = ipairs, type, tonumber, tostring,
-  os.date, os.time
+local ipairs, type, tonumber, tostring, time = ipairs, type, tonumber, tostring, os.time
 
 -- load as least_load computes it: load_factor x max((meetings + pending) x 15, attendees),
 -- pending = meeting rows placed since the node was last polled (as /metrics does)
@@ -30,14 +29,6 @@ local FRONTENDS = "SELECT f.key, f.active, count(m.id)::text AS meetings,"
 local ERROR_KINDS = { "runtime", "budget", "badret", "nomem" }
 
 
-local function rfc3339(epoch)
-  if type(epoch) ~= "number" then
-    return json.null
-  end
-  return date("!%Y-%m-%dT%H:%M:%SZ", epoch)
-end
-
-
 -- last_error is the poller's text (never a signed URL); scrub a checksum anyway, so a future
 -- error message that quotes a URL cannot leak one onto a screen.
 local function scrub(s)
@@ -54,51 +45,31 @@ local function num(v)
 end
 
 
-local function backends()
-  local rows, err = db.query(BACKENDS)
-  if not rows then
-    return nil, err
-  end
-  local out = json.array()
-  for i, r in ipairs(rows) do
-    out[i] = {
-      id = r.id, host = r.host, admin_state = r.admin_state, node_state = r.node_state,
-      meetings = num(r.meetings_count), participants = num(r.attendees_count),
-      video = num(r.video_count), voice = num(r.voice_count),
-      listeners = num(r.listener_count),
-      latency_ms = db.num(r.latency_ms) or json.null,
-      last_error = scrub(r.last_error),
-      load_factor = num(r.load_factor), load = num(r.load),
-      tags = json.raw(db.val(r.tags) or "[]"),
-    }
-  end
-  return out
+local function backend(r)
+  return {
+    id = r.id, host = r.host, admin_state = r.admin_state, node_state = r.node_state,
+    meetings = num(r.meetings_count), participants = num(r.attendees_count),
+    video = num(r.video_count), voice = num(r.voice_count),
+    listeners = num(r.listener_count),
+    latency_ms = db.num(r.latency_ms) or json.null,
+    last_error = scrub(r.last_error),
+    load_factor = num(r.load_factor), load = num(r.load),
+    tags = json.raw(db.val(r.tags) or "[]"),
+  }
 end
 
 
-local function frontends()
-  local rows, err = db.query(FRONTENDS)
-  if not rows then
-    return nil, err
-  end
-  local out = json.array()
-  for i, r in ipairs(rows) do
-    out[i] = { key = r.key, active = db.bool(r.active), meetings = num(r.meetings),
-      attendees = num(r.attendees) }
-  end
-  return out
+local function frontend(r)
+  return { key = r.key, active = db.bool(r.active), meetings = num(r.meetings),
+    attendees = num(r.attendees) }
 end
 
 
 local function policy()
   local host = db.host()
   local st = host.status()
-  local out = {
-    generation = st.policy_generation,
-    last_reload_error = db.val(st.last_reload_error) or json.null,
-    last_reload_error_at = rfc3339(db.val(st.last_reload_error_at)),
-    policies = json.array(),
-  }
+  local out = db.policy_status(st)
+  out.policies = json.array()
   local default = db.val(st.default_policy) or json.null
   out.default = default
   local stats = type(host.policy_stats) == "function" and host.policy_stats() or {}
@@ -116,17 +87,17 @@ end
 
 
 function _M.show()
-  local b, err = backends()
+  local b, err = db.map(backend, BACKENDS)
   if not b then
     return err
   end
   local f
-  f, err = frontends()
+  f, err = db.map(frontend, FRONTENDS)
   if not f then
     return err
   end
   return errors.ok({
-    generated_at = rfc3339(time()),
+    generated_at = db.rfc3339(time()),
     backends = b,
     frontends = f,
     policy = policy(),

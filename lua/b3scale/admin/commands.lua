@@ -11,14 +11,12 @@ local ipairs, tostring = ipairs, tostring
 
 
 local function end_all(backend_id)
-  local rows, err = db.query("SELECT id::text AS id FROM backends WHERE id = $1::uuid",
-    backend_id)
-  if not rows then
+  local found, err = db.first("backend", "SELECT id::text AS id FROM backends"
+    .. " WHERE id = $1::uuid", backend_id)
+  if not found then
     return err
   end
-  if not rows[1] then
-    return errors.not_found("backend")
-  end
+  local rows
   rows, err = db.query("SELECT " .. meetings.COLUMNS .. meetings.FROM
     .. " WHERE m.backend_id = $1::uuid ORDER BY m.id", backend_id)
   if not rows then
@@ -56,11 +54,8 @@ local function end_all(backend_id)
 end
 
 
-function _M.create(ctx)
-  local body, err = errors.body_object(ctx.req)
-  if not body then
-    return err
-  end
+-- The backend id a command body names (lower-cased), or nil and a 400 response.
+local function validate(body)
   local f = errors.fields()
   f:unknown(body, { action = true, params = true })
   local action, params = body.action, body.params
@@ -84,9 +79,18 @@ function _M.create(ctx)
     end
   end
   if not f:empty() then
-    return f:response()
+    return nil, f:response()
   end
-  return end_all(id:lower())
+  return id:lower()
+end
+
+
+function _M.create(ctx)
+  local id, err = errors.body_record(ctx.req, validate)
+  if not id then
+    return err
+  end
+  return end_all(id)
 end
 
 

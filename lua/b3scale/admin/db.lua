@@ -2,9 +2,12 @@
 -- b3scale.admin_host (required lazily, so these modules load under busted without it).
 local _M = {}
 
+local json = require("b3scale.admin.json")
 local errors = require("b3scale.admin.errors")
 
-local require, tostring, tonumber, pcall, error = require, tostring, tonumber, pcall, error
+local require, tostring, tonumber, pcall, error, ipairs, type = require, tostring, tonumber,
+  pcall, error, ipairs, type
+local date = os.date
 
 -- timestamptz as RFC 3339 UTC, for SELECT lists
 _M.TS = [[to_char(%s AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')]]
@@ -22,6 +25,26 @@ end
 
 function _M.ts(column, alias)
   return _M.TS:format(column) .. " AS " .. (alias or column:match("([%w_]+)$"))
+end
+
+
+-- An epoch as RFC 3339 UTC (as ts renders a timestamptz), or JSON null without one.
+function _M.rfc3339(epoch)
+  if type(epoch) ~= "number" then
+    return json.null
+  end
+  return date("!%Y-%m-%dT%H:%M:%SZ", epoch)
+end
+
+
+-- The policy engine's generation and last reload error from host.status() `st`, as both
+-- /api/v1/status and /api/v1/cluster report them.
+function _M.policy_status(st)
+  return {
+    generation = st.policy_generation,
+    last_reload_error = _M.val(st.last_reload_error) or json.null,
+    last_reload_error_at = _M.rfc3339(_M.val(st.last_reload_error_at)),
+  }
 end
 
 
@@ -62,6 +85,43 @@ function _M.write(conflict, sql, ...)
     return nil, failure(message, sqlstate, conflict)
   end
   return rows
+end
+
+
+-- The first row of a statement, or nil and a response: 404 "<what> not found" without one.
+function _M.first(what, sql, ...)
+  local rows, err = _M.query(sql, ...)
+  if not rows then
+    return nil, err
+  end
+  if not rows[1] then
+    return nil, errors.not_found(what)
+  end
+  return rows[1]
+end
+
+
+-- The rows of a statement, each through present, as a JSON array; or nil and a response.
+function _M.map(present, sql, ...)
+  local rows, err = _M.query(sql, ...)
+  if not rows then
+    return nil, err
+  end
+  local out = json.array()
+  for i, row in ipairs(rows) do
+    out[i] = present(row)
+  end
+  return out
+end
+
+
+-- A list endpoint's answer: 200 with the rows through present (see map), or the failure.
+function _M.listing(present, sql, ...)
+  local out, err = _M.map(present, sql, ...)
+  if not out then
+    return err
+  end
+  return errors.ok(out)
 end
 
 

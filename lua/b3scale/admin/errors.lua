@@ -34,6 +34,15 @@ function _M.conflict(message)
 end
 
 
+-- A show endpoint's answer: 200 with present(row), or the response a failed look-up gave.
+function _M.shown(present, row, err)
+  if not row then
+    return err
+  end
+  return _M.ok(present(row))
+end
+
+
 -- A collector of field problems: v:add("bbb.host", "must be a string"); v:response().
 local Fields = {}
 Fields.__index = Fields
@@ -71,6 +80,18 @@ function Fields:unknown(obj, allowed, prefix)
     if not allowed[k] then
       self:add((prefix or "") .. tostring(k), "unknown field")
     end
+  end
+end
+
+
+-- For a merge patch: "is read-only" for every key of the set `keys` that the patch sets to
+-- something other than its current value; all of them are dropped from the patch.
+function Fields:read_only(patch, current, keys)
+  for k in pairs(keys) do
+    if patch[k] ~= nil and not json.equal(patch[k], current[k]) then
+      self:add(k, "is read-only")
+    end
+    patch[k] = nil
   end
 end
 
@@ -145,6 +166,17 @@ function _M.body_object(req, required)
     return nil, f:response("request body must be a JSON object")
   end
   return v
+end
+
+
+-- The request body as a JSON object checked by validate(body) (which returns a record, or nil
+-- and a response): the record, or nil and the response of whichever step refused it.
+function _M.body_record(req, validate)
+  local body, err = _M.body_object(req)
+  if not body then
+    return nil, err
+  end
+  return validate(body)
 end
 
 

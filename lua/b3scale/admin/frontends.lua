@@ -7,7 +7,7 @@ local errors = require("b3scale.admin.errors")
 local db = require("b3scale.admin.db")
 local settings = require("b3scale.admin.settings")
 
-local type, pairs, ipairs = type, pairs, ipairs
+local type = type
 
 local COLUMNS = "f.id::text AS id, f.key, f.secret, f.settings::text AS settings, "
   .. "f.active::text AS active, f.account_ref, " .. db.ts("f.created_at") .. ", "
@@ -92,43 +92,23 @@ local function find(ctx, id, lock)
   if not errors.is_uuid(id) then
     return nil, errors.not_found("frontend")
   end
-  local rows, err = db.query("SELECT " .. COLUMNS .. " FROM frontends f WHERE f.id = $1::uuid"
+  return db.first("frontend", "SELECT " .. COLUMNS .. " FROM frontends f WHERE f.id = $1::uuid"
     .. " AND ($2::text IS NULL OR f.account_ref = $2)" .. (lock and " FOR UPDATE" or ""),
     id, owner(ctx))
-  if not rows then
-    return nil, err
-  end
-  if not rows[1] then
-    return nil, errors.not_found("frontend")
-  end
-  return rows[1]
 end
 
 
 function _M.list(ctx)
   local q = ctx.query
   local ref = owner(ctx) or q.account_ref
-  local rows, err = db.query("SELECT " .. COLUMNS .. " FROM frontends f"
+  return db.listing(present, "SELECT " .. COLUMNS .. " FROM frontends f"
     .. " WHERE ($1::text IS NULL OR f.key = $1) AND ($2::text IS NULL OR f.account_ref = $2)"
     .. " ORDER BY f.key", q.key, ref)
-  if not rows then
-    return err
-  end
-  local out = json.array()
-  for i, row in ipairs(rows) do
-    out[i] = present(row)
-  end
-  return errors.ok(out)
 end
 
 
 function _M.create(ctx)
-  local body, err = errors.body_object(ctx.req)
-  if not body then
-    return err
-  end
-  local rec
-  rec, err = validate(body)
+  local rec, err = errors.body_record(ctx.req, validate)
   if not rec then
     return err
   end
@@ -146,11 +126,7 @@ end
 
 
 function _M.show(ctx)
-  local row, err = find(ctx, ctx.params.id)
-  if not row then
-    return err
-  end
-  return errors.ok(present(row))
+  return errors.shown(present, find(ctx, ctx.params.id))
 end
 
 
@@ -174,14 +150,8 @@ function _M.update(ctx)
     if not row then
       return ferr
     end
-    local current = present(row)
     local f = errors.fields()
-    for k in pairs(READ_ONLY) do
-      if patch[k] ~= nil and patch[k] ~= current[k] then
-        f:add(k, "is read-only")
-      end
-      patch[k] = nil
-    end
+    f:read_only(patch, present(row), READ_ONLY)
     if patch.key ~= nil then
       if type(patch.bbb) == "table" and patch.bbb.key ~= nil and patch.bbb.key ~= patch.key then
         f:add("key", "does not match bbb.key")
@@ -220,15 +190,12 @@ function _M.destroy(ctx)
     return errors.not_found("frontend")
   end
   return db.tx(function()
-    local rows, err = db.query("DELETE FROM frontends AS f WHERE f.id = $1::uuid RETURNING "
-      .. COLUMNS, id)
-    if not rows then
+    local row, err = db.first("frontend", "DELETE FROM frontends AS f WHERE f.id = $1::uuid"
+      .. " RETURNING " .. COLUMNS, id)
+    if not row then
       return err
     end
-    if not rows[1] then
-      return errors.not_found("frontend")
-    end
-    local out = present(rows[1])
+    local out = present(row)
     out.deleted = true
     return errors.ok(out)
   end)

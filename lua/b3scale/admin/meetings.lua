@@ -71,7 +71,7 @@ function _M.list(ctx)
   if not f:empty() then
     return f:response()
   end
-  local rows, err = db.query("SELECT " .. _M.COLUMNS .. _M.FROM
+  return db.listing(_M.present, "SELECT " .. _M.COLUMNS .. _M.FROM
     .. " WHERE ($1::uuid IS NULL OR m.backend_id = $1::uuid)"
     .. " AND ($2::text IS NULL OR b.host = $2 OR b.host = $3)"
     .. " AND ($4::uuid IS NULL OR m.frontend_id = $4::uuid)"
@@ -79,14 +79,6 @@ function _M.list(ctx)
     .. " AND ($6::text IS NULL OR f.account_ref = $6) ORDER BY m.id",
     q.backend_id, q.backend_host, backends.normalise_host(q.backend_host) or q.backend_host,
     q.frontend_id, q.frontend_key, (not ctx.admin) and ctx.sub or nil)
-  if not rows then
-    return err
-  end
-  local out = json.array()
-  for i, row in ipairs(rows) do
-    out[i] = _M.present(row)
-  end
-  return errors.ok(out)
 end
 
 
@@ -94,24 +86,13 @@ local function find(ctx, id)
   if type(id) ~= "string" or not id:find("^%d+$") or #id > 18 then
     return nil, errors.not_found("meeting")
   end
-  local rows, err = db.query("SELECT " .. _M.COLUMNS .. _M.FROM .. " WHERE m.id = $1::bigint"
+  return db.first("meeting", "SELECT " .. _M.COLUMNS .. _M.FROM .. " WHERE m.id = $1::bigint"
     .. " AND ($2::text IS NULL OR f.account_ref = $2)", id, (not ctx.admin) and ctx.sub or nil)
-  if not rows then
-    return nil, err
-  end
-  if not rows[1] then
-    return nil, errors.not_found("meeting")
-  end
-  return rows[1]
 end
 
 
 function _M.show(ctx)
-  local row, err = find(ctx, ctx.params.id)
-  if not row then
-    return err
-  end
-  return errors.ok(_M.present(row))
+  return errors.shown(_M.present, find(ctx, ctx.params.id))
 end
 
 

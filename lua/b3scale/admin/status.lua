@@ -6,15 +6,7 @@ local json = require("b3scale.admin.json")
 local errors = require("b3scale.admin.errors")
 local db = require("b3scale.admin.db")
 
-local ipairs, type, date = ipairs, type, os.date
-
-
-local function rfc3339(epoch)
-  if type(epoch) ~= "number" then
-    return json.null
-  end
-  return date("!%Y-%m-%dT%H:%M:%SZ", epoch)
-end
+local ipairs, type = ipairs, type
 
 
 function _M.show(ctx)
@@ -34,11 +26,7 @@ function _M.show(ctx)
     scopes = errors.sorted_keys(ctx.scopes),
     is_admin = ctx.admin,
     database = { available = st.db_available == true, pending_migrations = pending },
-    policy = {
-      generation = st.policy_generation,
-      last_reload_error = db.val(st.last_reload_error) or json.null,
-      last_reload_error_at = rfc3339(db.val(st.last_reload_error_at)),
-    },
+    policy = db.policy_status(st),
   })
 end
 

@@ -20,6 +20,12 @@ local function ttl_of(flags)
     return ttl
 end
 
+-- the claims and the signed token for sub and scopes, with --expires and --secret
+local function mint(ctx, flags, sub, scopes)
+    local claims = jwt.claims(sub, scopes, ttl_of(flags))
+    return claims, jwt.encode(claims, secret_of(ctx, flags))
+end
+
 local function expiry_text(claims)
     if not claims.exp then return "never" end
     return os.date("!%Y-%m-%dT%H:%M:%SZ", claims.exp)
@@ -45,8 +51,7 @@ return {
             local scopes = util.csv(flags.scopes)
             if #scopes == 0 then util.usage("--scopes: give at least one scope") end
             if flags.sub == "" then util.usage("--sub must not be empty") end
-            local claims = jwt.claims(flags.sub, scopes, ttl_of(flags))
-            local token = jwt.encode(claims, secret_of(ctx, flags))
+            local claims, token = mint(ctx, flags, flags.sub, scopes)
             if ctx.json then
                 return ctx.out(json.encode({ token = token, sub = claims.sub, scope = claims.scope,
                     exp = claims.exp or json.null }) .. "\n")
@@ -68,8 +73,7 @@ return {
         run = function(ctx, _, flags)
             local ref = flags.ref
             if ref == nil or ref == "" then ref = "node-" .. jwt.random_hex(4) end
-            local claims = jwt.claims(ref, { "b3scale:node" }, ttl_of(flags))
-            local token = jwt.encode(claims, secret_of(ctx, flags))
+            local claims, token = mint(ctx, flags, ref, { "b3scale:node" })
             if ctx.json then
                 return ctx.out(json.encode({ ref = ref, token = token, exp = claims.exp or json.null }) .. "\n")
             end

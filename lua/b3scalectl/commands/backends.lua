@@ -27,12 +27,6 @@ local function backend_rows(list)
     return tbl.render({ "HOST", "STATE", "MEETINGS", "ATTENDEES", "LOAD FACTOR", "TAGS", "LAST ERROR" }, rows)
 end
 
--- the backend's own JSON as the server sends it (after a look-up by host)
-local function get_raw(ctx, b)
-    local _, raw, v = ctx.client().get("/api/v1/backends/" .. http.urlencode(b.id))
-    return raw, v
-end
-
 local function backend_detail(b)
     return tbl.kv({
         { "host", util.backend_host(b) },
@@ -59,9 +53,8 @@ local function set_state(state, verb)
         local b = util.find_backend(ctx, args[1])
         local _, raw, v = ctx.client().patch("/api/v1/backends/" .. http.urlencode(b.id),
             { admin_state = state })
-        if ctx.json then return util.print_json(ctx, raw) end
-        ctx.out(string.format("%s backend %s (admin state %s)\n", verb, util.backend_host(v or b),
-            util.show((v or {}).admin_state) or state))
+        util.reply(ctx, raw, "%s backend %s (admin state %s)\n", verb, util.backend_host(v or b),
+            util.show((v or {}).admin_state) or state)
     end
 end
 
@@ -84,7 +77,7 @@ return {
         help = "Shows one backend, looked up by its host (as given to `set backend`) or id.",
         run = function(ctx, args)
             local b = util.find_backend(ctx, args[1])
-            local raw, v = get_raw(ctx, b)
+            local raw, v = util.get_raw(ctx, "backends", b)
             if ctx.json then return util.print_json(ctx, raw) end
             ctx.out(backend_detail(v or b))
         end,
@@ -110,33 +103,27 @@ return {
                 if not lf then util.usage("--load-factor must be a number, got " .. flags["load-factor"]) end
             end
             local c = ctx.client()
-            local found
-            local ok, e = pcall(util.find_backend, ctx, args[1])
-            if ok then found = e
-            elseif not (http.is_error(e) and e.kind == "not_found") then error(e, 0) end
+            local found = util.find_or_nil(util.find_backend, ctx, args[1])
             if not found then
                 local body = { bbb = { host = util.normalise_host(args[1]) }, admin_state = "ready" }
                 if flags.secret ~= nil then body.bbb.secret = flags.secret end
                 if flags.tags ~= nil then body.settings = { tags = util.csv(flags.tags) } end
                 if lf then body.load_factor = lf end
                 local _, raw, v = c.post("/api/v1/backends", body)
-                if ctx.json then return util.print_json(ctx, raw) end
-                return ctx.out(string.format("created backend %s (id %s)\n",
-                    util.backend_host(v or body), util.show((v or {}).id) or "?"))
+                return util.reply(ctx, raw, "created backend %s (id %s)\n",
+                    util.backend_host(v or body), util.show((v or {}).id) or "?")
             end
             local patch, n = {}, 0
             if flags.secret ~= nil then patch.bbb = { secret = flags.secret }; n = n + 1 end
             if flags.tags ~= nil then patch.settings = { tags = util.csv(flags.tags) }; n = n + 1 end
             if lf then patch.load_factor = lf; n = n + 1 end
             if n == 0 then
-                local raw = get_raw(ctx, found)
-                if ctx.json then return util.print_json(ctx, raw) end
-                return ctx.out(string.format("backend %s exists; nothing to change " ..
-                    "(give --secret, --tags or --load-factor)\n", util.backend_host(found)))
+                return util.reply(ctx, util.get_raw(ctx, "backends", found), "backend %s exists;" ..
+                    " nothing to change (give --secret, --tags or --load-factor)\n",
+                    util.backend_host(found))
             end
             local _, raw, v = c.patch("/api/v1/backends/" .. http.urlencode(found.id), patch)
-            if ctx.json then return util.print_json(ctx, raw) end
-            ctx.out(string.format("updated backend %s\n", util.backend_host(v or found)))
+            util.reply(ctx, raw, "updated backend %s\n", util.backend_host(v or found))
         end,
     },
     {

@@ -19,11 +19,6 @@ local function bbb_url(ctx, key)
     return ctx.api .. "/bbb/" .. key .. "/bigbluebutton/api/"
 end
 
-local function get_raw(ctx, f)
-    local _, raw, v = ctx.client().get("/api/v1/frontends/" .. http.urlencode(f.id))
-    return raw, v
-end
-
 -- --settings: a JSON object, kept verbatim (explicit nulls clear keys in a merge patch)
 local function settings_flag(s)
     local v, err = json.decode(s)
@@ -36,8 +31,7 @@ local function set_active(active, verb)
     return function(ctx, args)
         local f = util.find_frontend(ctx, args[1])
         local _, raw = ctx.client().patch("/api/v1/frontends/" .. http.urlencode(f.id), { active = active })
-        if ctx.json then return util.print_json(ctx, raw) end
-        ctx.out(string.format("%s frontend %s\n", verb, util.frontend_key(f)))
+        util.reply(ctx, raw, "%s frontend %s\n", verb, util.frontend_key(f))
     end
 end
 
@@ -65,7 +59,7 @@ return {
                "(<api>/bbb/<key>/bigbluebutton/api/) and the secret.",
         run = function(ctx, args)
             local f = util.find_frontend(ctx, args[1])
-            local raw, v = get_raw(ctx, f)
+            local raw, v = util.get_raw(ctx, "frontends", f)
             if ctx.json then return util.print_json(ctx, raw) end
             f = v or f
             local key = util.frontend_key(f)
@@ -101,32 +95,26 @@ return {
                 account = flags["account-ref"] == "" and json.null or flags["account-ref"]
             end
             local c = ctx.client()
-            local found
-            local ok, e = pcall(util.find_frontend, ctx, args[1])
-            if ok then found = e
-            elseif not (http.is_error(e) and e.kind == "not_found") then error(e, 0) end
+            local found = util.find_or_nil(util.find_frontend, ctx, args[1])
             if not found then
                 local body = { bbb = { key = args[1] } }
                 if flags.secret ~= nil then body.bbb.secret = flags.secret end
                 if settings then body.settings = settings end
                 if account ~= nil and account ~= json.null then body.account_ref = account end
                 local _, raw = c.post("/api/v1/frontends", body)
-                if ctx.json then return util.print_json(ctx, raw) end
-                return ctx.out(string.format("created frontend %s (API URL %s)\n", args[1], bbb_url(ctx, args[1])))
+                return util.reply(ctx, raw, "created frontend %s (API URL %s)\n", args[1], bbb_url(ctx, args[1]))
             end
             local patch, n = {}, 0
             if flags.secret ~= nil then patch.bbb = { secret = flags.secret }; n = n + 1 end
             if settings then patch.settings = settings; n = n + 1 end
             if account ~= nil then patch.account_ref = account; n = n + 1 end
             if n == 0 then
-                local raw = get_raw(ctx, found)
-                if ctx.json then return util.print_json(ctx, raw) end
-                return ctx.out(string.format("frontend %s exists; nothing to change " ..
-                    "(give --secret, --settings or --account-ref)\n", util.frontend_key(found)))
+                return util.reply(ctx, util.get_raw(ctx, "frontends", found), "frontend %s exists;" ..
+                    " nothing to change (give --secret, --settings or --account-ref)\n",
+                    util.frontend_key(found))
             end
             local _, raw = c.patch("/api/v1/frontends/" .. http.urlencode(found.id), patch)
-            if ctx.json then return util.print_json(ctx, raw) end
-            ctx.out(string.format("updated frontend %s\n", util.frontend_key(found)))
+            util.reply(ctx, raw, "updated frontend %s\n", util.frontend_key(found))
         end,
     },
     {
@@ -148,8 +136,7 @@ return {
         run = function(ctx, args)
             local f = util.find_frontend(ctx, args[1])
             local _, raw = ctx.client().delete("/api/v1/frontends/" .. http.urlencode(f.id))
-            if ctx.json then return util.print_json(ctx, raw) end
-            ctx.out(string.format("deleted frontend %s\n", util.frontend_key(f)))
+            util.reply(ctx, raw, "deleted frontend %s\n", util.frontend_key(f))
         end,
     },
 }

@@ -1,18 +1,10 @@
 -- policies/chashed.lua on plain tables.
-local lb = require("b3scale.policy")
+local fx = require("support.policy_fixtures")
 
-local function backend(i, t)
-  t = t or {}
-  return {
-    index = i, order = t.order or i, id = t.id or ("id-" .. i), host = "h" .. i,
-    tags = t.tags or {}, load_factor = t.load_factor or 1, meetings = t.meetings or 0,
-    pending = t.pending or 0, participants = t.participants or 0,
-  }
-end
+local backend = fx.backend
 
 local function request(meeting_id, settings, excluded)
-  return { action = "create", meeting_id = meeting_id, attempt = 1, excluded = excluded or {},
-    frontend = { key = "fe", settings = settings or {} }, params = {}, now = 0 }
+  return fx.request(settings, excluded, { meeting_id = meeting_id })
 end
 
 -- the same backends in a new array, reindexed (as C builds it for each call)
@@ -35,10 +27,7 @@ describe("chashed", function()
     P = require("chashed")
   end)
 
-  it("declares the contract fields", function()
-    assert.equal("chashed", P.name)
-    assert.equal(1, P.api_version)
-  end)
+  fx.contract(function() return P end, { name = "chashed" })
 
   it("maps the same meeting ID to the same backend, whatever the load or list order", function()
     local bs = { backend(1), backend(2), backend(3), backend(4) }
@@ -84,40 +73,8 @@ describe("chashed", function()
     end
   end)
 
-  it("honours required tags", function()
-    local bs = { backend(1), backend(2, { tags = { sip = true } }), backend(3) }
-    for k = 1, 50 do
-      assert.equal(2, P.select(request("m" .. k, { required_tags = { "sip" } }), bs))
-    end
-  end)
-
-  it("never returns an excluded backend", function()
-    local bs = { backend(1), backend(2) }
-    for k = 1, 50 do
-      assert.equal(2, P.select(request("m" .. k, {}, { ["id-1"] = true }), bs))
-    end
-  end)
-
-  it("returns nil and a reason when nothing is eligible", function()
-    local i, reason = P.select(request("m", { required_tags = { "gpu" } }), { backend(1) })
-    assert.is_nil(i)
-    assert.is_string(reason)
-    i, reason = P.select(request("m"), {})
-    assert.is_nil(i)
-    assert.is_string(reason)
-  end)
-
   it("breaks ties by order then id (the same id listed twice)", function()
     local bs = { backend(1, { id = "x", order = 2 }), backend(2, { id = "x", order = 1 }) }
     assert.equal(2, P.select(request("m"), bs))
-  end)
-
-  it("the index is always in range", function()
-    math.randomseed(9)
-    for k = 1, 300 do
-      local bs = {}
-      for i = 1, math.random(1, 8) do bs[i] = backend(i) end
-      assert.is_true(lb.is_index(P.select(request("m" .. k), bs), #bs))
-    end
   end)
 end)

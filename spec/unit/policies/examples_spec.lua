@@ -1,23 +1,11 @@
 -- examples/policies/*.lua: the custom policies operators copy.
-local lb = require("b3scale.policy")
+local fx = require("support.policy_fixtures")
 
 local function load_example(name)
   return assert(loadfile("examples/policies/" .. name .. ".lua"))()
 end
 
-local function backend(i, t)
-  t = t or {}
-  return {
-    index = i, order = t.order or i, id = t.id or ("id-" .. i), host = "h" .. i,
-    tags = t.tags or {}, load_factor = t.load_factor or 1, meetings = t.meetings or 0,
-    pending = t.pending or 0, participants = t.participants or 0,
-  }
-end
-
-local function request(settings, excluded)
-  return { action = "create", meeting_id = "m", attempt = 1, excluded = excluded or {},
-    frontend = { key = "fe", settings = settings or {} }, params = {}, now = 0 }
-end
+local backend, request = fx.backend, fx.request
 
 describe("prefer_tagged", function()
   local P
@@ -27,10 +15,7 @@ describe("prefer_tagged", function()
     P.configure({})
   end)
 
-  it("declares the contract fields", function()
-    assert.equal("prefer_tagged", P.name)
-    assert.equal(1, P.api_version)
-  end)
+  fx.contract(function() return P end, { name = "prefer_tagged" })
 
   it("prefers the least loaded backend with the tag", function()
     local bs = { backend(1), backend(2, { tags = { premium = true }, meetings = 9 }),
@@ -65,6 +50,8 @@ describe("round_robin_by_order", function()
     P = load_example("round_robin_by_order")
   end)
 
+  fx.contract(function() return P end, { name = "round_robin_by_order" })
+
   it("takes eligible backends in turn, in order", function()
     local bs = { backend(1, { order = 3 }), backend(2, { order = 1 }), backend(3, { order = 2 }) }
     local seen = {}
@@ -79,22 +66,4 @@ describe("round_robin_by_order", function()
     assert.equal(2, bs[2].index)
   end)
 
-  it("never returns an excluded backend and returns nil when none is left", function()
-    local bs = { backend(1), backend(2) }
-    for _ = 1, 5 do
-      assert.equal(2, P.select(request({}, { ["id-1"] = true }), bs))
-    end
-    local i, reason = P.select(request({}, { ["id-1"] = true, ["id-2"] = true }), bs)
-    assert.is_nil(i)
-    assert.is_string(reason)
-  end)
-
-  it("the index is always in range", function()
-    math.randomseed(4)
-    for _ = 1, 200 do
-      local bs = {}
-      for i = 1, math.random(1, 6) do bs[i] = backend(i, { order = math.random(1, 3) }) end
-      assert.is_true(lb.is_index(P.select(request(), bs), #bs))
-    end
-  end)
 end)

@@ -1,19 +1,7 @@
 -- policies/first_available.lua on plain tables, without the C core.
-local lb = require("b3scale.policy")
+local fx = require("support.policy_fixtures")
 
-local function backend(i, t)
-  t = t or {}
-  return {
-    index = i, order = t.order or i, id = t.id or ("id-" .. i), host = "h" .. i,
-    tags = t.tags or {}, load_factor = t.load_factor or 1, meetings = t.meetings or 0,
-    pending = t.pending or 0, participants = t.participants or 0,
-  }
-end
-
-local function request(settings, excluded)
-  return { action = "create", meeting_id = "m", attempt = 1, excluded = excluded or {},
-    frontend = { key = "fe", settings = settings or {} }, params = {}, now = 0 }
-end
+local backend, request = fx.backend, fx.request
 
 describe("first_available", function()
   local P
@@ -24,10 +12,7 @@ describe("first_available", function()
     P.configure({})
   end)
 
-  it("declares the contract fields", function()
-    assert.equal("first_available", P.name)
-    assert.equal(1, P.api_version)
-  end)
+  fx.contract(function() return P end, { name = "first_available" })
 
   it("fills the lowest order first while it is under capacity", function()
     -- default capacity 150 = 10 meetings x 15
@@ -63,36 +48,6 @@ describe("first_available", function()
     assert.equal(2, P.select(request(), bs))
     bs[1].meetings, bs[2].meetings = 20, 20   -- fallback ties too
     assert.equal(2, P.select(request(), bs))
-  end)
-
-  it("honours required tags", function()
-    local bs = { backend(1), backend(2, { tags = { sip = true }, meetings = 30 }) }
-    assert.equal(2, P.select(request({ required_tags = { "sip" } }), bs))
-  end)
-
-  it("never returns an excluded backend", function()
-    local bs = { backend(1), backend(2, { meetings = 30 }) }
-    assert.equal(2, P.select(request({}, { ["id-1"] = true }), bs))
-  end)
-
-  it("returns nil and a reason when nothing is eligible", function()
-    local i, reason = P.select(request({ required_tags = { "gpu" } }), { backend(1) })
-    assert.is_nil(i)
-    assert.is_string(reason)
-    i, reason = P.select(request(), {})
-    assert.is_nil(i)
-    assert.is_string(reason)
-  end)
-
-  it("the index is always in range", function()
-    math.randomseed(11)
-    for _ = 1, 300 do
-      local bs = {}
-      for i = 1, math.random(1, 8) do
-        bs[i] = backend(i, { meetings = math.random(0, 15), order = math.random(1, 3) })
-      end
-      assert.is_true(lb.is_index(P.select(request(), bs), #bs))
-    end
   end)
 
   it("rejects bad options by name", function()

@@ -1,19 +1,7 @@
 -- policies/least_load.lua on plain tables, without the C core.
-local lb = require("b3scale.policy")
+local fx = require("support.policy_fixtures")
 
-local function backend(i, t)
-  t = t or {}
-  return {
-    index = i, order = i, id = t.id or ("id-" .. i), host = "h" .. i,
-    tags = t.tags or {}, load_factor = t.load_factor or 1, meetings = t.meetings or 0,
-    pending = t.pending or 0, participants = t.participants or 0,
-  }
-end
-
-local function request(settings, excluded)
-  return { action = "create", meeting_id = "m", attempt = 1, excluded = excluded or {},
-    frontend = { key = "fe", settings = settings or {} }, params = {} }
-end
+local backend, request = fx.backend, fx.request
 
 describe("least_load", function()
   local P
@@ -24,10 +12,7 @@ describe("least_load", function()
     P.configure({})
   end)
 
-  it("declares the contract fields", function()
-    assert.equal("least_load", P.name)
-    assert.equal(1, P.api_version)
-  end)
+  fx.contract(function() return P end, { name = "least_load" })
 
   it("picks the backend with the smallest load", function()
     local bs = { backend(1, { meetings = 3 }), backend(2, { meetings = 1 }), backend(3, { meetings = 2 }) }
@@ -55,36 +40,6 @@ describe("least_load", function()
     bs[1].order, bs[2].order = 1, 1
     bs[1].id, bs[2].id = "b", "a"
     assert.equal(2, P.select(request(), bs))
-  end)
-
-  it("honours required tags", function()
-    local bs = { backend(1), backend(2, { tags = { sip = true }, meetings = 5 }) }
-    assert.equal(2, P.select(request({ required_tags = { "sip" } }), bs))
-  end)
-
-  it("never returns an excluded backend", function()
-    local bs = { backend(1), backend(2, { meetings = 9 }) }
-    assert.equal(2, P.select(request({}, { ["id-1"] = true }), bs))
-  end)
-
-  it("returns nil and a reason when nothing is eligible", function()
-    local i, reason = P.select(request({ required_tags = { "gpu" } }), { backend(1) })
-    assert.is_nil(i)
-    assert.is_string(reason)
-    i, reason = P.select(request(), {})
-    assert.is_nil(i)
-    assert.is_string(reason)
-  end)
-
-  it("always returns an index in range", function()
-    math.randomseed(7)
-    for _ = 1, 200 do
-      local bs = {}
-      for i = 1, math.random(1, 8) do
-        bs[i] = backend(i, { meetings = math.random(0, 5), participants = math.random(0, 90) })
-      end
-      assert.is_true(lb.is_index(P.select(request(), bs), #bs))
-    end
   end)
 
   it("rejects a bad attendee_base option by name", function()

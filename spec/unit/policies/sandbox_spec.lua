@@ -3,16 +3,10 @@
 local dispatch = require("b3scale.dispatch")
 local lb = require("b3scale.policy")
 local host = require("b3scale.host")
+local h = require("helpers")
 
 local BUILTIN = { "least_load", "first_available", "wrandom", "chashed", "scalelite_compat" }
 local EXAMPLES = { "prefer_tagged", "round_robin_by_order" }
-
-local function read(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("*a")
-  f:close()
-  return s
-end
 
 local function backends()
   local out = {}
@@ -35,11 +29,11 @@ describe("policies in the sandbox", function()
   setup(function()
     host.seed(1)
     for _, n in ipairs(BUILTIN) do
-      sources[n] = read("policies/" .. n .. ".lua")
+      sources[n] = assert(h.read_file("policies/" .. n .. ".lua"))
       chunknames[n] = "@policies/" .. n .. ".lua"
     end
     for _, n in ipairs(EXAMPLES) do
-      sources[n] = read("examples/policies/" .. n .. ".lua")
+      sources[n] = assert(h.read_file("examples/policies/" .. n .. ".lua"))
       chunknames[n] = "@examples/policies/" .. n .. ".lua"
     end
     assert(dispatch.init(sources, chunknames, "least_load",

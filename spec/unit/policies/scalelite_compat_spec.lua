@@ -1,19 +1,12 @@
 -- policies/scalelite_compat.lua: one scenario per scalelite server-tag rule.
 local lb = require("b3scale.policy")
 
-local function backend(i, t)
-  t = t or {}
-  return {
-    index = i, order = t.order or i, id = t.id or ("id-" .. i), host = "h" .. i,
-    tags = t.tags or {}, load_factor = t.load_factor or 1, meetings = t.meetings or 0,
-    pending = t.pending or 0, participants = t.participants or 0,
-  }
-end
+local fx = require("support.policy_fixtures")
+
+local backend = fx.backend
 
 local function request(server_tag, settings, excluded)
-  return { action = "create", meeting_id = "m", attempt = 1, excluded = excluded or {},
-    frontend = { key = "fe", settings = settings or {} },
-    params = { ["meta_server-tag"] = server_tag }, now = 0 }
+  return fx.request(settings, excluded, { params = { ["meta_server-tag"] = server_tag } })
 end
 
 describe("scalelite_compat", function()
@@ -29,10 +22,7 @@ describe("scalelite_compat", function()
       backend(5, { tags = { sip = true, gpu = true }, meetings = 5 }) }
   end)
 
-  it("declares the contract fields", function()
-    assert.equal("scalelite_compat", P.name)
-    assert.equal(1, P.api_version)
-  end)
+  fx.contract(function() return P end, { name = "scalelite_compat" })
 
   it("uses only untagged backends when no tag is asked for", function()
     bs[2].meetings = 9
@@ -95,12 +85,6 @@ describe("scalelite_compat", function()
     assert.equal(2, P.select(request("sip", {}, { ["id-3"] = true, ["id-5"] = true }), bs))
     local i = P.select(request("sip!", {}, { ["id-3"] = true, ["id-5"] = true }), bs)
     assert.is_nil(i)
-  end)
-
-  it("returns nil and a reason when nothing is eligible", function()
-    local i, reason = P.select(request(nil), {})
-    assert.is_nil(i)
-    assert.is_string(reason)
   end)
 
   it("breaks ties by order then id", function()

@@ -1,20 +1,8 @@
 -- policies/wrandom.lua on plain tables, with a seeded host RNG.
-local lb = require("b3scale.policy")
 local host = require("b3scale.host")
+local fx = require("support.policy_fixtures")
 
-local function backend(i, t)
-  t = t or {}
-  return {
-    index = i, order = t.order or i, id = t.id or ("id-" .. i), host = "h" .. i,
-    tags = t.tags or {}, load_factor = t.load_factor or 1, meetings = t.meetings or 0,
-    pending = t.pending or 0, participants = t.participants or 0,
-  }
-end
-
-local function request(settings, excluded)
-  return { action = "create", meeting_id = "m", attempt = 1, excluded = excluded or {},
-    frontend = { key = "fe", settings = settings or {} }, params = {}, now = 0 }
-end
+local backend, request = fx.backend, fx.request
 
 local N = 10000
 
@@ -52,10 +40,7 @@ describe("wrandom", function()
     host.seed(1234)
   end)
 
-  it("declares the contract fields", function()
-    assert.equal("wrandom", P.name)
-    assert.equal(1, P.api_version)
-  end)
+  fx.contract(function() return P end, { name = "wrandom", configs = { {}, { capacity = 60 } } })
 
   it("weighs backends by 1 / load_factor", function()
     local bs = { backend(1, { load_factor = 1 }), backend(2, { load_factor = 2 }),
@@ -89,26 +74,10 @@ describe("wrandom", function()
     end
   end)
 
-  it("honours required tags", function()
-    local bs = { backend(1), backend(2, { tags = { sip = true } }), backend(3) }
-    for _ = 1, 200 do
-      assert.equal(2, P.select(request({ required_tags = { "sip" } }), bs))
-    end
-  end)
-
   it("never returns an excluded backend", function()
     local bs = { backend(1), backend(2), backend(3) }
     local counts = tally(P, request({}, { ["id-2"] = true }), bs)
     assert_fair(counts, { 1, 0, 1 })
-  end)
-
-  it("returns nil and a reason when nothing is eligible", function()
-    local i, reason = P.select(request({ required_tags = { "gpu" } }), { backend(1) })
-    assert.is_nil(i)
-    assert.is_string(reason)
-    i, reason = P.select(request({}, { ["id-1"] = true }), { backend(1) })
-    assert.is_nil(i)
-    assert.is_string(reason)
   end)
 
   it("breaks ties by order then id in the fallback", function()
@@ -116,20 +85,6 @@ describe("wrandom", function()
     local bs = { backend(1, { order = 1, id = "b", meetings = 1 }),
       backend(2, { order = 1, id = "a", meetings = 1 }) }
     assert.equal(2, P.select(request(), bs))
-  end)
-
-  it("the index is always in range", function()
-    math.randomseed(5)
-    for _, opts in ipairs({ {}, { capacity = 60 } }) do
-      P.configure(opts)
-      for _ = 1, 300 do
-        local bs = {}
-        for i = 1, math.random(1, 8) do
-          bs[i] = backend(i, { meetings = math.random(0, 6), load_factor = math.random(0, 3) })
-        end
-        assert.is_true(lb.is_index(P.select(request(), bs), #bs))
-      end
-    end
   end)
 
   it("rejects bad options by name", function()

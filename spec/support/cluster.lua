@@ -1,0 +1,61 @@
+-- Cluster setup shared by the integration specs: nodes registered straight in the database,
+-- and a private PostgreSQL that a spec can stop and start again under a running daemon.
+local h = require("helpers")
+local assert = require("luassert")
+
+local _M = {}
+
+
+-- Inserts sims as backends, created a second apart in list order (ties go to the first),
+-- and the frontend key/secret, with settings (JSON text) when given.
+function _M.register(db, sims, key, secret, settings)
+  for i, s in ipairs(sims) do
+    h.psql(db, string.format("INSERT INTO backends (host, secret, created_at) VALUES ('%s', '%s', now() - interval '%d seconds')",
+      s.url, s.secret, 100 - i))
+  end
+  if settings then
+    h.psql(db, string.format("INSERT INTO frontends (key, secret, settings) VALUES ('%s', '%s', '%s')",
+      key, secret, settings))
+  else
+    h.psql(db, "INSERT INTO frontends (key, secret) VALUES ('" .. key .. "', '" .. secret .. "')")
+  end
+end
+
+
+local PG = {}
+PG.__index = PG
+
+
+-- Starts its own PostgreSQL with a migrated database `name`: pg.db is its URL; pg:stop(),
+-- pg:start() (h.run's code and output) and pg:remove() at teardown.
+function _M.private_pg(name)
+  -- under /tmp itself: the postgres user must be able to reach it when we are root
+  local pg = setmetatable({ dir = "/tmp/b3s-" .. name .. "-" .. h.random_hex(4),
+    port = h.free_port() }, PG)
+  local code, out = pg:start()
+  assert.equal(0, code, out)
+  local base = h.trim(out):match("(postgresql://%S+)")
+  h.psql(base, "CREATE DATABASE " .. name)
+  pg.db = base:gsub("/postgres$", "/" .. name)
+  h.migrate(pg.db)
+  return pg
+end
+
+
+function PG:start()
+  return h.run({ "sh", "spec/support/pg.sh", "start", self.dir }, { PG_PORT = tostring(self.port) }, 60)
+end
+
+
+function PG:stop()
+  return h.run({ "sh", "spec/support/pg.sh", "stop", self.dir }, nil, 60)
+end
+
+
+function PG:remove()
+  self:stop()
+  os.execute("rm -rf " .. self.dir)
+end
+
+
+return _M

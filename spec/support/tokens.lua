@@ -1,0 +1,45 @@
+-- Admin API tokens for the specs. HS384 tokens come from b3scalectl.jwt (what the daemon
+-- accepts); only what it never mints lives here: HS256 and alg "none" tokens, for the tests
+-- that the daemon refuses them.
+local ffi = require("ffi")
+local jwt = require("b3scalectl.jwt")
+local cjson = require("cjson")
+
+local _M = {}
+
+pcall(ffi.cdef, "const struct evp_md_st *EVP_sha256(void);")
+
+
+-- An HS384 token for sub with scope (space-separated), issued now and valid an hour; extra
+-- claims are added or override these (exp, nbf, ...).
+function _M.hs384(secret, sub, scope, extra)
+  local c = { sub = sub, scope = scope, iat = os.time(), exp = os.time() + 3600 }
+  for k, v in pairs(extra or {}) do
+    c[k] = v
+  end
+  return jwt.encode(c, secret)
+end
+
+
+local function hmac_sha256(key, data)
+  local lib = jwt.libcrypto()
+  local out = ffi.new("unsigned char[64]")
+  local len = ffi.new("unsigned int[1]")
+  assert(lib.HMAC(lib.EVP_sha256(), key, #key, data, #data, out, len) ~= nil, "HMAC failed")
+  return ffi.string(out, len[0])
+end
+
+
+-- claims as a token with alg "HS256" (signed with secret) or "none" (no signature).
+function _M.other_alg(alg, claims, secret)
+  local input = jwt.b64url(cjson.encode({ alg = alg, typ = "JWT" })) .. "."
+    .. jwt.b64url(cjson.encode(claims))
+  if alg == "none" then
+    return input .. "."
+  end
+  assert(alg == "HS256", "tokens.other_alg: HS256 or none")
+  return input .. "." .. jwt.b64url(hmac_sha256(secret, input))
+end
+
+
+return _M
