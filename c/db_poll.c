@@ -10,6 +10,7 @@
 
 #include "buf.h"
 #include "db_backends.h"
+#include "log.h"
 
 static int db_poll_fail(PGresult *r, struct db *db, char *err, size_t errlen)
 {
@@ -169,6 +170,20 @@ int db_poll_meetings(struct db *db, const char *backend_id, const struct db_poll
 		"  attendees = EXCLUDED.attendees, updated_at = now())"
 		" SELECT 1";
 	static const char *refresh_sql = "SELECT b3s_refresh_node($1::uuid)";
+	/* a meeting under a frontend's namespace with no row is adopted, so its frontend can
+	 * reach it again; its create call is rebuilt from what the node reports */
+	static const char *adopt_sql =
+		"INSERT INTO meetings (frontend_id, meeting_id, backend_meeting_id, backend_id,"
+		" internal_id, create_query, confirmed_at, running)"
+		" SELECT f.id, substr(nm.meeting_id, length(f.key) + 2), nm.meeting_id, $1::uuid,"
+		"  nm.internal_id, 'name=' || b3s_urlencode(CASE WHEN length(nm.name) >= 2"
+		"  THEN nm.name ELSE nm.meeting_id END) || '&meetingID=' || b3s_urlencode(nm.meeting_id),"
+		"  now(), nm.running"
+		" FROM node_meetings nm JOIN frontends f"
+		"  ON left(nm.meeting_id, length(f.key) + 1) = f.key || '~'"
+		" WHERE nm.backend_id = $1::uuid AND NOT nm.is_breakout"
+		"  AND length(nm.meeting_id) > length(f.key) + 1"
+		" ON CONFLICT DO NOTHING RETURNING meeting_id";
 	/* a row the node no longer has is gone, but only if the node had confirmed it before
 	 * this poll began: a create in flight must never lose its row */
 	static const char *delete_sql =
@@ -195,7 +210,15 @@ int db_poll_meetings(struct db *db, const char *backend_id, const struct db_poll
 		goto out;
 	}
 	PQclear(r);
-	/* a separate statement: the CTE's writes are only visible once it has finished */
+	/* separate statements: the CTE's writes are only visible once it has finished */
+	r = db_exec_sql(db, adopt_sql, 1, vals, err, errlen);
+	if (!r || PQresultStatus(r) != PGRES_TUPLES_OK) {
+		rc = db_poll_fail(r, db, err, errlen);
+		goto out;
+	}
+	if (PQntuples(r) > 0)
+		log_info("poller", "event=adopted backend_id=%s meetings=%d", backend_id, PQntuples(r));
+	PQclear(r);
 	r = db_exec_sql(db, refresh_sql, 1, vals, err, errlen);
 	if (!r || PQresultStatus(r) != PGRES_TUPLES_OK) {
 		rc = db_poll_fail(r, db, err, errlen);

@@ -168,6 +168,44 @@ describe("failover of meetings", function()
 end)
 
 
+describe("meetings found on a node without a row", function()
+  local db, d, s1, s2
+
+  setup(function()
+    db, d, s1, s2 = two_nodes("adopt", "a1", "a2")
+  end)
+
+  teardown(function()
+    stop_all(d)
+  end)
+
+  it("are adopted for their frontend, and re-created elsewhere when their node dies", function()
+    -- created on the node directly, in the frontend's namespace: e.g. the row was lost
+    local q = "name=" .. h.urlencode("Lost & Found") .. "&meetingID=" .. h.urlencode("fe~lost room")
+    local _, b = h.get(h.sim_api(s1, "create", q))
+    assert.equal("SUCCESS", rc(b))
+    h.wait_until(function()
+      return h.psql(db, "SELECT count(*) FROM meetings WHERE meeting_id = 'lost room'") == "1"
+    end, 5)
+    local _, info = api(d, "getMeetingInfo", "meetingID=" .. h.urlencode("lost room"))
+    assert.equal("SUCCESS", rc(info))
+    assert.equal("lost room", h.xml_text(info, "meetingID"))
+    -- a meeting outside every frontend's namespace is counted but not adopted
+    h.get(h.sim_api(s1, "create", "name=Outside&meetingID=outside"))
+    h.wait_until(function() return backend_row(db, s1, "meetings_count") == "2" end, 5)
+    assert.equal("0", h.psql(db, "SELECT count(*) FROM meetings WHERE meeting_id LIKE '%outside%'"))
+    h.stop(s1)
+    h.wait_until(function() return backend_row(db, s1, "node_state") == "unavailable" end, 5)
+    local st, _, hd = api(d, "join", "fullName=Finder&meetingID=" .. h.urlencode("lost room") .. "&role=MODERATOR")
+    assert.equal(302, st)
+    assert.equal(s2.url, hd.location:sub(1, #s2.url))
+    local m = holds(s2, "fe~lost room")
+    assert.is_not_nil(m)
+    assert.equal("Lost & Found", m.name)
+  end)
+end)
+
+
 describe("drain and decommission", function()
   local db, d, s1, s2
 
