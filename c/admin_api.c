@@ -18,6 +18,7 @@
 #include "poller.h"
 #include "policy.h"
 #include "policy_stats.h"
+#include "route_cache.h"
 #include "stats.h"
 
 #define ADMIN_API_MAX_PARAMS 64
@@ -440,6 +441,8 @@ static void admin_api_dispatch(struct worker *w, const struct http_request *req,
 			buf_append(&a->body, body, n);
 	}
 	lua_settop(L, 0);
+	if (strcmp(req->method, "GET") != 0)
+		route_cache_bump(); /* routing data may have changed: serve nothing older */
 	if (w->db.conn && PQtransactionStatus(w->db.conn) != PQTRANS_IDLE) {
 		char err[256];
 		db_exec_simple(&w->db, "ROLLBACK", err, sizeof(err));

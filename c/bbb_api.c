@@ -14,6 +14,7 @@
 #include "bbb_xml.h"
 #include "db_frontends.h"
 #include "log.h"
+#include "route_cache.h"
 #include "stats.h"
 
 #define BBB_API_MAX_CALL 64
@@ -105,6 +106,7 @@ void bbb_api_handle(struct worker *w, const struct http_request *req, struct htt
 	struct lb_frontend fe;
 	char key[72], call[BBB_API_MAX_CALL], err[512];
 	const char *mid;
+	int cached;
 	int rc;
 
 	struct timespec t0, t1;
@@ -149,9 +151,21 @@ void bbb_api_handle(struct worker *w, const struct http_request *req, struct htt
 		goto out;
 	}
 	mid = bbb_api_names_meeting(call) ? query_get(&c.params, "meetingID") : NULL;
-	rc = db_frontends_find(&w->db, key, mid && *mid ? mid : NULL, &fe, &c.meeting,
-			       &c.meeting_found, err, sizeof(err));
-	c.meeting_fetched = mid && *mid && rc == 0;
+	if (mid && !*mid)
+		mid = NULL;
+	/* joins are every user's hot path: their route may come from the route cache */
+	cached = mid && strcmp(call, "join") == 0 &&
+		 route_cache_get(&w->routes, w->cfg, key, mid, &fe, &c.meeting);
+	if (cached) {
+		rc = 0;
+		c.meeting_found = 1;
+	} else {
+		rc = db_frontends_find(&w->db, key, mid, &fe, &c.meeting, &c.meeting_found, err,
+				       sizeof(err));
+		if (rc == 0 && mid && c.meeting_found && fe.active && strcmp(call, "join") == 0)
+			route_cache_put(&w->routes, w->cfg, key, mid, &fe, &c.meeting);
+	}
+	c.meeting_fetched = mid && rc == 0;
 	if (rc < 0 && rc != -ENOENT) {
 		log_error("bbb", "event=db_error call=%s frontend=%s error=\"%s\"", call, key, err);
 		bbb_api_fail(&c, "internalError", "The service is temporarily unavailable.");

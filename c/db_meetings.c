@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "db_backends.h"
+#include "route_cache.h"
 
 static const struct db_stmt db_meetings_find_stmt = {
 	DB_MEETING_FIND, "meeting_find",
@@ -118,6 +119,8 @@ int db_meetings_move(struct db *db, long long id, const char *from, const char *
 		return -EIO;
 	rc = PQntuples(r) == 1 ? 0 : -EAGAIN;
 	PQclear(r);
+	if (rc == 0)
+		route_cache_bump(); /* this instance must not wait for its own notification */
 	return rc;
 }
 

@@ -17,6 +17,7 @@
 #include "db_frontends.h"
 #include "policy.h"
 #include "poller.h"
+#include "route_cache.h"
 
 
 static volatile sig_atomic_t main_stop;
@@ -159,7 +160,8 @@ static int main_serve(const struct lb_config *cfg)
 		policy_teardown();
 		return 1;
 	}
-	if (poller_start(&poller, cfg, err, sizeof(err)) < 0) {
+	if (route_cache_listen_start(cfg, err, sizeof(err)) < 0 ||
+	    poller_start(&poller, cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "b3scaled: %s\n", err);
 		http_server_stop(srv);
 		policy_teardown();
@@ -185,6 +187,7 @@ static int main_serve(const struct lb_config *cfg)
 	log_info("main", "event=stopping");
 	poller_stop(poller);
 	http_server_stop(srv);
+	route_cache_listen_stop();
 	policy_teardown();
 	return 0;
 }

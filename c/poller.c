@@ -15,6 +15,7 @@
 #include "bbb_backend.h"
 #include "db_poll.h"
 #include "log.h"
+#include "route_cache.h"
 #include "stats.h"
 #include "worker.h"
 
@@ -136,6 +137,8 @@ static int poller_record(struct worker *w, const struct lb_backend *b, struct po
 	if (db_poll_record(&w->db, b->id, &pn->res, w->cfg->unavailable_after,
 			   w->cfg->available_after, state, sizeof(state), err, errlen) < 0)
 		return -EIO;
+	if (strcmp(state, b->node_state) != 0)
+		route_cache_bump();
 	if (strcmp(state, b->node_state) != 0)
 		log_info("poller", "event=node_state backend=%s from=%s to=%s%s%s%s", b->host,
 			 b->node_state, state, pn->res.ok ? "" : " error=\"",

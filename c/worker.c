@@ -7,6 +7,7 @@
 
 #include "admin_api.h"
 #include "log.h"
+#include "route_cache.h"
 
 static __thread struct worker *worker_tls;
 static pthread_key_t worker_key;
@@ -21,6 +22,7 @@ static void worker_destroy(void *p)
 	curl_easy_cleanup(w->curl);
 	policy_engine_free(w->policy);
 	admin_api_free(w->admin);
+	route_cache_free(w->routes);
 	free(w);
 }
 

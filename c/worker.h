@@ -11,6 +11,7 @@
 #include "proxy.h"
 
 struct admin_state;
+struct route_cache;
 
 struct worker {
 	const struct lb_config *cfg;
@@ -18,6 +19,7 @@ struct worker {
 	CURL *curl;
 	struct policy_engine *policy;
 	struct admin_state *admin;  /* trusted Lua state for the admin API, built on first use */
+	struct route_cache *routes; /* join routes, see route_cache.h */
 	struct proxy_opts popts;
 };
 

@@ -1,0 +1,246 @@
+/* route_cache.c: per-thread route cache (no lock on the join path) with global invalidation. */
+#include "route_cache.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+
+#include "log.h"
+
+#define ROUTE_CACHE_SLOTS 4096 /* per worker; a slot is overwritten on collision */
+
+struct route_entry {
+	char *key;           /* frontend key, '\n', meeting ID */
+	unsigned long epoch;
+	long long at_ms;
+	struct lb_frontend fe;
+	struct lb_meeting m;
+};
+
+struct route_cache {
+	struct route_entry slots[ROUTE_CACHE_SLOTS];
+};
+
+static atomic_ulong route_epoch = 1;
+static atomic_int route_listening;
+static atomic_int route_stop;
+static pthread_t route_thread;
+static int route_thread_started;
+
+static long long route_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void route_cache_bump(void)
+{
+	atomic_fetch_add(&route_epoch, 1);
+}
+
+static unsigned route_hash(const char *key, const char *mid)
+{
+	unsigned h = 2166136261u;
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)key; *p; p++)
+		h = (h ^ *p) * 16777619u;
+	h = (h ^ '\n') * 16777619u;
+	for (p = (const unsigned char *)mid; *p; p++)
+		h = (h ^ *p) * 16777619u;
+	return h % ROUTE_CACHE_SLOTS;
+}
+
+static int route_same(const struct route_entry *e, const char *key, const char *mid)
+{
+	size_t kl = strlen(key);
+
+	return e->key && strncmp(e->key, key, kl) == 0 && e->key[kl] == '\n' &&
+	       strcmp(e->key + kl + 1, mid) == 0;
+}
+
+static void route_entry_clear(struct route_entry *e)
+{
+	free(e->key);
+	lb_frontend_clear(&e->fe);
+	lb_meeting_clear(&e->m);
+	memset(e, 0, sizeof(*e));
+}
+
+static char *route_dup(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+static int route_copy(struct lb_frontend *fe, struct lb_meeting *m, const struct lb_frontend *sfe,
+		      const struct lb_meeting *sm)
+{
+	*fe = *sfe;
+	fe->secret = route_dup(sfe->secret);
+	fe->settings = route_dup(sfe->settings);
+	fe->required_tags = route_dup(sfe->required_tags);
+	*m = *sm;
+	m->backend_meeting_id = route_dup(sm->backend_meeting_id);
+	m->backend.host = route_dup(sm->backend.host);
+	m->backend.secret = route_dup(sm->backend.secret);
+	m->backend.tags = route_dup(sm->backend.tags);
+	if (!fe->secret || !fe->settings || !fe->required_tags || !m->backend_meeting_id ||
+	    (sm->has_backend && (!m->backend.host || !m->backend.secret))) {
+		lb_frontend_clear(fe);
+		lb_meeting_clear(m);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+int route_cache_get(struct route_cache **rc, const struct lb_config *cfg, const char *key,
+		    const char *meeting_id, struct lb_frontend *fe, struct lb_meeting *m)
+{
+	struct route_entry *e;
+
+	if (!*rc || cfg->route_cache_ms <= 0 || !atomic_load(&route_listening))
+		return 0;
+	e = &(*rc)->slots[route_hash(key, meeting_id)];
+	if (!route_same(e, key, meeting_id))
+		return 0;
+	if (e->epoch != atomic_load(&route_epoch) || route_now_ms() - e->at_ms > cfg->route_cache_ms) {
+		route_entry_clear(e);
+		return 0;
+	}
+	return route_copy(fe, m, &e->fe, &e->m) == 0;
+}
+
+void route_cache_put(struct route_cache **rc, const struct lb_config *cfg, const char *key,
+		     const char *meeting_id, const struct lb_frontend *fe,
+		     const struct lb_meeting *m)
+{
+	struct route_entry *e;
+	/* read before the caller's data could be stale: a bump in between makes it unusable */
+	unsigned long epoch = atomic_load(&route_epoch);
+	size_t kl = strlen(key), ml = strlen(meeting_id);
+
+	if (cfg->route_cache_ms <= 0 || !atomic_load(&route_listening))
+		return;
+	if (!*rc && !(*rc = calloc(1, sizeof(**rc))))
+		return;
+	e = &(*rc)->slots[route_hash(key, meeting_id)];
+	route_entry_clear(e);
+	e->key = malloc(kl + ml + 2);
+	if (!e->key || route_copy(&e->fe, &e->m, fe, m) < 0) {
+		free(e->key);
+		e->key = NULL;
+		return;
+	}
+	memcpy(e->key, key, kl);
+	e->key[kl] = '\n';
+	memcpy(e->key + kl + 1, meeting_id, ml + 1);
+	e->epoch = epoch;
+	e->at_ms = route_now_ms();
+}
+
+void route_cache_free(struct route_cache *rc)
+{
+	size_t i;
+
+	if (!rc)
+		return;
+	for (i = 0; i < ROUTE_CACHE_SLOTS; i++)
+		route_entry_clear(&rc->slots[i]);
+	free(rc);
+}
+
+static PGconn *route_listen_connect(const char *url)
+{
+	PGconn *c = PQconnectdb(url);
+	PGresult *r;
+
+	if (!c || PQstatus(c) != CONNECTION_OK) {
+		PQfinish(c);
+		return NULL;
+	}
+	r = PQexec(c, "LISTEN b3scale_routes");
+	if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
+		PQclear(r);
+		PQfinish(c);
+		return NULL;
+	}
+	PQclear(r);
+	return c;
+}
+
+static void *route_listen_thread(void *arg)
+{
+	const struct lb_config *cfg = arg;
+	struct pollfd pfd;
+	PGnotify *n;
+	PGconn *c = NULL;
+	long backoff = 100;
+
+	while (!atomic_load(&route_stop)) {
+		if (!c) {
+			c = route_listen_connect(cfg->db_url);
+			if (!c) {
+				usleep((useconds_t)backoff * 1000);
+				backoff = backoff < 5000 ? backoff * 2 : 5000;
+				continue;
+			}
+			backoff = 100;
+			/* changes made while nobody listened are unknown: forget everything */
+			route_cache_bump();
+			atomic_store(&route_listening, 1);
+			log_info("routes", "event=listening");
+		}
+		pfd.fd = PQsocket(c);
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		if (poll(&pfd, 1, 250) < 0 && errno != EINTR)
+			continue;
+		if (PQconsumeInput(c) == 0 || PQstatus(c) != CONNECTION_OK) {
+			atomic_store(&route_listening, 0);
+			route_cache_bump();
+			log_warn("routes", "event=listener_lost error=\"%s\"", PQerrorMessage(c));
+			PQfinish(c);
+			c = NULL;
+			continue;
+		}
+		while ((n = PQnotifies(c))) {
+			route_cache_bump();
+			PQfreemem(n);
+		}
+	}
+	atomic_store(&route_listening, 0);
+	PQfinish(c);
+	return NULL;
+}
+
+int route_cache_listen_start(const struct lb_config *cfg, char *err, size_t errlen)
+{
+	if (cfg->route_cache_ms <= 0)
+		return 0;
+	atomic_store(&route_stop, 0);
+	if (pthread_create(&route_thread, NULL, route_listen_thread, (void *)cfg) != 0) {
+		snprintf(err, errlen, "cannot start the route listener: %s", strerror(errno));
+		return -EAGAIN;
+	}
+	route_thread_started = 1;
+	return 0;
+}
+
+void route_cache_listen_stop(void)
+{
+	if (!route_thread_started)
+		return;
+	atomic_store(&route_stop, 1);
+	pthread_join(route_thread, NULL);
+	route_thread_started = 0;
+}
