@@ -87,6 +87,9 @@ int config_load(struct lb_config *cfg, int need_db, char *err, size_t errlen)
 	if (env_long("B3SCALE_POLL_WORKERS", 2, 0, 64, &n, err, errlen) < 0)
 		return -EINVAL;
 	cfg->pollers = (unsigned)n;
+	if (env_long("B3SCALE_METRICS_MEETING_LABELS", 0, 0, 1, &n, err, errlen) < 0)
+		return -EINVAL;
+	cfg->metrics_meeting_labels = (int)n;
 	if (env_long("B3SCALE_ROUTE_CACHE_MS", 1000, 0, 60000, &cfg->route_cache_ms, err,
 		     errlen) < 0)
 		return -EINVAL;

@@ -28,7 +28,8 @@ struct lb_config {
 	int unavailable_after;     /* consecutive failed polls before a node is unavailable */
 	int available_after;       /* consecutive good polls before it is available again */
 	long agent_max_age_ms;
-	long route_cache_ms;       /* join route cache lifetime; 0 disables the cache */     /* a node with an agent is ineligible past this heartbeat age */
+	long route_cache_ms;
+	int metrics_meeting_labels; /* b3scale_meeting_attendees per meeting (unbounded labels) */       /* join route cache lifetime; 0 disables the cache */     /* a node with an agent is ineligible past this heartbeat age */
 	char api_jwt_secret[512];  /* "" disables the admin API */
 	char openapi_file[1024];
 	char status_page[1024];    /* HTML served at /status ("" = off) */

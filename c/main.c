@@ -151,6 +151,7 @@ static int main_serve(const struct lb_config *cfg)
 
 	if (main_check_db(cfg) < 0)
 		return 1;
+	metrics_setup(cfg);
 	if (policy_setup(cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "b3scaled: policies: %s\n", err);
 		return 1;

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "config.h"
 #include "log.h"
 #include "policy.h"
 #include "policy_stats.h"
@@ -17,6 +18,7 @@
 #define METRICS_CACHE_MS 500
 
 static pthread_mutex_t metrics_lock = PTHREAD_MUTEX_INITIALIZER;
+static int metrics_per_meeting;
 static struct buf metrics_cache;
 static long long metrics_cached_at;
 
@@ -105,6 +107,8 @@ static int metrics_backends(struct db *db, struct buf *out, char *err, size_t er
 	return 0;
 }
 
+static int metrics_meetings(struct db *db, struct buf *out, char *err, size_t errlen);
+
 static int metrics_frontends(struct db *db, struct buf *out, char *err, size_t errlen)
 {
 	static const char *sql =
@@ -126,7 +130,11 @@ static int metrics_frontends(struct db *db, struct buf *out, char *err, size_t e
 	}
 	metrics_help(out, "b3scale_meeting_attendees", "gauge",
 		     "Attendees of a frontend's meetings on a backend; type video counts those with a webcam.");
-	for (i = 0; i < PQntuples(r); i++) {
+	if (metrics_per_meeting && metrics_meetings(db, out, err, errlen) < 0) {
+		PQclear(r);
+		return -1;
+	}
+	for (i = 0; !metrics_per_meeting && i < PQntuples(r); i++) {
 		if (strcmp(PQgetvalue(r, i, 2), "0") == 0)
 			continue;
 		buf_printf(out, "b3scale_meeting_attendees{frontend=\"%s\",backend=\"", PQgetvalue(r, i, 0));
@@ -159,6 +167,44 @@ static int metrics_frontends(struct db *db, struct buf *out, char *err, size_t e
 	buf_free(&att);
 	PQclear(r);
 	return 0;
+}
+
+/* Opt-in (B3SCALE_METRICS_MEETING_LABELS=1): one series per meeting, as b3scale has them.
+ * Unbounded by nature, so off by default. Appended right after the aggregate family's
+ * HELP/TYPE, which metrics_frontends then leaves empty. */
+static int metrics_meetings(struct db *db, struct buf *out, char *err, size_t errlen)
+{
+	static const char *sql =
+		"SELECT f.key, coalesce(b.host, 'undefined'), m.meeting_id,"
+		" m.participants - LEAST(m.video, m.participants), LEAST(m.video, m.participants)"
+		" FROM meetings m JOIN frontends f ON f.id = m.frontend_id"
+		" LEFT JOIN backends b ON b.id = m.backend_id ORDER BY 1, 2, 3";
+	PGresult *r = db_exec_sql(db, sql, 0, NULL, err, errlen);
+	int i, t;
+
+	if (!r || PQresultStatus(r) != PGRES_TUPLES_OK) {
+		snprintf(err, errlen, "%s", r ? PQresultErrorMessage(r) : "no connection");
+		PQclear(r);
+		return -1;
+	}
+	for (i = 0; i < PQntuples(r); i++) {
+		for (t = 0; t < 2; t++) {
+			buf_printf(out, "b3scale_meeting_attendees{frontend=\"%s\",backend=\"",
+				   PQgetvalue(r, i, 0));
+			metrics_label(out, PQgetvalue(r, i, 1));
+			buf_puts(out, "\",meeting=\"");
+			metrics_label(out, PQgetvalue(r, i, 2));
+			buf_printf(out, "\",type=\"%s\"} %s\n", t ? "video" : "audio",
+				   PQgetvalue(r, i, 3 + t));
+		}
+	}
+	PQclear(r);
+	return 0;
+}
+
+void metrics_setup(const struct lb_config *cfg)
+{
+	metrics_per_meeting = cfg->metrics_meeting_labels;
 }
 
 void metrics_render(struct db *db, struct buf *out)
