@@ -18,6 +18,11 @@ int bbb_backend_call(struct worker *w, const struct lb_backend *b, const char *c
 		     const char *method, const char *encoded_query, const char *body,
 		     size_t body_len, const char *content_type, struct xml_node **doc, char *err,
 		     size_t errlen);
+/* The same call without parameters on n backends at once (getMeetings fan-out): docs[i] and
+ * rcs[i] as bbb_backend_call's; negative only when nothing could be attempted. */
+int bbb_backend_get_many(struct worker *w, const struct lb_backend *bs, size_t n,
+			 const char *call, struct xml_node **docs, int *rcs,
+			 char (*errs)[PROXY_ERRLEN]);
 /* "SUCCESS" / "FAILED" / NULL */
 const char *bbb_backend_returncode(struct xml_node *doc);
 

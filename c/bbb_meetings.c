@@ -414,10 +414,13 @@ static void bbb_meetings_collect(struct bbb_ctx *c, struct xml_node *doc, struct
 void bbb_meetings_list(struct bbb_ctx *c)
 {
 	struct lb_backend_list bl;
-	struct xml_node *doc, list;
+	struct lb_backend *live = NULL;
+	struct xml_node **docs = NULL, list;
 	const struct xml_node *m;
+	char (*errs)[PROXY_ERRLEN] = NULL;
 	char err[512];
-	size_t i;
+	int *rcs = NULL;
+	size_t i, n = 0;
 
 	memset(&list, 0, sizeof(list));
 	if (db_backends_of_frontend(&c->w->db, c->fe->id, &bl, err, sizeof(err)) < 0) {
@@ -425,17 +428,32 @@ void bbb_meetings_list(struct bbb_ctx *c)
 		bbb_api_error(c, "internalError", "The service is temporarily unavailable.");
 		return;
 	}
-	for (i = 0; i < bl.n; i++) {
-		if (!lb_backend_reachable(&bl.v[i]))
-			continue;
-		if (bbb_backend_call(c->w, &bl.v[i], "getMeetings", "GET", "", NULL, 0, NULL, &doc,
-				     err, sizeof(err)) < 0) {
+	/* unreachable nodes are left out up front; the others are asked all at once, so one
+	 * slow node costs its own timeout rather than adding to everybody's (live borrows
+	 * from bl) */
+	live = calloc(bl.n ? bl.n : 1, sizeof(*live));
+	docs = calloc(bl.n ? bl.n : 1, sizeof(*docs));
+	rcs = calloc(bl.n ? bl.n : 1, sizeof(*rcs));
+	errs = calloc(bl.n ? bl.n : 1, sizeof(*errs));
+	if (!live || !docs || !rcs || !errs) {
+		bbb_api_error(c, "internalError", "Out of memory.");
+		goto out;
+	}
+	for (i = 0; i < bl.n; i++)
+		if (lb_backend_reachable(&bl.v[i]))
+			live[n++] = bl.v[i];
+	if (bbb_backend_get_many(c->w, live, n, "getMeetings", docs, rcs, errs) < 0) {
+		bbb_api_error(c, "internalError", "Out of memory.");
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		if (rcs[i] < 0) {
 			log_warn("bbb", "event=backend_failed call=getMeetings backend=%s error=\"%s\"",
-				 bl.v[i].host, err);
+				 live[i].host, errs[i]);
 			continue;
 		}
-		bbb_meetings_collect(c, doc, &list);
-		xml_dom_free(doc);
+		bbb_meetings_collect(c, docs[i], &list);
+		xml_dom_free(docs[i]);
 	}
 	buf_reset(&c->a->body);
 	buf_puts(&c->a->body, "<response><returncode>SUCCESS</returncode>");
@@ -452,10 +470,15 @@ void bbb_meetings_list(struct bbb_ctx *c)
 	c->a->status = 200;
 	c->a->content_type = "text/xml";
 	c->outcome = "SUCCESS";
+out:
 	while (list.first) {
-		struct xml_node *n = list.first;
-		xml_dom_unlink(n);
-		xml_dom_free(n);
+		struct xml_node *x = list.first;
+		xml_dom_unlink(x);
+		xml_dom_free(x);
 	}
+	free(live);
+	free(docs);
+	free(rcs);
+	free(errs);
 	lb_backend_list_clear(&bl);
 }

@@ -27,4 +27,10 @@ int proxy_request(CURL *curl, const struct proxy_opts *o, const char *method, co
 		  const char *body, size_t body_len, const char *content_type,
 		  struct proxy_result *res, char *err, size_t errlen);
 
+/* GETs n URLs at once (curl multi, fresh handles): one slow backend costs its own timeout,
+ * not the sum. rcs[i] and errs[i] as proxy_request's return and err. */
+#define PROXY_ERRLEN 256
+int proxy_get_many(const struct proxy_opts *o, const char *const *urls, size_t n,
+		   struct proxy_result *res, int *rcs, char (*errs)[PROXY_ERRLEN]);
+
 #endif
