@@ -25,7 +25,9 @@ static void bbb_api_fail(struct bbb_ctx *c, const char *key, const char *msg)
 	bbb_xml_error(&c->a->body, key, msg);
 	c->a->status = 200;
 	c->a->content_type = "text/xml";
-	c->outcome = key;
+	/* key may live on a handler's stack: the access log runs after the handler returned */
+	snprintf(c->outcome_buf, sizeof(c->outcome_buf), "%s", key);
+	c->outcome = c->outcome_buf;
 }
 
 /* Splits /bbb/<key>/[bigbluebutton/]api[/<call>] ; call "" is the API index. */
@@ -209,7 +211,49 @@ out:
 	lb_frontend_clear(&fe);
 }
 
+/* bbb-web answers a failed browser join (redirect not false) with a redirect to the
+ * frontend's errorRedirectUrl or logoutURL carrying errors=[{"key","message"}], so the user
+ * lands back on the frontend's page instead of raw XML. Only after the checksum was
+ * verified: an unsigned URL must never become a redirect target. */
+static int bbb_api_join_redirect(struct bbb_ctx *c, const char *key, const char *msg)
+{
+	const char *redirect = query_get(&c->params, "redirect");
+	const char *to = query_get(&c->params, "errorRedirectUrl");
+	struct buf json, url;
+
+	if (strcmp(c->call, "join") != 0 || (redirect && strcasecmp(redirect, "false") == 0))
+		return 0;
+	if (!to || !*to)
+		to = query_get(&c->params, "logoutURL");
+	if (!to || (strncmp(to, "http://", 7) != 0 && strncmp(to, "https://", 8) != 0) ||
+	    strpbrk(to, "\r\n"))
+		return 0;
+	buf_init(&json);
+	buf_init(&url);
+	buf_puts(&json, "[{\"key\":");
+	buf_json_str(&json, key);
+	buf_puts(&json, ",\"message\":");
+	buf_json_str(&json, msg);
+	buf_puts(&json, "}]");
+	buf_printf(&url, "%s%serrors=", to, strchr(to, '?') ? "&" : "?");
+	query_escape(&url, buf_str(&json));
+	buf_free(&json);
+	if (url.oom) {
+		buf_free(&url);
+		return 0;
+	}
+	buf_reset(&c->a->body);
+	buf_puts(&c->a->body, "<html><body>Redirecting.</body></html>\n");
+	c->a->status = 302;
+	c->a->content_type = "text/html";
+	c->a->location = buf_take(&url, NULL);
+	snprintf(c->outcome_buf, sizeof(c->outcome_buf), "%s", key);
+	c->outcome = c->outcome_buf;
+	return 1;
+}
+
 void bbb_api_error(struct bbb_ctx *c, const char *key, const char *msg)
 {
-	bbb_api_fail(c, key, msg);
+	if (!bbb_api_join_redirect(c, key, msg))
+		bbb_api_fail(c, key, msg);
 }

@@ -426,3 +426,52 @@ describe("getMeetings over nodes that hang", function()
     assert.equal(1, n)
   end)
 end)
+
+
+describe("failed browser joins", function()
+  local db, d
+
+  setup(function()
+    db = h.new_db("joinerr")
+    h.migrate(db)
+    add_frontend(db, "fe1", FE_SECRET)
+    d = h.daemon({ db = db, env = { B3SCALE_POLL_WORKERS = "0" } })
+  end)
+
+  teardown(function()
+    if d then assert.equal(0, h.stop(d)) end
+    h.cleanup()
+  end)
+
+  it("go back to the frontend's errorRedirectUrl with BBB's errors parameter", function()
+    local back = "https://lms.example.org/room?id=7"
+    local st, _, hd = api(d, "fe1", FE_SECRET, "join",
+      "fullName=A&meetingID=nope&role=VIEWER&errorRedirectUrl=" .. h.urlencode(back))
+    assert.equal(302, st)
+    assert.equal(back .. "&errors=", hd.location:sub(1, #back + 8))
+    local errors = h.cjson.decode(h.urldecode(hd.location:match("errors=(.*)$")))
+    assert.equal("notFound", errors[1].key)
+  end)
+
+  it("fall back to logoutURL, and answer XML with redirect=false", function()
+    local st, _, hd = api(d, "fe1", FE_SECRET, "join",
+      "fullName=A&meetingID=nope&role=VIEWER&logoutURL=" .. h.urlencode("https://lms.example.org/"))
+    assert.equal(302, st)
+    assert.matches("^https://lms%.example%.org/%?errors=", hd.location)
+    local xst, body = api(d, "fe1", FE_SECRET, "join",
+      "fullName=A&meetingID=nope&role=VIEWER&redirect=false&logoutURL=" .. h.urlencode("https://lms.example.org/"))
+    assert.equal(200, xst)
+    assert.equal("notFound", mkey(body))
+  end)
+
+  it("never redirect on a bad checksum or to a non-http URL", function()
+    local st, body = api(d, "fe1", "wrong", "join",
+      "fullName=A&meetingID=nope&role=VIEWER&errorRedirectUrl=" .. h.urlencode("https://evil.example/"))
+    assert.equal(200, st)
+    assert.equal("checksumError", mkey(body))
+    st, body = api(d, "fe1", FE_SECRET, "join",
+      "fullName=A&meetingID=nope&role=VIEWER&errorRedirectUrl=" .. h.urlencode("javascript:alert(1)"))
+    assert.equal(200, st)
+    assert.equal("notFound", mkey(body))
+  end)
+end)
