@@ -75,7 +75,8 @@ static int bbb_api_is_form(const char *ct)
 static int bbb_api_names_meeting(const char *call)
 {
 	return strcmp(call, "join") == 0 || strcmp(call, "end") == 0 ||
-	       strcmp(call, "isMeetingRunning") == 0 || strcmp(call, "getMeetingInfo") == 0;
+	       strcmp(call, "isMeetingRunning") == 0 || strcmp(call, "getMeetingInfo") == 0 ||
+	       strcmp(call, "insertDocument") == 0 || strcmp(call, "sendChatMessage") == 0;
 }
 
 static void bbb_api_dispatch(struct bbb_ctx *c)
@@ -90,6 +91,8 @@ static void bbb_api_dispatch(struct bbb_ctx *c)
 		{ "isMeetingRunning", bbb_meetings_forward },
 		{ "getMeetingInfo", bbb_meetings_forward },
 		{ "getMeetings", bbb_meetings_list },
+		{ "insertDocument", bbb_meetings_forward },
+		{ "sendChatMessage", bbb_meetings_forward },
 	};
 	size_t i;
 

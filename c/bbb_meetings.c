@@ -351,6 +351,7 @@ static void bbb_meetings_note_state(struct bbb_ctx *c, const struct lb_meeting *
 
 void bbb_meetings_forward(struct bbb_ctx *c)
 {
+	int insert = strcmp(c->call, "insertDocument") == 0;
 	struct lb_meeting m;
 	struct xml_node *doc = NULL;
 	struct buf nsid, q;
@@ -363,6 +364,13 @@ void bbb_meetings_forward(struct bbb_ctx *c)
 	buf_init(&q);
 	if (bbb_meetings_id(c, &nsid, &mid) < 0)
 		goto out;
+	/* insertDocument carries slides as XML in a POST body, passed on unsigned like create's */
+	if (insert && (c->form_body || !c->req->body_len ||
+		       !bbb_meetings_xml_body(c->req->content_type))) {
+		bbb_api_error(c, "unsupportedContentType",
+			      "POST request Content-Type is missing or unsupported");
+		goto out;
+	}
 	rc = bbb_meetings_lookup(c, mid, &m);
 	if (rc == -ENOENT || (rc == 0 && !m.has_backend)) {
 		bbb_meetings_absent(c, 0);
@@ -377,8 +385,9 @@ void bbb_meetings_forward(struct bbb_ctx *c)
 	}
 	if (bbb_meetings_encode(c, m.backend_meeting_id, &q) < 0)
 		goto out;
-	rc = bbb_backend_call(c->w, &m.backend, c->call, "GET", buf_str(&q), NULL, 0, NULL, &doc,
-			      err, sizeof(err));
+	rc = bbb_backend_call(c->w, &m.backend, c->call, insert ? "POST" : "GET", buf_str(&q),
+			      insert ? c->req->body : NULL, insert ? c->req->body_len : 0,
+			      insert ? "application/xml" : NULL, &doc, err, sizeof(err));
 	if (rc < 0) {
 		log_warn("bbb", "event=backend_failed call=%s frontend=%s backend=%s error=\"%s\"",
 			 c->call, c->fe->key, m.backend.host, err);

@@ -10,7 +10,7 @@
 
 static const char *const stats_calls[] = { "index", "create", "join", "end",
 					   "isMeetingRunning", "getMeetingInfo",
-					   "getMeetings", "other" };
+					   "getMeetings", "insertDocument", "sendChatMessage", "other" };
 #define STATS_CALLS (sizeof(stats_calls) / sizeof(stats_calls[0]))
 static const char *const stats_outcomes[] = { "success", "redirect", "checksum_error",
 					      "not_found", "client_error", "server_error",

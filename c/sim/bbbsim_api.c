@@ -447,7 +447,7 @@ static int bbbsim_api_params(struct bbbsim_api_call *c, const char *call)
 	bbbsim_api_media_type(req->content_type, type, sizeof(type));
 	if (strcmp(type, "application/x-www-form-urlencoded") == 0)
 		return query_parse(&c->q, req->body, req->body_len);
-	if (strcmp(call, "create") == 0 &&
+	if ((strcmp(call, "create") == 0 || strcmp(call, "insertDocument") == 0) &&
 	    (strcmp(type, "application/xml") == 0 || strcmp(type, "text/xml") == 0)) {
 		c->xml_body = 1;
 		return 0;
@@ -457,6 +457,42 @@ static int bbbsim_api_params(struct bbbsim_api_call *c, const char *call)
 	return 1;
 }
 
+/* insertDocument (POST, presentation XML) and sendChatMessage (GET): both only need the
+ * meeting to exist; what they carry is counted for tests to see. */
+static int bbbsim_api_to_meeting(struct bbbsim_api_call *c, int insert)
+{
+	const char *id = bbbsim_api_nonempty(c, "meetingID");
+	struct bbbsim_meeting *m;
+	int rc;
+
+	if (!id)
+		return bbbsim_api_fail(c, "missingParamMeetingID", "You must provide a meeting ID");
+	if (insert && !c->xml_body)
+		return bbbsim_api_fail(c, "unsupportedContentType",
+				       "POST request Content-Type is missing or unsupported");
+	if (!insert && !bbbsim_api_nonempty(c, "message"))
+		return bbbsim_api_fail(c, "missingParamMessage", "You must provide a message");
+	bbbsim_state_lock(c->st);
+	m = bbbsim_state_find(c->st, id);
+	if (!m) {
+		rc = bbbsim_api_fail(c, "notFound", "Meeting not found or not active");
+	} else {
+		if (insert)
+			m->inserted++;
+		else
+			m->chats++;
+		buf_puts(&c->rep->body, "<response><returncode>SUCCESS</returncode>");
+		if (insert)
+			bbb_xml_elem(&c->rep->body, "message", "Presentation is being uploaded");
+		else
+			buf_puts(&c->rep->body, "<messageKey/><message/>");
+		buf_puts(&c->rep->body, "</response>");
+		rc = c->rep->body.oom ? -ENOMEM : 0;
+	}
+	bbbsim_state_unlock(c->st);
+	return rc;
+}
+
 static int bbbsim_api_dispatch(struct bbbsim_api_call *c, const char *call)
 {
 	int is_get = strcmp(c->req->method, "GET") == 0 || strcmp(c->req->method, "HEAD") == 0;
@@ -464,6 +500,10 @@ static int bbbsim_api_dispatch(struct bbbsim_api_call *c, const char *call)
 
 	if (strcmp(call, "join") == 0 && is_get)
 		return bbbsim_api_join(c);
+	if (strcmp(call, "sendChatMessage") == 0 && is_get)
+		return bbbsim_api_to_meeting(c, 0);
+	if (strcmp(call, "insertDocument") == 0 && is_post)
+		return bbbsim_api_to_meeting(c, 1);
 	if (!is_get && !is_post)
 		goto unsupported;
 	if (strcmp(call, "create") == 0)

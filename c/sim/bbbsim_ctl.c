@@ -64,8 +64,8 @@ static int bbbsim_ctl_meetings(struct bbbsim_state *st, struct bbbsim_http_reply
 		bbbsim_ctl_json_str(o, m->meeting_id);
 		buf_puts(o, ",\"internalMeetingID\":");
 		bbbsim_ctl_json_str(o, m->internal_id);
-		buf_printf(o, ",\"attendees\":%zu,\"has_body\":%s,\"name\":", m->natt,
-			   m->has_body ? "true" : "false");
+		buf_printf(o, ",\"attendees\":%zu,\"has_body\":%s,\"inserted\":%d,\"chats\":%d,"
+			      "\"name\":", m->natt, m->has_body ? "true" : "false", m->inserted, m->chats);
 		bbbsim_ctl_json_str(o, m->name);
 		buf_puts(o, ",\"attendeePW\":");
 		bbbsim_ctl_json_str(o, m->attendee_pw);

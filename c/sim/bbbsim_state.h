@@ -47,6 +47,8 @@ struct bbbsim_meeting {
 	long max_users;
 	int record;
 	int has_body;        /* created with an XML (presentation) body */
+	int inserted;        /* insertDocument calls it received */
+	int chats;           /* sendChatMessage calls it received */
 	int has_user_joined; /* sticky once anybody joined */
 	unsigned synth_seq;  /* numbering for synthetic attendees */
 	struct bbbsim_kvlist meta;

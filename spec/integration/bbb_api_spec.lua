@@ -475,3 +475,51 @@ describe("failed browser joins", function()
     assert.equal("notFound", mkey(body))
   end)
 end)
+
+
+describe("insertDocument and sendChatMessage", function()
+  local db, d, sim
+
+  setup(function()
+    db = h.new_db("insert")
+    h.migrate(db)
+    sim = h.bbbsim({ name = "ins" })
+    add_backend(db, sim.url, sim.secret, 10)
+    add_frontend(db, "fe1", FE_SECRET)
+    d = h.daemon({ db = db, env = { B3SCALE_POLL_WORKERS = "0" } })
+    local _, b = api(d, "fe1", FE_SECRET, "create", "name=Slides+Later&meetingID=later")
+    assert.equal("SUCCESS", rc(b))
+  end)
+
+  teardown(function()
+    if d then assert.equal(0, h.stop(d)) end
+    h.cleanup()
+  end)
+
+  local function sim_meeting()
+    return h.sim_get(sim, "/sim/meetings")[1]
+  end
+
+  it("routes insertDocument with its XML body to the meeting's node", function()
+    local url = h.api_url(h.frontend_api(d, "fe1"), "insertDocument", "meetingID=later", FE_SECRET)
+    local xml = '<modules><module name="presentation"><document url="https://example.org/b.pdf"/></module></modules>'
+    local st, body = h.post(url, xml, { ["content-type"] = "application/xml" })
+    assert.equal(200, st)
+    assert.equal("SUCCESS", rc(body))
+    assert.equal(1, sim_meeting().inserted)
+    _, body = h.post(url, "{}", { ["content-type"] = "application/json" })
+    assert.equal("unsupportedContentType", mkey(body))
+    local gone = h.api_url(h.frontend_api(d, "fe1"), "insertDocument", "meetingID=nope", FE_SECRET)
+    _, body = h.post(gone, xml, { ["content-type"] = "application/xml" })
+    assert.equal("notFound", mkey(body))
+    assert.equal(1, sim_meeting().inserted)
+  end)
+
+  it("routes sendChatMessage to the meeting's node", function()
+    local _, body = api(d, "fe1", FE_SECRET, "sendChatMessage", "meetingID=later&message=" .. h.urlencode("Hello all"))
+    assert.equal("SUCCESS", rc(body))
+    assert.equal(1, sim_meeting().chats)
+    local reqs = h.sim_get(sim, "/sim/requests")
+    assert.matches("meetingID=fe1~later", reqs[#reqs].query, 1, true)
+  end)
+end)
