@@ -43,28 +43,36 @@ local function resigned(sim, call, raw)
 end
 
 
+-- A migrated database with sims registered in order (the first preferred on ties), the
+-- frontend fe1, and a daemon; returns db, daemon.
+local function cluster(name, sims, env)
+  local db = h.new_db(name)
+  h.migrate(db)
+  for i, s in ipairs(sims) do
+    add_backend(db, s.url, s.secret, 100 - i)
+  end
+  add_frontend(db, "fe1", FE_SECRET)
+  return db, h.daemon({ db = db, env = env })
+end
+
+local function stop(d)
+  if d then assert.equal(0, h.stop(d), "b3scaled should exit 0 on SIGTERM") end
+  h.cleanup()
+end
+
+
 describe("b3scaled BBB API", function()
   local db, d, sims
 
   setup(function()
-    db = h.new_db("api")
-    h.migrate(db)
     sims = { h.bbbsim({ name = "n1" }), h.bbbsim({ name = "n2" }), h.bbbsim({ name = "n3" }) }
-    for i, s in ipairs(sims) do
-      add_backend(db, s.url, s.secret, 100 - i)
-    end
-    add_frontend(db, "fe1", FE_SECRET)
+    db, d = cluster("api", sims)
     add_frontend(db, "fe2", FE2_SECRET)
     add_frontend(db, "off", "off-secret", { "active", "false" })
-    d = h.daemon({ db = db })
   end)
 
   teardown(function()
-    if d then
-      local code = h.stop(d)
-      assert.equal(0, code, "b3scaled should exit 0 on SIGTERM")
-    end
-    h.cleanup()
+    stop(d)
   end)
 
   it("answers the API index without a checksum", function()
@@ -392,14 +400,8 @@ describe("getMeetings over nodes that hang", function()
   local db, d, sims
 
   setup(function()
-    db = h.new_db("hang")
-    h.migrate(db)
     sims = { h.bbbsim({ name = "h1" }), h.bbbsim({ name = "h2" }), h.bbbsim({ name = "h3" }) }
-    for i, s in ipairs(sims) do
-      add_backend(db, s.url, s.secret, 100 - i)
-    end
-    add_frontend(db, "fe1", FE_SECRET)
-    d = h.daemon({ db = db, env = { B3SCALE_BACKEND_TIMEOUT_MS = "1000", B3SCALE_POLL_WORKERS = "0" } })
+    db, d = cluster("hang", sims, { B3SCALE_BACKEND_TIMEOUT_MS = "1000", B3SCALE_POLL_WORKERS = "0" })
     -- one meeting per node: least_load spreads three creates over three empty nodes
     for i = 1, 3 do
       local _, b = api(d, "fe1", FE_SECRET, "create", "name=Hang+" .. i .. "&meetingID=hang-" .. i)
@@ -409,8 +411,7 @@ describe("getMeetings over nodes that hang", function()
 
   teardown(function()
     for _, s in ipairs(sims or {}) do h.sim_req(s, "POST", "/sim/mode?fail=none") end
-    if d then assert.equal(0, h.stop(d)) end
-    h.cleanup()
+    stop(d)
   end)
 
   it("asks the nodes at once: two hanging nodes cost one timeout, and the others still answer", function()
@@ -432,15 +433,11 @@ describe("failed browser joins", function()
   local db, d
 
   setup(function()
-    db = h.new_db("joinerr")
-    h.migrate(db)
-    add_frontend(db, "fe1", FE_SECRET)
-    d = h.daemon({ db = db, env = { B3SCALE_POLL_WORKERS = "0" } })
+    db, d = cluster("joinerr", {}, { B3SCALE_POLL_WORKERS = "0" })
   end)
 
   teardown(function()
-    if d then assert.equal(0, h.stop(d)) end
-    h.cleanup()
+    stop(d)
   end)
 
   it("go back to the frontend's errorRedirectUrl with BBB's errors parameter", function()
@@ -481,19 +478,14 @@ describe("insertDocument and sendChatMessage", function()
   local db, d, sim
 
   setup(function()
-    db = h.new_db("insert")
-    h.migrate(db)
     sim = h.bbbsim({ name = "ins" })
-    add_backend(db, sim.url, sim.secret, 10)
-    add_frontend(db, "fe1", FE_SECRET)
-    d = h.daemon({ db = db, env = { B3SCALE_POLL_WORKERS = "0" } })
+    db, d = cluster("insert", { sim }, { B3SCALE_POLL_WORKERS = "0" })
     local _, b = api(d, "fe1", FE_SECRET, "create", "name=Slides+Later&meetingID=later")
     assert.equal("SUCCESS", rc(b))
   end)
 
   teardown(function()
-    if d then assert.equal(0, h.stop(d)) end
-    h.cleanup()
+    stop(d)
   end)
 
   local function sim_meeting()
