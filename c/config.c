@@ -24,6 +24,17 @@ static int config_listen(struct lb_config *cfg, char *err, size_t errlen)
 	}
 	port = strtol(colon + 1, &end, 10);
 	hl = (size_t)(colon - v);
+	/* [v6-address]:port, as in URLs */
+	if (v[0] == '[') {
+		if (hl < 3 || v[hl - 1] != ']') {
+			snprintf(err, errlen, "B3SCALE_LISTEN_HTTP must be host:port or [v6]:port, got '%s'",
+				 v);
+			return -EINVAL;
+		}
+		v++;
+		hl -= 2;
+		cfg->listen_v6 = 1;
+	}
 	if (*end || port < 1 || port > 65535 || hl >= sizeof(cfg->listen_host)) {
 		snprintf(err, errlen, "B3SCALE_LISTEN_HTTP must be host:port, got '%s'", v);
 		return -EINVAL;
@@ -31,6 +42,51 @@ static int config_listen(struct lb_config *cfg, char *err, size_t errlen)
 	memcpy(cfg->listen_host, v, hl);
 	cfg->listen_host[hl] = '\0';
 	cfg->listen_port = (unsigned short)port;
+	return 0;
+}
+
+/* Budgets at the edge, for calls to nodes and for the database. */
+static int config_edge(struct lb_config *cfg, char *err, size_t errlen)
+{
+	long n;
+
+	if (env_long("B3SCALE_LISTEN_REUSEPORT", 0, 0, 1, &n, err, errlen) < 0)
+		return -EINVAL;
+	cfg->listen_reuseport = (int)n;
+	if (env_long("B3SCALE_MAX_CONNECTIONS", 4096, 16, 1000000, &n, err, errlen) < 0)
+		return -EINVAL;
+	cfg->max_connections = (unsigned)n;
+	if (env_long("B3SCALE_MAX_CONNECTIONS_PER_IP", 256, 0, 1000000, &n, err, errlen) < 0)
+		return -EINVAL;
+	cfg->max_connections_per_ip = (unsigned)n;
+	if (env_long("B3SCALE_REQUEST_TIMEOUT_MS", 30000, 100, 3600000, &cfg->request_timeout_ms,
+		     err, errlen) < 0 ||
+	    env_long("B3SCALE_IDLE_TIMEOUT_MS", 15000, 1000, 3600000, &cfg->idle_timeout_ms, err,
+		     errlen) < 0 ||
+	    env_long("B3SCALE_DRAIN_TIMEOUT_MS", 10000, 0, 600000, &cfg->drain_timeout_ms, err,
+		     errlen) < 0)
+		return -EINVAL;
+	if (env_long("B3SCALE_MAX_SMALL_BODY", 65536, 0, 16777216, &n, err, errlen) < 0)
+		return -EINVAL;
+	cfg->max_small_body = (size_t)n;
+	if (env_str("B3SCALE_TRUSTED_PROXIES", "", cfg->trusted_proxies,
+		    sizeof(cfg->trusted_proxies), err, errlen) < 0)
+		return -EINVAL;
+	if (env_long("B3SCALE_NODE_MAX_INFLIGHT", 64, 1, 100000, &n, err, errlen) < 0)
+		return -EINVAL;
+	cfg->node_max_inflight = (unsigned)n;
+	if (env_long("B3SCALE_NODE_BREAKER_FAILURES", 5, 1, 1000, &n, err, errlen) < 0)
+		return -EINVAL;
+	cfg->node_breaker_failures = (unsigned)n;
+	if (env_long("B3SCALE_NODE_BREAKER_OPEN_MS", 5000, 100, 3600000, &cfg->node_breaker_open_ms,
+		     err, errlen) < 0)
+		return -EINVAL;
+	if (env_long("B3SCALE_MAX_NODE_CALLS", 8192, 16, 1000000, &n, err, errlen) < 0)
+		return -EINVAL;
+	cfg->max_node_calls = (unsigned)n;
+	if (env_long("B3SCALE_DB_TIMEOUT_MS", 1500, 100, 600000, &cfg->db_timeout_ms, err,
+		     errlen) < 0)
+		return -EINVAL;
 	return 0;
 }
 
@@ -102,6 +158,8 @@ int config_load(struct lb_config *cfg, int need_db, char *err, size_t errlen)
 	if (env_long("B3SCALE_AVAILABLE_AFTER", 2, 1, 100, &n, err, errlen) < 0)
 		return -EINVAL;
 	cfg->available_after = (int)n;
+	if (config_edge(cfg, err, errlen) < 0)
+		return -EINVAL;
 	if (env_long("B3SCALE_POLICY_TIMEOUT_MS", 50, 1, 10000, &cfg->policy_timeout_ms, err,
 			errlen) < 0 ||
 	    env_long("B3SCALE_POLICY_MAX_INSTRUCTIONS", 20000000, 10000, 2000000000,

@@ -29,7 +29,24 @@ struct lb_config {
 	int available_after;       /* consecutive good polls before it is available again */
 	long agent_max_age_ms;
 	long route_cache_ms;
-	int metrics_meeting_labels; /* b3scale_meeting_attendees per meeting (unbounded labels) */       /* join route cache lifetime; 0 disables the cache */     /* a node with an agent is ineligible past this heartbeat age */
+	int metrics_meeting_labels; /* b3scale_meeting_attendees per meeting (unbounded labels) */
+	/* edge budgets (http_server.c, http_edge.c) */
+	int listen_v6;              /* listen_host is an IPv6 literal ([::1]:port) */
+	int listen_reuseport;       /* B3SCALE_LISTEN_REUSEPORT=1: share the port (SO_REUSEPORT) */
+	unsigned max_connections;   /* all clients together */
+	unsigned max_connections_per_ip; /* 0: no per-address limit (behind a proxy) */
+	long request_timeout_ms;    /* whole request, headers and body, against slowloris */
+	long idle_timeout_ms;       /* a keep-alive connection with no request in flight */
+	size_t max_small_body;      /* bodies of routes that take no uploads */
+	char trusted_proxies[1024]; /* comma-separated addresses/CIDRs whose X-Forwarded-For counts */
+	long drain_timeout_ms;      /* SIGTERM: time in-flight requests get to finish */
+	/* calls to nodes (node_loop.c) */
+	unsigned node_max_inflight;  /* bulkhead: concurrent calls per node */
+	unsigned node_breaker_failures; /* consecutive failures that open a node's circuit */
+	long node_breaker_open_ms;   /* how long an open circuit fails calls fast */
+	unsigned max_node_calls;     /* bound of the loop's queue plus calls in flight */
+	/* Postgres deadlines (db.c) */
+	long db_timeout_ms;          /* client-side deadline of a connect or one statement */
 	char api_jwt_secret[512];  /* "" disables the admin API */
 	char openapi_file[1024];
 	char status_page[1024];    /* HTML served at /status ("" = off) */

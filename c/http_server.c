@@ -1,6 +1,7 @@
 /* http_server.c: libmicrohttpd in thread-pool mode. Each pool thread is one worker with its
- * own database connection, curl handle and Lua state (worker.c). A slow backend stalls only
- * the connections of the worker waiting for it, up to B3SCALE_BACKEND_TIMEOUT_MS. */
+ * own database connection and Lua state (worker.c). No worker waits on a node: a request
+ * that needs one parks its connection (MHD suspend/resume) while node_loop.c makes the call,
+ * and the worker serves other connections meanwhile. */
 #include "http_server.h"
 
 #include <errno.h>
@@ -29,10 +30,17 @@ struct http_server {
 
 struct http_ctx {
 	struct buf uri;   /* raw request target as received, query still encoded */
+	struct buf path;  /* decoded path, kept for the life of a parked request */
 	struct buf body;
 	int too_big;
 	int headers_seen; /* MHD calls once for the headers before any body arrives */
+	int parked;       /* suspended, waiting for http_park_wake */
+	struct http_request req;
+	struct http_answer answer;
+	struct http_park *park; /* the task of a request that waited for a node */
 };
+
+static long http_parked_now;
 
 static void *http_uri_log(void *cls, const char *uri, struct MHD_Connection *c)
 {
@@ -43,7 +51,9 @@ static void *http_uri_log(void *cls, const char *uri, struct MHD_Connection *c)
 	if (!ctx)
 		return NULL;
 	buf_init(&ctx->uri);
+	buf_init(&ctx->path);
 	buf_init(&ctx->body);
+	buf_init(&ctx->answer.body);
 	buf_puts(&ctx->uri, uri);
 	return ctx;
 }
@@ -58,8 +68,13 @@ static void http_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	(void)toe;
 	if (!ctx)
 		return;
+	if (ctx->park)
+		ctx->park->release(ctx->park);
 	buf_free(&ctx->uri);
+	buf_free(&ctx->path);
 	buf_free(&ctx->body);
+	buf_free(&ctx->answer.body);
+	free(ctx->answer.location);
 	free(ctx);
 	*con_cls = NULL;
 }
@@ -123,21 +138,55 @@ static void http_route(struct worker *w, const struct http_request *req, struct 
 	buf_puts(&a->body, "not found\n");
 }
 
+void http_park_wake(struct http_park *p)
+{
+	MHD_resume_connection(p->conn);
+}
+
+long http_server_parked(void)
+{
+	return __atomic_load_n(&http_parked_now, __ATOMIC_RELAXED);
+}
+
+/* Sends the answer, or parks the connection when the handler is waiting for a node. */
+static enum MHD_Result http_finish(struct MHD_Connection *c, struct http_ctx *ctx)
+{
+	struct http_answer *a = &ctx->answer;
+	struct http_park *p = a->park;
+
+	if (p) {
+		a->park = NULL;
+		ctx->park = p;
+		p->conn = c;
+		ctx->parked = 1;
+		__atomic_add_fetch(&http_parked_now, 1, __ATOMIC_RELAXED);
+		MHD_suspend_connection(c);
+		p->start(p); /* may wake at once: the connection is already suspended */
+		return MHD_YES;
+	}
+	return http_send(c, a);
+}
+
 static enum MHD_Result http_handler(void *cls, struct MHD_Connection *c, const char *url,
 				    const char *method, const char *version,
 				    const char *upload, size_t *upload_size, void **con_cls)
 {
 	struct http_server *s = cls;
 	struct http_ctx *ctx = *con_cls;
-	struct http_request req;
-	struct http_answer a;
+	struct http_request *req;
 	struct worker *w;
 	const char *q;
-	enum MHD_Result ret;
 
 	(void)version;
 	if (!ctx)
 		return MHD_NO;
+	if (ctx->parked) {
+		/* resumed: the task's node calls are done */
+		ctx->parked = 0;
+		__atomic_sub_fetch(&http_parked_now, 1, __ATOMIC_RELAXED);
+		ctx->park->resume(ctx->park, &ctx->answer);
+		return http_finish(c, ctx);
+	}
 	if (!ctx->headers_seen) {
 		ctx->headers_seen = 1;
 		return MHD_YES;
@@ -151,28 +200,25 @@ static enum MHD_Result http_handler(void *cls, struct MHD_Connection *c, const c
 		*upload_size = 0;
 		return MHD_YES;
 	}
-	memset(&a, 0, sizeof(a));
-	buf_init(&a.body);
-	a.status = 500;
+	ctx->answer.status = 500;
 	w = worker_get(s->cfg);
 	q = strchr(buf_str(&ctx->uri), '?');
-	req.method = method;
-	req.path = url;
-	req.raw_query = q ? q + 1 : "";
-	req.query_len = strlen(req.raw_query);
-	req.body = buf_str(&ctx->body);
-	req.body_len = ctx->body.len;
-	req.body_too_big = ctx->too_big || ctx->body.oom;
-	req.content_type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
-	req.authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+	buf_puts(&ctx->path, url);
+	req = &ctx->req;
+	req->method = method;
+	req->path = buf_str(&ctx->path);
+	req->raw_query = q ? q + 1 : "";
+	req->query_len = strlen(req->raw_query);
+	req->body = buf_str(&ctx->body);
+	req->body_len = ctx->body.len;
+	req->body_too_big = ctx->too_big || ctx->body.oom || ctx->path.oom;
+	req->content_type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+	req->authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
 	if (!w)
-		buf_puts(&a.body, "out of memory\n");
+		buf_puts(&ctx->answer.body, "out of memory\n");
 	else
-		http_route(w, &req, &a);
-	ret = http_send(c, &a);
-	buf_free(&a.body);
-	free(a.location);
-	return ret;
+		http_route(w, req, &ctx->answer);
+	return http_finish(c, ctx);
 }
 
 int http_server_start(struct http_server **out, const struct lb_config *cfg, char *err,
@@ -195,7 +241,7 @@ int http_server_start(struct http_server **out, const struct lb_config *cfg, cha
 		return -EINVAL;
 	}
 	s->d = MHD_start_daemon(
-		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, cfg->listen_port, NULL, NULL,
+		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME, cfg->listen_port, NULL, NULL,
 		http_handler, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
 		MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)cfg->workers,
 		MHD_OPTION_URI_LOG_CALLBACK, http_uri_log, NULL,

@@ -7,13 +7,35 @@
 #include "buf.h"
 #include "config.h"
 
-/* What a handler answers; the server turns it into an MHD response. */
+struct http_park;
+
+/* What a handler answers; the server turns it into an MHD response. A handler that must wait
+ * for a node sets park instead: the connection is parked (no thread waits) until the task
+ * calls http_park_wake, then resume answers (or parks again). */
 struct http_answer {
 	int status;
 	const char *content_type;
 	struct buf body;
 	char *location;  /* malloc'd, for redirects */
+	struct http_park *park;
 };
+
+/* A parked request. The handler embeds this in its task and fills the three functions; the
+ * server fills conn. start and resume run on the connection's own worker thread. */
+struct http_park {
+	/* after the connection is suspended: submit the node calls (never blocks) */
+	void (*start)(struct http_park *p);
+	/* after http_park_wake: fill a, or set a->park again to wait once more */
+	void (*resume)(struct http_park *p, struct http_answer *a);
+	/* the request is over (answered, or the client went away): free the task */
+	void (*release)(struct http_park *p);
+	void *conn;
+};
+
+/* Any thread, once per start: the task's calls are done, resume the connection. */
+void http_park_wake(struct http_park *p);
+/* Requests parked right now (for /metrics and the drain at shutdown). */
+long http_server_parked(void);
 
 /* One incoming request as handlers see it (all borrowed, valid during the call). */
 struct http_request {

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "migrate.h"
+#include "node_loop.h"
 #include "db_frontends.h"
 #include "policy.h"
 #include "poller.h"
@@ -156,8 +157,14 @@ static int main_serve(const struct lb_config *cfg)
 		fprintf(stderr, "b3scaled: policies: %s\n", err);
 		return 1;
 	}
+	if (node_loop_start(cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "b3scaled: %s\n", err);
+		policy_teardown();
+		return 1;
+	}
 	if (http_server_start(&srv, cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "b3scaled: %s\n", err);
+		node_loop_stop();
 		policy_teardown();
 		return 1;
 	}
@@ -165,6 +172,7 @@ static int main_serve(const struct lb_config *cfg)
 	    poller_start(&poller, cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "b3scaled: %s\n", err);
 		http_server_stop(srv);
+		node_loop_stop();
 		policy_teardown();
 		return 1;
 	}
@@ -188,6 +196,7 @@ static int main_serve(const struct lb_config *cfg)
 	log_info("main", "event=stopping");
 	poller_stop(poller);
 	http_server_stop(srv);
+	node_loop_stop();
 	route_cache_listen_stop();
 	policy_teardown();
 	return 0;
