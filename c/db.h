@@ -37,6 +37,9 @@ struct db {
 	unsigned char prepared[DB_STMT_COUNT];
 };
 
+struct lb_config;
+/* Once at start-up, before any connection: the deadlines every connection gets. */
+void db_setup(const struct lb_config *cfg);
 int db_open(struct db *db, const char *url, char *err, size_t errlen);
 void db_close(struct db *db);
 /* Executes a prepared statement with text parameters (NULL = SQL NULL); bin marks bytea params

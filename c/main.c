@@ -228,6 +228,7 @@ int main(int argc, char **argv)
 				"B3SCALE_LOG_FORMAT text|json\n");
 		return 2;
 	}
+	db_setup(&cfg);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		fprintf(stderr, "b3scaled: libcurl initialisation failed\n");
 		return 1;
