@@ -12,6 +12,7 @@
 
 #include "admin_auth.h"
 #include "bbb_backend.h"
+#include "node_loop.h"
 #include "log.h"
 #include "metrics.h"
 #include "migrate.h"
@@ -26,6 +27,26 @@
 struct admin_state {
 	lua_State *L;
 	int handle_ref;
+	struct admin_task *running; /* the task whose coroutine runs right now */
+};
+
+/* An admin request. Its handler runs in a coroutine of the worker's admin state, so a call
+ * to a node (host.bbb_call) yields: the connection is parked, the call runs on the node
+ * loop, and the coroutine resumes with the answer. Other admin requests of the same worker
+ * run meanwhile in their own coroutines (never inside a transaction: bbb_call refuses). */
+struct admin_task {
+	struct http_park park;
+	struct worker *w;
+	struct admin_state *st;
+	lua_State *co;
+	int co_ref;
+	const struct http_request *req;
+	struct http_answer *a;
+	struct lb_backend b;     /* the node of the pending call */
+	struct buf url;
+	struct node_call_spec spec;
+	struct node_call *call;
+	int finished;
 };
 
 static void admin_api_json_error(struct http_answer *a, int status, const char *error,
@@ -152,21 +173,24 @@ static int admin_api_status(lua_State *L)
 	return 1;
 }
 
-/* host.bbb_call(host, secret, call, params) -> returncode, messageKey | nil, nil, err */
+/* host.bbb_call(host, secret, call, params) -> returncode, messageKey | nil, nil, err:
+ * yields the coroutine until the node loop has the answer (admin_api_task_start). */
 static int admin_api_bbb_call(lua_State *L)
 {
 	struct worker *w = lua_touserdata(L, lua_upvalueindex(1));
-	struct lb_backend b;
-	struct xml_node *doc = NULL;
+	struct admin_task *t = w->admin ? w->admin->running : NULL;
 	struct query q;
 	struct buf enc;
-	char err[512];
 	int rc;
 
-	memset(&b, 0, sizeof(b));
-	b.host = (char *)luaL_checkstring(L, 1);
-	b.secret = (char *)luaL_checkstring(L, 2);
 	luaL_checktype(L, 4, LUA_TTABLE);
+	if (!t || t->co != L)
+		return luaL_error(L, "bbb_call outside a request");
+	if (w->db.conn && PQtransactionStatus(w->db.conn) != PQTRANS_IDLE)
+		return luaL_error(L, "bbb_call inside a transaction");
+	lb_backend_clear(&t->b);
+	t->b.host = strdup(luaL_checkstring(L, 1));
+	t->b.secret = strdup(luaL_checkstring(L, 2));
 	query_init(&q);
 	buf_init(&enc);
 	lua_pushnil(L);
@@ -175,24 +199,25 @@ static int admin_api_bbb_call(lua_State *L)
 			query_set(&q, lua_tostring(L, -2), lua_tostring(L, -1));
 		lua_pop(L, 1);
 	}
-	query_encode(&q, &enc);
-	rc = bbb_backend_call(w, &b, luaL_checkstring(L, 3), "GET", buf_str(&enc), NULL, 0, NULL,
-			      &doc, err, sizeof(err));
+	rc = query_encode(&q, &enc);
+	/* breaker and bulkhead are keyed by host here: the admin knows no backend id */
+	if (rc == 0 && t->b.host && t->b.secret) {
+		snprintf(t->b.id, sizeof(t->b.id), "%.39s", t->b.host);
+		buf_reset(&t->url);
+		rc = bbb_backend_spec(&t->spec, &t->url, &t->b, luaL_checkstring(L, 3), "GET",
+				      buf_str(&enc), NULL, 0, NULL);
+	} else {
+		rc = -ENOMEM;
+	}
 	query_free(&q);
 	buf_free(&enc);
 	if (rc < 0) {
 		lua_pushnil(L);
 		lua_pushnil(L);
-		lua_pushstring(L, err);
+		lua_pushstring(L, "out of memory");
 		return 3;
 	}
-	lua_pushstring(L, bbb_backend_returncode(doc));
-	if (xml_dom_child_text(doc, "messageKey"))
-		lua_pushstring(L, xml_dom_child_text(doc, "messageKey"));
-	else
-		lua_pushnil(L);
-	xml_dom_free(doc);
-	return 2;
+	return lua_yield(L, 0);
 }
 
 /* host.policy_stats() -> { { policy, calls, nones, errors = { runtime, ... }, fallbacks }, ... } */
@@ -411,42 +436,136 @@ void admin_api_status_page(struct worker *w, struct http_answer *a)
 	admin_api_file(a, w->cfg->status_page, "text/html; charset=utf-8");
 }
 
-/* Calls the Lua handler; rolls back whatever transaction it left open. */
-static void admin_api_dispatch(struct worker *w, const struct http_request *req,
-			       const struct admin_claims *cl, size_t max_body, struct http_answer *a)
+static void admin_api_task_free(struct admin_task *t)
 {
-	struct admin_state *st = admin_api_state(w);
-	lua_State *L;
-	size_t n;
-	const char *body;
+	if (t->st && t->co_ref != LUA_NOREF)
+		luaL_unref(t->st->L, LUA_REGISTRYINDEX, t->co_ref);
+	lb_backend_clear(&t->b);
+	buf_free(&t->url);
+	node_call_free(t->call);
+	free(t);
+}
 
-	if (!st) {
-		admin_api_json_error(a, 500, "internal_error", "admin API not loaded");
-		return;
-	}
-	L = st->L;
-	lua_settop(L, 0);
-	lua_rawgeti(L, LUA_REGISTRYINDEX, st->handle_ref);
-	admin_api_push_req(L, req, cl, max_body);
-	if (lua_pcall(L, 1, 3, 0) != 0) {
+/* The handler is done (or failed): its answer, and whatever transaction it left open is
+ * rolled back. */
+static void admin_api_task_end(struct admin_task *t, int status)
+{
+	struct http_answer *a = t->a;
+	const char *body;
+	size_t n;
+
+	if (status != 0) {
 		log_error("admin", "event=handler_error method=%s path=%s error=\"%.400s\"",
-			  req->method, req->path, lua_tostring(L, -1));
+			  t->req->method, t->req->path, lua_tostring(t->co, -1));
 		admin_api_json_error(a, 500, "internal_error", "internal error");
 	} else {
-		body = lua_tolstring(L, 2, &n);
-		a->status = lua_isnumber(L, 1) ? (int)lua_tointeger(L, 1) : 500;
+		body = lua_tolstring(t->co, 2, &n);
+		a->status = lua_isnumber(t->co, 1) ? (int)lua_tointeger(t->co, 1) : 500;
 		a->content_type = "application/json";
 		buf_reset(&a->body);
 		if (body)
 			buf_append(&a->body, body, n);
 	}
-	lua_settop(L, 0);
-	if (strcmp(req->method, "GET") != 0)
+	lua_settop(t->co, 0);
+	if (strcmp(t->req->method, "GET") != 0)
 		route_cache_bump(); /* routing data may have changed: serve nothing older */
-	if (w->db.conn && PQtransactionStatus(w->db.conn) != PQTRANS_IDLE) {
+	if (t->w->db.conn && PQtransactionStatus(t->w->db.conn) != PQTRANS_IDLE) {
 		char err[256];
-		db_exec_simple(&w->db, "ROLLBACK", err, sizeof(err));
+		db_exec_simple(&t->w->db, "ROLLBACK", err, sizeof(err));
 	}
+	stats_admin_request(t->req->method, a->status);
+	log_info("access", "api=admin method=%s path=%s status=%d", t->req->method, t->req->path,
+		 a->status);
+	t->finished = 1;
+}
+
+/* Runs the coroutine until it ends or yields for a node; nargs values are on its stack. */
+static void admin_api_task_step(struct admin_task *t, int nargs)
+{
+	int status;
+
+	t->st->running = t;
+	status = lua_resume(t->co, nargs);
+	t->st->running = NULL;
+	if (status == LUA_YIELD) {
+		t->a->park = &t->park;
+		return;
+	}
+	admin_api_task_end(t, status);
+}
+
+static void admin_api_task_done(struct node_call *nc, void *ud)
+{
+	struct admin_task *t = ud;
+
+	(void)nc;
+	http_park_wake(&t->park);
+}
+
+static void admin_api_task_start(struct http_park *p)
+{
+	struct admin_task *t = (struct admin_task *)p;
+
+	node_call_free(t->call);
+	t->call = node_call_submit(&t->spec, admin_api_task_done, t);
+	if (!t->call)
+		http_park_wake(&t->park);
+}
+
+static void admin_api_task_resume(struct http_park *p, struct http_answer *a)
+{
+	struct admin_task *t = (struct admin_task *)p;
+	struct xml_node *doc = NULL;
+	char err[512];
+
+	t->a = a;
+	if (bbb_backend_answer(t->call, t->b.host, &doc, err, sizeof(err)) < 0) {
+		lua_pushnil(t->co);
+		lua_pushnil(t->co);
+		lua_pushstring(t->co, err);
+	} else {
+		lua_pushstring(t->co, bbb_backend_returncode(doc));
+		if (xml_dom_child_text(doc, "messageKey"))
+			lua_pushstring(t->co, xml_dom_child_text(doc, "messageKey"));
+		else
+			lua_pushnil(t->co);
+		lua_pushnil(t->co);
+	}
+	xml_dom_free(doc);
+	admin_api_task_step(t, 3);
+}
+
+static void admin_api_task_release(struct http_park *p)
+{
+	admin_api_task_free((struct admin_task *)p);
+}
+
+/* Starts the Lua handler in a coroutine; it may park the request (a->park). */
+static void admin_api_dispatch(struct worker *w, const struct http_request *req,
+			       const struct admin_claims *cl, size_t max_body, struct http_answer *a)
+{
+	struct admin_state *st = admin_api_state(w);
+	struct admin_task *t;
+
+	if (!st || !(t = calloc(1, sizeof(*t)))) {
+		admin_api_json_error(a, 500, "internal_error", "admin API not loaded");
+		return;
+	}
+	t->park.start = admin_api_task_start;
+	t->park.resume = admin_api_task_resume;
+	t->park.release = admin_api_task_release;
+	t->w = w;
+	t->st = st;
+	t->req = req;
+	t->a = a;
+	buf_init(&t->url);
+	t->co = lua_newthread(st->L);
+	t->co_ref = luaL_ref(st->L, LUA_REGISTRYINDEX); /* pops and anchors the thread */
+	lua_rawgeti(t->co, LUA_REGISTRYINDEX, st->handle_ref);
+	admin_api_push_req(t->co, req, cl, max_body);
+	admin_api_task_step(t, 1);
+	if (!a->park)
+		admin_api_task_free(t);
 }
 
 void admin_api_handle(struct worker *w, const struct http_request *req, struct http_answer *a)
@@ -481,6 +600,7 @@ void admin_api_handle(struct worker *w, const struct http_request *req, struct h
 		goto out;
 	}
 	admin_api_dispatch(w, req, &cl, limit, a);
+	return; /* the task logs its own access line */
 out:
 	stats_admin_request(req->method, a->status);
 	log_info("access", "api=admin method=%s path=%s status=%d", req->method, req->path,

@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include "bbb_checksum.h"
 #include "bbb_meetings.h"
@@ -15,7 +14,6 @@
 #include "db_frontends.h"
 #include "log.h"
 #include "route_cache.h"
-#include "stats.h"
 
 #define BBB_API_MAX_CALL 64
 
@@ -105,113 +103,109 @@ static void bbb_api_dispatch(struct bbb_ctx *c)
 	bbb_api_fail(c, "unsupportedRequest", "This request is not supported.");
 }
 
+/* Parses, resolves the frontend and verifies the checksum; 0 when the call may run. */
+static int bbb_api_verify(struct bbb_ctx *c)
+{
+	struct worker *w = c->w;
+	const struct http_request *req = c->req;
+	struct lb_frontend *fe = &c->fe_store;
+	char err[512];
+	const char *mid;
+	int cached, rc;
+
+	if (req->query_len > w->cfg->max_query) {
+		bbb_api_fail(c, "validationError", "The query string is too long.");
+		return -EINVAL;
+	}
+	if (req->body_too_big) {
+		bbb_api_fail(c, "validationError", "The request body is too large.");
+		return -EINVAL;
+	}
+	/* a form POST carries its parameters (and checksum) in the body */
+	if (strcmp(req->method, "POST") == 0 && req->query_len == 0 &&
+	    bbb_api_is_form(req->content_type)) {
+		c->raw = req->body;
+		c->rawlen = req->body_len;
+		c->form_body = 1;
+	}
+	/* calls that name a meeting fetch it with the frontend, in one round trip; the
+	 * lookup needs no trust, the checksum is verified before anything is used */
+	if (query_parse(&c->params, c->raw, c->rawlen) < 0) {
+		bbb_api_fail(c, "internalError", "Out of memory.");
+		return -ENOMEM;
+	}
+	mid = bbb_api_names_meeting(c->call) ? query_get(&c->params, "meetingID") : NULL;
+	if (mid && !*mid)
+		mid = NULL;
+	/* joins are every user's hot path: their route may come from the route cache */
+	cached = mid && strcmp(c->call, "join") == 0 &&
+		 route_cache_get(&w->routes, w->cfg, c->key, mid, fe, &c->meeting);
+	if (cached) {
+		rc = 0;
+		c->meeting_found = 1;
+	} else {
+		rc = db_frontends_find(&w->db, c->key, mid, fe, &c->meeting, &c->meeting_found, err,
+				       sizeof(err));
+		if (rc == 0 && mid && c->meeting_found && fe->active && strcmp(c->call, "join") == 0)
+			route_cache_put(&w->routes, w->cfg, c->key, mid, fe, &c->meeting);
+	}
+	c->meeting_fetched = mid && rc == 0;
+	if (rc < 0 && rc != -ENOENT) {
+		log_error("bbb", "event=db_error call=%s frontend=%s error=\"%s\"", c->call, c->key,
+			  err);
+		bbb_api_fail(c, "internalError", "The service is temporarily unavailable.");
+		return rc;
+	}
+	if (rc == -ENOENT) {
+		/* same answer as a wrong checksum, so frontend keys cannot be probed */
+		bbb_api_fail(c, "checksumError", "Checksums do not match");
+		return rc;
+	}
+	if (c->call[0] == '\0') {
+		if (fe->active)
+			bbb_api_index(c);
+		else
+			bbb_api_fail(c, "checksumError", "This frontend is disabled.");
+		return 1;
+	}
+	rc = bbb_checksum_verify(c->call, c->raw, c->rawlen, fe->secret);
+	if (rc != 0) {
+		bbb_api_fail(c, "checksumError",
+			     rc == BBB_CHECKSUM_MISSING ? "You must provide the checksum"
+							: "Checksums do not match");
+		return -EACCES;
+	}
+	if (!fe->active) {
+		bbb_api_fail(c, "checksumError", "This frontend is disabled.");
+		return -EACCES;
+	}
+	/* verified: from here on the checksum is of no use, and policies must never see it */
+	query_remove(&c->params, "checksum");
+	return 0;
+}
+
 void bbb_api_handle(struct worker *w, const struct http_request *req, struct http_answer *a)
 {
-	struct bbb_ctx c;
-	struct lb_frontend fe;
-	char key[72], call[BBB_API_MAX_CALL], err[512];
-	const char *mid;
-	int cached;
-	int rc;
+	struct bbb_ctx *c;
+	char key[72], call[BBB_API_MAX_CALL];
 
-	struct timespec t0, t1;
-
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	memset(&c, 0, sizeof(c));
-	memset(&fe, 0, sizeof(fe));
-	c.w = w;
-	c.req = req;
-	c.a = a;
-	c.fe = &fe;
-	c.raw = req->raw_query;
-	c.rawlen = req->query_len;
-	query_init(&c.params);
-	c.outcome = "error";
 	if (bbb_api_parse_path(req->path, key, sizeof(key), call, sizeof(call)) < 0) {
 		a->status = 404;
 		a->content_type = "text/plain";
 		buf_puts(&a->body, "not found: BBB API URLs look like /bbb/<frontend>/api/<call>\n");
 		return;
 	}
-	c.call = call;
-	if (req->query_len > w->cfg->max_query) {
-		bbb_api_fail(&c, "validationError", "The query string is too long.");
-		goto out;
+	c = bbb_task_new(w, req, a);
+	if (!c) {
+		a->status = 503;
+		buf_puts(&a->body, "out of memory\n");
+		return;
 	}
-	if (req->body_too_big) {
-		bbb_api_fail(&c, "validationError", "The request body is too large.");
-		goto out;
-	}
-	/* a form POST carries its parameters (and checksum) in the body */
-	if (strcmp(req->method, "POST") == 0 && req->query_len == 0 &&
-	    bbb_api_is_form(req->content_type)) {
-		c.raw = req->body;
-		c.rawlen = req->body_len;
-		c.form_body = 1;
-	}
-	/* calls that name a meeting fetch it with the frontend, in one round trip; the
-	 * lookup needs no trust, the checksum is verified before anything is used */
-	if (query_parse(&c.params, c.raw, c.rawlen) < 0) {
-		bbb_api_fail(&c, "internalError", "Out of memory.");
-		goto out;
-	}
-	mid = bbb_api_names_meeting(call) ? query_get(&c.params, "meetingID") : NULL;
-	if (mid && !*mid)
-		mid = NULL;
-	/* joins are every user's hot path: their route may come from the route cache */
-	cached = mid && strcmp(call, "join") == 0 &&
-		 route_cache_get(&w->routes, w->cfg, key, mid, &fe, &c.meeting);
-	if (cached) {
-		rc = 0;
-		c.meeting_found = 1;
-	} else {
-		rc = db_frontends_find(&w->db, key, mid, &fe, &c.meeting, &c.meeting_found, err,
-				       sizeof(err));
-		if (rc == 0 && mid && c.meeting_found && fe.active && strcmp(call, "join") == 0)
-			route_cache_put(&w->routes, w->cfg, key, mid, &fe, &c.meeting);
-	}
-	c.meeting_fetched = mid && rc == 0;
-	if (rc < 0 && rc != -ENOENT) {
-		log_error("bbb", "event=db_error call=%s frontend=%s error=\"%s\"", call, key, err);
-		bbb_api_fail(&c, "internalError", "The service is temporarily unavailable.");
-		goto out;
-	}
-	if (rc == -ENOENT) {
-		/* same answer as a wrong checksum, so frontend keys cannot be probed */
-		bbb_api_fail(&c, "checksumError", "Checksums do not match");
-		goto out;
-	}
-	if (call[0] == '\0') {
-		if (fe.active)
-			bbb_api_index(&c);
-		else
-			bbb_api_fail(&c, "checksumError", "This frontend is disabled.");
-		goto out;
-	}
-	rc = bbb_checksum_verify(call, c.raw, c.rawlen, fe.secret);
-	if (rc != 0) {
-		bbb_api_fail(&c, "checksumError",
-			     rc == BBB_CHECKSUM_MISSING ? "You must provide the checksum"
-							: "Checksums do not match");
-		goto out;
-	}
-	if (!fe.active) {
-		bbb_api_fail(&c, "checksumError", "This frontend is disabled.");
-		goto out;
-	}
-	/* verified: from here on the checksum is of no use, and policies must never see it */
-	query_remove(&c.params, "checksum");
-	bbb_api_dispatch(&c);
-out:
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	stats_bbb_request(call[0] ? call : "index", c.outcome,
-			  (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
-	log_info("access", "call=%s frontend=%s backend=%s status=%d outcome=%s",
-		 call[0] ? call : "index", key, c.backend_host[0] ? c.backend_host : "-", a->status,
-		 c.outcome);
-	query_free(&c.params);
-	lb_meeting_clear(&c.meeting);
-	lb_frontend_clear(&fe);
+	snprintf(c->key, sizeof(c->key), "%s", key);
+	snprintf(c->call_buf, sizeof(c->call_buf), "%s", call);
+	if (bbb_api_verify(c) == 0)
+		bbb_api_dispatch(c);
+	bbb_task_settle(c);
 }
 
 /* bbb-web answers a failed browser join (redirect not false) with a redirect to the

@@ -53,67 +53,45 @@ static int bbb_backend_parse(const struct proxy_result *res, struct xml_node **d
 	return 0;
 }
 
-int bbb_backend_call(struct worker *w, const struct lb_backend *b, const char *call,
-		     const char *method, const char *encoded_query, const char *body,
-		     size_t body_len, const char *content_type, struct xml_node **doc, char *err,
-		     size_t errlen)
+int bbb_backend_spec(struct node_call_spec *spec, struct buf *url, const struct lb_backend *b,
+		     const char *call, const char *method, const char *encoded_query,
+		     const char *body, size_t body_len, const char *content_type)
 {
-	struct proxy_result res;
-	struct buf url;
+	int rc = bbb_backend_url(url, b, call, encoded_query);
+
+	memset(spec, 0, sizeof(*spec));
+	if (rc < 0)
+		return rc;
+	spec->backend_id = b->id;
+	spec->host = b->host;
+	spec->url = buf_str(url);
+	spec->method = method;
+	spec->body = body;
+	spec->body_len = body_len;
+	spec->content_type = content_type;
+	return 0;
+}
+
+int bbb_backend_answer(const struct node_call *nc, const char *host, struct xml_node **doc,
+		       char *err, size_t errlen)
+{
+	const struct proxy_result *res;
+	const char *why;
 	int rc;
 
 	*doc = NULL;
-	buf_init(&url);
-	proxy_result_init(&res);
-	rc = bbb_backend_url(&url, b, call, encoded_query);
-	if (rc < 0) {
+	if (!nc) {
 		snprintf(err, errlen, "out of memory");
-		goto out;
+		return -ENOMEM;
 	}
-	rc = proxy_request(w->curl, &w->popts, method, buf_str(&url), body, body_len, content_type,
-			   &res, err, errlen);
-	if (rc == 0)
-		rc = bbb_backend_parse(&res, doc, err, errlen);
-out:
-	stats_backend_call(b->host, rc == 0);
-	buf_free(&url);
-	proxy_result_free(&res);
-	return rc;
-}
-
-int bbb_backend_get_many(struct worker *w, const struct lb_backend *bs, size_t n,
-			 const char *call, struct xml_node **docs, int *rcs,
-			 char (*errs)[PROXY_ERRLEN])
-{
-	struct proxy_result *res = calloc(n ? n : 1, sizeof(*res));
-	struct buf *urls = calloc(n ? n : 1, sizeof(*urls));
-	const char **u = calloc(n ? n : 1, sizeof(*u));
-	size_t i;
-	int rc = -ENOMEM;
-
-	if (!res || !urls || !u)
-		goto out;
-	for (i = 0; i < n; i++) {
-		proxy_result_init(&res[i]);
-		buf_init(&urls[i]);
-		bbb_backend_url(&urls[i], &bs[i], call, "");
-		u[i] = buf_str(&urls[i]);
-		docs[i] = NULL;
-	}
-	rc = proxy_get_many(&w->popts, u, n, res, rcs, errs);
-	for (i = 0; rc == 0 && i < n; i++) {
-		if (rcs[i] == 0)
-			rcs[i] = bbb_backend_parse(&res[i], &docs[i], errs[i], PROXY_ERRLEN);
-		stats_backend_call(bs[i].host, rcs[i] == 0);
-	}
-out:
-	for (i = 0; res && urls && i < n; i++) {
-		proxy_result_free(&res[i]);
-		buf_free(&urls[i]);
-	}
-	free(res);
-	free(urls);
-	free(u);
+	rc = node_call_result(nc, &res, &why);
+	if (rc < 0)
+		snprintf(err, errlen, "%s", why);
+	else
+		rc = bbb_backend_parse(res, doc, err, errlen);
+	/* a call refused before it left (open circuit, full bulkhead) is not a node's answer */
+	if (rc != -EHOSTDOWN && rc != -EBUSY && rc != -ENOBUFS)
+		stats_backend_call(host, rc == 0);
 	return rc;
 }
 

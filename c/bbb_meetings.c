@@ -123,184 +123,139 @@ static int bbb_meetings_present_join(struct bbb_ctx *c, const char *mid,
 	return 0;
 }
 
+static void bbb_meetings_sched_answer(struct bbb_ctx *c);
+
+/* Drives the scheduler: a create to send parks the request, the end runs c->placed. */
+static void bbb_meetings_sched_step(struct bbb_ctx *c, enum scheduler_step s)
+{
+	struct scheduler_run *r = c->run;
+
+	while (s == SCHEDULER_CALL) {
+		if (bbb_task_call(c, &r->target, "create", r->sc.method, r->sc.call.query,
+				  r->sc.call.body, r->sc.call.body_len, r->sc.call.content_type,
+				  bbb_meetings_sched_answer) == 0)
+			return;
+		s = scheduler_answered(c->w, r, -ENOMEM, NULL, "out of memory");
+	}
+	c->placed(c);
+}
+
+static void bbb_meetings_sched_answer(struct bbb_ctx *c)
+{
+	struct xml_node *doc;
+	char err[512];
+	int rc = bbb_task_answer(c, 0, &doc, err, sizeof(err));
+
+	bbb_meetings_sched_step(c, scheduler_answered(c->w, c->run, rc, doc, err));
+}
+
+/* Places a create (new, or a re-create after failover); placed runs when it is settled. */
+static void bbb_meetings_place(struct bbb_ctx *c, const struct scheduler_create *sc,
+			       void (*placed)(struct bbb_ctx *c))
+{
+	c->run = scheduler_run_new(sc);
+	if (!c->run) {
+		bbb_api_error(c, "internalError", "Out of memory.");
+		return;
+	}
+	c->placed = placed;
+	bbb_meetings_sched_step(c, scheduler_next(c->w, c->run));
+}
+
+static void bbb_meetings_created(struct bbb_ctx *c)
+{
+	if (c->run->rc < 0) {
+		bbb_api_error(c, c->run->key, c->run->msg);
+		return;
+	}
+	bbb_meetings_reply(c, c->run->answer);
+}
+
 void bbb_meetings_create(struct bbb_ctx *c)
 {
 	struct scheduler_create sc;
-	struct xml_node *doc = NULL;
-	struct buf nsid, q;
-	const char *mid, *key;
-	char *mid_copy = NULL, *body = NULL;
-	char msg[512];
+	const char *mid;
+	char *body = NULL;
 	size_t body_len = 0;
 	int has_body = !c->form_body && c->req->body_len > 0;
 
-	buf_init(&nsid);
-	buf_init(&q);
-	if (bbb_meetings_id(c, &nsid, &mid) < 0)
-		goto out;
+	if (bbb_meetings_id(c, &c->nsid, &mid) < 0)
+		return;
 	if (has_body && !bbb_meetings_xml_body(c->req->content_type)) {
 		bbb_api_error(c, "unsupportedContentType",
 			      "POST request Content-Type is missing or unsupported");
-		goto out;
+		return;
 	}
 	/* the policy sees the frontend's own ID; keep a copy before namespacing params */
+	c->mid = strdup(mid);
+	if (!c->mid) {
+		bbb_api_error(c, "internalError", "Out of memory.");
+		return;
+	}
+	if (bbb_meetings_present_create(c, c->mid, has_body, &body, &body_len) < 0) {
+		free(body);
+		return;
+	}
+	if (body) {
+		has_body = 1;
+		bbb_task_own(c, body);
+	}
+	if (bbb_meetings_encode(c, buf_str(&c->nsid), &c->q) < 0)
+		return;
 	memset(&sc, 0, sizeof(sc));
 	sc.fe = c->fe;
-	sc.meeting_id = mid_copy = strdup(mid);
-	if (!mid_copy || bbb_meetings_present_create(c, mid_copy, has_body, &body, &body_len) < 0)
-		goto out;
-	if (body)
-		has_body = 1;
-	if (bbb_meetings_encode(c, buf_str(&nsid), &q) < 0)
-		goto out;
-	sc.backend_meeting_id = buf_str(&nsid);
+	sc.meeting_id = c->mid;
+	sc.backend_meeting_id = buf_str(&c->nsid);
 	sc.params = &c->params;
-	sc.call.query = buf_str(&q);
+	sc.call.query = buf_str(&c->q);
 	sc.call.body = body ? body : has_body ? c->req->body : NULL;
 	sc.call.body_len = body ? body_len : has_body ? c->req->body_len : 0;
 	sc.call.content_type = has_body ? "application/xml" : NULL;
 	sc.method = has_body ? "POST" : "GET";
 	sc.placed_host = c->backend_host;
 	sc.placed_host_len = sizeof(c->backend_host);
-	if (scheduler_create(c->w, &sc, &doc, &key, msg, sizeof(msg)) < 0) {
-		bbb_api_error(c, key, msg);
-		goto out;
-	}
-	bbb_meetings_reply(c, doc);
-out:
-	free(mid_copy);
-	free(body);
-	xml_dom_free(doc);
-	buf_free(&nsid);
-	buf_free(&q);
+	bbb_meetings_place(c, &sc, bbb_meetings_created);
 }
 
-/* Finds the meeting's row; 0, -ENOENT (not placed) or a database error (answered). */
-static int bbb_meetings_lookup(struct bbb_ctx *c, const char *mid, struct lb_meeting *m)
+/* Finds the meeting's row into c->m; 0, -ENOENT (not placed) or a database error
+ * (answered). */
+static int bbb_meetings_lookup(struct bbb_ctx *c, const char *mid)
 {
 	char err[512];
 	int rc;
 
+	lb_meeting_clear(&c->m);
 	if (c->meeting_fetched) {
-		/* read with the frontend already: hand it over (the caller clears it) */
+		/* read with the frontend already: hand it over */
 		c->meeting_fetched = 0;
-		*m = c->meeting;
+		c->m = c->meeting;
 		memset(&c->meeting, 0, sizeof(c->meeting));
 		rc = c->meeting_found ? 0 : -ENOENT;
 	} else {
-		rc = db_meetings_find(&c->w->db, c->fe->id, mid, m, err, sizeof(err));
+		rc = db_meetings_find(&c->w->db, c->fe->id, mid, &c->m, err, sizeof(err));
 	}
 
 	if (rc < 0 && rc != -ENOENT) {
 		log_error("bbb", "event=db_error call=%s error=\"%s\"", c->call, err);
 		bbb_api_error(c, "internalError", "The service is temporarily unavailable.");
 	}
-	if (rc == 0 && m->has_backend)
-		snprintf(c->backend_host, sizeof(c->backend_host), "%s", m->backend.host);
+	if (rc == 0 && c->m.has_backend)
+		snprintf(c->backend_host, sizeof(c->backend_host), "%s", c->m.backend.host);
 	return rc;
 }
 
-/* The meeting's node is gone: create it again on a healthy node from the stored create
- * call, so the user joins there instead of waiting for a dead node. On success *m holds
- * the new placement; otherwise the request has been answered. */
-static int bbb_meetings_recreate(struct bbb_ctx *c, const char *mid, struct lb_meeting *m)
+static void bbb_meetings_join_finish(struct bbb_ctx *c)
 {
-	struct scheduler_create sc;
-	struct xml_node *doc = NULL;
-	struct query params;
-	const char *key, *rcode;
-	char *query = NULL, *body = NULL, *ct = NULL, msg[512], err[512];
-	char *nsid = NULL;
-	size_t body_len = 0;
-	int rc;
+	struct buf url;
 
-	query_init(&params);
-	rc = db_meetings_create_call(&c->w->db, m->id, &query, &body, &body_len, &ct, err,
-				     sizeof(err));
-	if (rc < 0) {
-		log_error("bbb", "event=db_error call=join error=\"%s\"", err);
-		bbb_api_error(c, "serverUnavailable", "The server for this meeting is offline.");
-		goto out;
-	}
-	nsid = strdup(m->backend_meeting_id);
-	if (!nsid || query_parse(&params, query, strlen(query)) < 0 ||
-	    query_set(&params, "meetingID", mid) < 0) {
-		bbb_api_error(c, "internalError", "Out of memory.");
-		rc = -ENOMEM;
-		goto out;
-	}
-	memset(&sc, 0, sizeof(sc));
-	sc.fe = c->fe;
-	sc.meeting_id = mid;
-	sc.backend_meeting_id = nsid;
-	sc.params = &params;
-	sc.call.query = query;
-	sc.call.body = body;
-	sc.call.body_len = body_len;
-	sc.call.content_type = ct;
-	sc.method = body ? "POST" : "GET";
-	sc.placed_host = c->backend_host;
-	sc.placed_host_len = sizeof(c->backend_host);
-	rc = scheduler_create(c->w, &sc, &doc, &key, msg, sizeof(msg));
-	rcode = rc == 0 ? xml_dom_child_text(doc, "returncode") : NULL;
-	if (rc < 0 || !rcode || strcmp(rcode, "SUCCESS") != 0) {
-		log_warn("bbb", "event=recreate_failed frontend=%s meeting=%s", c->fe->key, mid);
-		bbb_api_error(c, "serverUnavailable",
-			      "The server for this meeting is offline and no other server could take it.");
-		rc = -EHOSTUNREACH;
-		goto out;
-	}
-	log_info("bbb", "event=recreated frontend=%s backend=%s", c->fe->key, c->backend_host);
-	lb_meeting_clear(m);
-	rc = db_meetings_find(&c->w->db, c->fe->id, mid, m, err, sizeof(err));
-	if (rc < 0 || !m->has_backend) {
-		bbb_api_error(c, "internalError", "The service is temporarily unavailable.");
-		rc = rc < 0 ? rc : -ENOENT;
-	}
-out:
-	xml_dom_free(doc);
-	query_free(&params);
-	free(query);
-	free(body);
-	free(ct);
-	free(nsid);
-	return rc;
-}
-
-void bbb_meetings_join(struct bbb_ctx *c)
-{
-	struct lb_meeting m;
-	struct buf nsid, q, url;
-	const char *mid;
-	int rc;
-
-	memset(&m, 0, sizeof(m));
-	buf_init(&nsid);
-	buf_init(&q);
 	buf_init(&url);
-	if (bbb_meetings_id(c, &nsid, &mid) < 0)
-		goto out;
-	if (!query_get(&c->params, "fullName") || !*query_get(&c->params, "fullName")) {
-		bbb_api_error(c, "missingParamFullName", "You must provide your name");
-		goto out;
-	}
-	rc = bbb_meetings_lookup(c, mid, &m);
-	if (rc == -ENOENT) {
-		bbb_api_error(c, "notFound", "A meeting with that ID does not exist");
-		goto out;
-	}
-	if (rc < 0)
-		goto out;
-	if ((!m.has_backend || !lb_backend_reachable(&m.backend)) &&
-	    bbb_meetings_recreate(c, mid, &m) < 0)
-		goto out;
-	if (bbb_meetings_present_join(c, mid, &m) < 0)
+	if (bbb_meetings_present_join(c, c->mid, &c->m) < 0)
 		goto out;
 	/* the node itself is not called: the browser follows the redirect and gets its session
 	 * cookie from the node's own domain */
-	if (bbb_meetings_encode(c, m.backend_meeting_id, &q) < 0)
+	if (bbb_meetings_encode(c, c->m.backend_meeting_id, &c->q) < 0)
 		goto out;
-	if (bbb_backend_url(&url, &m.backend, "join", buf_str(&q)) < 0) {
+	if (bbb_backend_url(&url, &c->m.backend, "join", buf_str(&c->q)) < 0) {
 		bbb_api_error(c, "internalError", "Out of memory.");
 		goto out;
 	}
@@ -310,10 +265,101 @@ void bbb_meetings_join(struct bbb_ctx *c)
 	buf_puts(&c->a->body, "<html><body>Redirecting to the meeting.</body></html>\n");
 	c->outcome = "redirect";
 out:
-	lb_meeting_clear(&m);
-	buf_free(&nsid);
-	buf_free(&q);
 	buf_free(&url);
+}
+
+static void bbb_meetings_recreated(struct bbb_ctx *c)
+{
+	struct scheduler_run *r = c->run;
+	const char *rcode = r->rc == 0 ? bbb_backend_returncode(r->answer) : NULL;
+	char err[512];
+	int rc;
+
+	if (!rcode || strcmp(rcode, "SUCCESS") != 0) {
+		log_warn("bbb", "event=recreate_failed frontend=%s meeting=%s", c->fe->key, c->mid);
+		bbb_api_error(c, "serverUnavailable",
+			      "The server for this meeting is offline and no other server could take it.");
+		return;
+	}
+	log_info("bbb", "event=recreated frontend=%s backend=%s", c->fe->key, c->backend_host);
+	rc = bbb_meetings_lookup(c, c->mid);
+	if (rc < 0 || !c->m.has_backend) {
+		if (rc == 0 || rc == -ENOENT) {
+			snprintf(err, sizeof(err), "%s", "The service is temporarily unavailable.");
+			bbb_api_error(c, "internalError", err);
+		}
+		return;
+	}
+	bbb_meetings_join_finish(c);
+}
+
+/* The meeting's node is gone: create it again on a healthy node from the stored create
+ * call, so the user joins there instead of waiting for a dead node; the join goes on in
+ * bbb_meetings_recreated. */
+static void bbb_meetings_recreate(struct bbb_ctx *c)
+{
+	struct scheduler_create sc;
+	char *query = NULL, *body = NULL, *ct = NULL, *nsid, err[512];
+	size_t body_len = 0;
+
+	if (db_meetings_create_call(&c->w->db, c->m.id, &query, &body, &body_len, &ct, err,
+				    sizeof(err)) < 0) {
+		log_error("bbb", "event=db_error call=join error=\"%s\"", err);
+		bbb_api_error(c, "serverUnavailable", "The server for this meeting is offline.");
+		return;
+	}
+	bbb_task_own(c, query);
+	bbb_task_own(c, body);
+	bbb_task_own(c, ct);
+	nsid = bbb_task_own(c, strdup(c->m.backend_meeting_id));
+	if (!nsid || query_parse(&c->stored, query, strlen(query)) < 0 ||
+	    query_set(&c->stored, "meetingID", c->mid) < 0) {
+		bbb_api_error(c, "internalError", "Out of memory.");
+		return;
+	}
+	memset(&sc, 0, sizeof(sc));
+	sc.fe = c->fe;
+	sc.meeting_id = c->mid;
+	sc.backend_meeting_id = nsid;
+	sc.params = &c->stored;
+	sc.call.query = query;
+	sc.call.body = body;
+	sc.call.body_len = body_len;
+	sc.call.content_type = ct;
+	sc.method = body ? "POST" : "GET";
+	sc.placed_host = c->backend_host;
+	sc.placed_host_len = sizeof(c->backend_host);
+	bbb_meetings_place(c, &sc, bbb_meetings_recreated);
+}
+
+void bbb_meetings_join(struct bbb_ctx *c)
+{
+	const char *mid;
+	int rc;
+
+	if (bbb_meetings_id(c, &c->nsid, &mid) < 0)
+		return;
+	if (!query_get(&c->params, "fullName") || !*query_get(&c->params, "fullName")) {
+		bbb_api_error(c, "missingParamFullName", "You must provide your name");
+		return;
+	}
+	c->mid = strdup(mid);
+	if (!c->mid) {
+		bbb_api_error(c, "internalError", "Out of memory.");
+		return;
+	}
+	rc = bbb_meetings_lookup(c, c->mid);
+	if (rc == -ENOENT) {
+		bbb_api_error(c, "notFound", "A meeting with that ID does not exist");
+		return;
+	}
+	if (rc < 0)
+		return;
+	if (!c->m.has_backend || !lb_backend_reachable(&c->m.backend)) {
+		bbb_meetings_recreate(c);
+		return;
+	}
+	bbb_meetings_join_finish(c);
 }
 
 /* What a call answers when the meeting is unknown or its node cannot be reached. */
@@ -349,58 +395,55 @@ static void bbb_meetings_note_state(struct bbb_ctx *c, const struct lb_meeting *
 		log_warn("bbb", "event=db_error call=getMeetingInfo error=\"%s\"", err);
 }
 
+static void bbb_meetings_forwarded(struct bbb_ctx *c)
+{
+	struct xml_node *doc;
+	char err[512];
+
+	if (bbb_task_answer(c, 0, &doc, err, sizeof(err)) < 0) {
+		log_warn("bbb", "event=backend_failed call=%s frontend=%s backend=%s error=\"%s\"",
+			 c->call, c->fe->key, c->m.backend.host, err);
+		bbb_meetings_absent(c, 1);
+		return;
+	}
+	bbb_meetings_note_state(c, &c->m, doc);
+	bbb_meetings_reply(c, doc);
+	xml_dom_free(doc);
+}
+
 void bbb_meetings_forward(struct bbb_ctx *c)
 {
 	int insert = strcmp(c->call, "insertDocument") == 0;
-	struct lb_meeting m;
-	struct xml_node *doc = NULL;
-	struct buf nsid, q;
 	const char *mid;
-	char err[512];
 	int rc;
 
-	memset(&m, 0, sizeof(m));
-	buf_init(&nsid);
-	buf_init(&q);
-	if (bbb_meetings_id(c, &nsid, &mid) < 0)
-		goto out;
+	if (bbb_meetings_id(c, &c->nsid, &mid) < 0)
+		return;
 	/* insertDocument carries slides as XML in a POST body, passed on unsigned like create's */
 	if (insert && (c->form_body || !c->req->body_len ||
 		       !bbb_meetings_xml_body(c->req->content_type))) {
 		bbb_api_error(c, "unsupportedContentType",
 			      "POST request Content-Type is missing or unsupported");
-		goto out;
+		return;
 	}
-	rc = bbb_meetings_lookup(c, mid, &m);
-	if (rc == -ENOENT || (rc == 0 && !m.has_backend)) {
+	rc = bbb_meetings_lookup(c, mid);
+	if (rc == -ENOENT || (rc == 0 && !c->m.has_backend)) {
 		bbb_meetings_absent(c, 0);
-		goto out;
+		return;
 	}
 	if (rc < 0)
-		goto out;
-	if (!lb_backend_reachable(&m.backend)) {
+		return;
+	if (!lb_backend_reachable(&c->m.backend)) {
 		/* answered as BBB would for a meeting that is not running; no dead-node timeout */
 		bbb_meetings_absent(c, 1);
-		goto out;
+		return;
 	}
-	if (bbb_meetings_encode(c, m.backend_meeting_id, &q) < 0)
-		goto out;
-	rc = bbb_backend_call(c->w, &m.backend, c->call, insert ? "POST" : "GET", buf_str(&q),
-			      insert ? c->req->body : NULL, insert ? c->req->body_len : 0,
-			      insert ? "application/xml" : NULL, &doc, err, sizeof(err));
-	if (rc < 0) {
-		log_warn("bbb", "event=backend_failed call=%s frontend=%s backend=%s error=\"%s\"",
-			 c->call, c->fe->key, m.backend.host, err);
-		bbb_meetings_absent(c, 1);
-		goto out;
-	}
-	bbb_meetings_note_state(c, &m, doc);
-	bbb_meetings_reply(c, doc);
-out:
-	xml_dom_free(doc);
-	lb_meeting_clear(&m);
-	buf_free(&nsid);
-	buf_free(&q);
+	if (bbb_meetings_encode(c, c->m.backend_meeting_id, &c->q) < 0)
+		return;
+	if (bbb_task_call(c, &c->m.backend, c->call, insert ? "POST" : "GET", buf_str(&c->q),
+			  insert ? c->req->body : NULL, insert ? c->req->body_len : 0,
+			  insert ? "application/xml" : NULL, bbb_meetings_forwarded) < 0)
+		bbb_api_error(c, "internalError", "Out of memory.");
 }
 
 /* Moves this frontend's <meeting> elements of one node's getMeetings into list. */
@@ -420,49 +463,23 @@ static void bbb_meetings_collect(struct bbb_ctx *c, struct xml_node *doc, struct
 	}
 }
 
-void bbb_meetings_list(struct bbb_ctx *c)
+/* Every node that holds one of the frontend's meetings has answered (or failed). */
+static void bbb_meetings_listed(struct bbb_ctx *c)
 {
-	struct lb_backend_list bl;
-	struct lb_backend *live = NULL;
-	struct xml_node **docs = NULL, list;
+	struct xml_node *doc, list;
 	const struct xml_node *m;
-	char (*errs)[PROXY_ERRLEN] = NULL;
 	char err[512];
-	int *rcs = NULL;
-	size_t i, n = 0;
+	size_t i;
 
 	memset(&list, 0, sizeof(list));
-	if (db_backends_of_frontend(&c->w->db, c->fe->id, &bl, err, sizeof(err)) < 0) {
-		log_error("bbb", "event=db_error call=getMeetings error=\"%s\"", err);
-		bbb_api_error(c, "internalError", "The service is temporarily unavailable.");
-		return;
-	}
-	/* unreachable nodes are left out up front; the others are asked all at once, so one
-	 * slow node costs its own timeout rather than adding to everybody's (live borrows
-	 * from bl) */
-	live = calloc(bl.n ? bl.n : 1, sizeof(*live));
-	docs = calloc(bl.n ? bl.n : 1, sizeof(*docs));
-	rcs = calloc(bl.n ? bl.n : 1, sizeof(*rcs));
-	errs = calloc(bl.n ? bl.n : 1, sizeof(*errs));
-	if (!live || !docs || !rcs || !errs) {
-		bbb_api_error(c, "internalError", "Out of memory.");
-		goto out;
-	}
-	for (i = 0; i < bl.n; i++)
-		if (lb_backend_reachable(&bl.v[i]))
-			live[n++] = bl.v[i];
-	if (bbb_backend_get_many(c->w, live, n, "getMeetings", docs, rcs, errs) < 0) {
-		bbb_api_error(c, "internalError", "Out of memory.");
-		goto out;
-	}
-	for (i = 0; i < n; i++) {
-		if (rcs[i] < 0) {
+	for (i = 0; i < c->ndone; i++) {
+		if (bbb_task_answer(c, i, &doc, err, sizeof(err)) < 0) {
 			log_warn("bbb", "event=backend_failed call=getMeetings backend=%s error=\"%s\"",
-				 live[i].host, errs[i]);
+				 c->done[i].b->host, err);
 			continue;
 		}
-		bbb_meetings_collect(c, docs[i], &list);
-		xml_dom_free(docs[i]);
+		bbb_meetings_collect(c, doc, &list);
+		xml_dom_free(doc);
 	}
 	buf_reset(&c->a->body);
 	buf_puts(&c->a->body, "<response><returncode>SUCCESS</returncode>");
@@ -479,15 +496,32 @@ void bbb_meetings_list(struct bbb_ctx *c)
 	c->a->status = 200;
 	c->a->content_type = "text/xml";
 	c->outcome = "SUCCESS";
-out:
 	while (list.first) {
 		struct xml_node *x = list.first;
 		xml_dom_unlink(x);
 		xml_dom_free(x);
 	}
-	free(live);
-	free(docs);
-	free(rcs);
-	free(errs);
-	lb_backend_list_clear(&bl);
+}
+
+void bbb_meetings_list(struct bbb_ctx *c)
+{
+	char err[512];
+	size_t i;
+
+	if (db_backends_of_frontend(&c->w->db, c->fe->id, &c->bl, err, sizeof(err)) < 0) {
+		log_error("bbb", "event=db_error call=getMeetings error=\"%s\"", err);
+		bbb_api_error(c, "internalError", "The service is temporarily unavailable.");
+		return;
+	}
+	/* unreachable nodes are left out up front; the others are asked all at once on the
+	 * node loop, so one slow node costs its own timeout rather than adding to everybody's */
+	for (i = 0; i < c->bl.n; i++) {
+		if (!lb_backend_reachable(&c->bl.v[i]))
+			continue;
+		if (bbb_task_call(c, &c->bl.v[i], "getMeetings", "GET", "", NULL, 0, NULL,
+				  bbb_meetings_listed) < 0)
+			log_error("bbb", "event=oom call=getMeetings backend=%s", c->bl.v[i].host);
+	}
+	if (!c->npend)
+		bbb_meetings_listed(c);
 }

@@ -21,32 +21,56 @@ static int db_poll_fail(PGresult *r, struct db *db, char *err, size_t errlen)
 }
 
 int db_poll_claim(struct db *db, const char *owner, long interval_ms, long lease_ms,
-		  struct lb_backend *b, char *err, size_t errlen)
+		  size_t max, struct lb_backend_list *out, char *err, size_t errlen)
 {
 	static const char *sql =
 		"UPDATE backends SET poll_owner = $1,"
 		" poll_lease_until = now() + make_interval(secs => $3::double precision / 1000)"
-		" WHERE id = (SELECT id FROM backends"
+		" WHERE id IN (SELECT id FROM backends"
 		"  WHERE admin_state <> 'init'"
 		"  AND (polled_at IS NULL OR polled_at <= now() - make_interval(secs => $2::double precision / 1000))"
 		"  AND (poll_lease_until IS NULL OR poll_lease_until < now())"
-		"  ORDER BY polled_at NULLS FIRST LIMIT 1 FOR UPDATE SKIP LOCKED)"
+		"  ORDER BY polled_at NULLS FIRST LIMIT $4::integer FOR UPDATE SKIP LOCKED)"
 		" RETURNING id::text, host, secret, admin_state, node_state";
-	char iv[24], lv[24];
-	const char *vals[3] = { owner, iv, lv };
+	char iv[24], lv[24], nv[24];
+	const char *vals[4] = { owner, iv, lv, nv };
 	PGresult *r;
-	int rc = -ENOENT;
+	int rc = 0, i, n;
 
 	snprintf(iv, sizeof(iv), "%ld", interval_ms);
 	snprintf(lv, sizeof(lv), "%ld", lease_ms);
-	memset(b, 0, sizeof(*b));
-	r = db_exec_sql(db, sql, 3, vals, err, errlen);
+	snprintf(nv, sizeof(nv), "%zu", max);
+	memset(out, 0, sizeof(*out));
+	r = db_exec_sql(db, sql, 4, vals, err, errlen);
 	if (!r || PQresultStatus(r) != PGRES_TUPLES_OK)
 		return db_poll_fail(r, db, err, errlen);
-	if (PQntuples(r) == 1)
-		rc = db_backends_row(r, 0, 0, b);
+	n = PQntuples(r);
+	out->v = calloc(n ? (size_t)n : 1, sizeof(*out->v));
+	if (!out->v) {
+		PQclear(r);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	for (i = 0; i < n && rc == 0; i++) {
+		rc = db_backends_row(r, i, 0, &out->v[i]);
+		if (rc == 0)
+			out->n++;
+	}
 	PQclear(r);
 	return rc;
+}
+
+int db_poll_release(struct db *db, const char *owner, char *err, size_t errlen)
+{
+	static const char *sql = "UPDATE backends SET poll_lease_until = NULL, poll_owner = NULL"
+				 " WHERE poll_owner = $1";
+	const char *vals[1] = { owner };
+	PGresult *r = db_exec_sql(db, sql, 1, vals, err, errlen);
+
+	if (!r || PQresultStatus(r) != PGRES_COMMAND_OK)
+		return db_poll_fail(r, db, err, errlen);
+	PQclear(r);
+	return 0;
 }
 
 int db_poll_record(struct db *db, const char *backend_id, const struct db_poll_result *res,

@@ -26,10 +26,12 @@ struct db_poll_meeting {
 	struct xml_node *xml;  /* the <meeting> element, for its attendees */
 };
 
-/* Claims one backend that is due (not polled within interval_ms, not leased); 0 with *b
- * filled, -ENOENT when none is due. The lease lasts lease_ms. */
+/* Claims up to max backends that are due (not polled within interval_ms, not leased) into
+ * *out (caller clears; possibly empty). Each lease lasts lease_ms. */
 int db_poll_claim(struct db *db, const char *owner, long interval_ms, long lease_ms,
-		  struct lb_backend *b, char *err, size_t errlen);
+		  size_t max, struct lb_backend_list *out, char *err, size_t errlen);
+/* Gives up every lease this owner holds (at shutdown, so other instances poll at once). */
+int db_poll_release(struct db *db, const char *owner, char *err, size_t errlen);
 /* Records the poll: counters, health (node_state after fail_after failures / ok_after
  * successes), releases the lease. *node_state gets the resulting state. */
 int db_poll_record(struct db *db, const char *backend_id, const struct db_poll_result *res,

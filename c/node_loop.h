@@ -8,8 +8,8 @@
 
 #include <stddef.h>
 
-#include "buf.h"
 #include "config.h"
+#include "proxy.h"
 
 struct node_call;
 
@@ -50,12 +50,12 @@ void node_loop_stop(void);
  * (queue full, bulkhead, open circuit, loop stopped) still completes through done. */
 struct node_call *node_call_submit(const struct node_call_spec *s, node_call_done_fn done,
 				   void *ud);
-/* After done: 0 when the node answered (any HTTP status; *status, *body, *content_type),
- * else -ETIMEDOUT, -ECONNREFUSED, -EIO, -EFBIG (answer too large), -EBUSY (bulkhead full),
- * -EHOSTDOWN (circuit open), -ENOBUFS (loop queue full) or -ECANCELED (shutting down);
- * *err says why in words (never the URL). */
-int node_call_result(const struct node_call *c, long *status, const struct buf **body,
-		     const char **content_type, const char **err);
+/* After done: 0 when the node answered (any HTTP status, in *res), else -ETIMEDOUT,
+ * -ECONNREFUSED, -EIO, -EFBIG (answer too large), -EBUSY (bulkhead full), -EHOSTDOWN
+ * (circuit open), -ENOBUFS (loop queue full) or -ECANCELED (shutting down); *err says why in
+ * words (never the URL). */
+int node_call_result(const struct node_call *c, const struct proxy_result **res,
+		     const char **err);
 long node_call_latency_ms(const struct node_call *c);
 void node_call_free(struct node_call *c);
 

@@ -1,7 +1,9 @@
-/* poller.c: each thread claims one due backend at a time (FOR UPDATE SKIP LOCKED plus a
- * lease), polls it, records counters and health, and reconciles the meetings table. Several
- * b3scaled instances on one database never poll the same backend at once, and a crashed
- * instance's leases expire so the others pick its share up. */
+/* poller.c: each thread claims the due backends in batches (FOR UPDATE SKIP LOCKED plus a
+ * lease), polls a whole batch at once on the node loop (so N hung nodes cost one timeout per
+ * round, not N), records counters and health, and reconciles the meetings table. Several
+ * b3scaled instances on one database never poll the same backend at once, a crashed
+ * instance's leases expire so the others pick its share up, and a stopping one gives its
+ * leases back. */
 #include "poller.h"
 
 #include <errno.h>
@@ -17,14 +19,17 @@
 #include "log.h"
 #include "route_cache.h"
 #include "stats.h"
+#include "node_loop.h"
 #include "worker.h"
 
 #define POLLER_IDLE_MS 200
 #define POLLER_MAX_THREADS 64
+#define POLLER_BATCH 256 /* backends one thread polls at once */
 
 struct poller {
 	const struct lb_config *cfg;
 	pthread_t threads[POLLER_MAX_THREADS];
+	char owners[POLLER_MAX_THREADS][128];
 	unsigned n;
 	volatile int stop;
 };
@@ -95,33 +100,52 @@ static int poller_read(struct xml_node *doc, struct poller_node *pn)
 	return 0;
 }
 
+static void poller_stray_done(struct node_call *nc, void *ud)
+{
+	const struct proxy_result *res;
+	const char *err;
+	char *what = ud; /* "host meeting" */
+
+	if (node_call_result(nc, &res, &err) == 0 && res->status == 200)
+		log_info("poller", "event=stray_ended target=\"%s\"", what);
+	else
+		log_warn("poller", "event=stray_end_failed target=\"%s\" error=\"%s\"", what,
+			 node_call_result(nc, NULL, NULL) == 0 ? "HTTP error" : err);
+	free(what);
+	node_call_free(nc);
+}
+
 /* A meeting moved elsewhere while this node was away: the database placement wins and the
- * copy here is ended, so users converge on one meeting. */
+ * copy here is ended, so users converge on one meeting. The ends run on the node loop
+ * without waiting (this may be an HTTP worker handling an agent report). */
 static void poller_end_strays(struct worker *w, const struct lb_backend *b, struct poller_node *pn)
 {
-	struct xml_node *doc;
-	struct buf q;
+	struct node_call_spec spec;
+	struct buf q, url, what;
 	char err[512];
 	char **ids = NULL;
 	size_t n = 0, i;
 
+	if (!b->secret)
+		return; /* not a backend we may sign for */
 	if (db_poll_strays(&w->db, b->id, pn->meetings, pn->n, &ids, &n, err, sizeof(err)) < 0) {
 		log_warn("poller", "event=db_error backend=%s error=\"%s\"", b->host, err);
 		return;
 	}
 	for (i = 0; i < n; i++) {
 		buf_init(&q);
+		buf_init(&url);
+		buf_init(&what);
 		buf_puts(&q, "meetingID=");
 		query_escape(&q, ids[i]);
-		if (bbb_backend_call(w, b, "end", "GET", buf_str(&q), NULL, 0, NULL, &doc, err,
-				     sizeof(err)) == 0) {
-			log_info("poller", "event=stray_ended backend=%s meeting=%s", b->host, ids[i]);
-			xml_dom_free(doc);
-		} else {
-			log_warn("poller", "event=stray_end_failed backend=%s meeting=%s error=\"%s\"",
-				 b->host, ids[i], err);
-		}
+		buf_printf(&what, "%s %s", b->host, ids[i]);
+		if (bbb_backend_spec(&spec, &url, b, "end", "GET", buf_str(&q), NULL, 0, NULL) < 0 ||
+		    what.oom || !node_call_submit(&spec, poller_stray_done, buf_take(&what, NULL)))
+			log_warn("poller", "event=stray_end_failed backend=%s error=\"out of memory\"",
+				 b->host);
 		buf_free(&q);
+		buf_free(&url);
+		buf_free(&what);
 		free(ids[i]);
 	}
 	free(ids);
@@ -175,18 +199,17 @@ int poller_apply(struct worker *w, const struct lb_backend *b, struct xml_node *
 	return ret;
 }
 
-static void poller_poll(struct worker *w, struct lb_backend *b)
+/* Reads one poll's outcome and records it. */
+static void poller_poll_done(struct worker *w, struct lb_backend *b, struct node_call *nc)
 {
 	struct poller_node pn;
 	struct xml_node *doc = NULL;
-	long long t0 = poller_now_ms(0), since = poller_now_ms(1);
 	char err[512];
 	const char *rc;
 
 	memset(&pn, 0, sizeof(pn));
-	pn.res.ok = bbb_backend_call(w, b, "getMeetings", "GET", "", NULL, 0, NULL, &doc,
-				     pn.res.error, sizeof(pn.res.error)) == 0;
-	pn.res.latency_ms = (long)(poller_now_ms(0) - t0);
+	pn.res.ok = bbb_backend_answer(nc, b->host, &doc, pn.res.error, sizeof(pn.res.error)) == 0;
+	pn.res.latency_ms = nc ? node_call_latency_ms(nc) : 0;
 	rc = pn.res.ok ? bbb_backend_returncode(doc) : NULL;
 	if (pn.res.ok && strcmp(rc, "SUCCESS") != 0) {
 		pn.res.ok = 0;
@@ -197,42 +220,74 @@ static void poller_poll(struct worker *w, struct lb_backend *b)
 		pn.res.ok = 0;
 		snprintf(pn.res.error, sizeof(pn.res.error), "out of memory");
 	}
-	if (poller_record(w, b, &pn, since, err, sizeof(err)) < 0)
+	/* the snapshot is as old as the moment the node was asked */
+	if (poller_record(w, b, &pn, poller_now_ms(1) - pn.res.latency_ms, err, sizeof(err)) < 0)
 		log_warn("poller", "event=db_error backend=%s error=\"%s\"", b->host, err);
 	free(pn.meetings);
 	xml_dom_free(doc);
 }
 
+/* Polls a batch of claimed backends at once and records each. */
+static void poller_poll_batch(struct poller *p, struct worker *w, struct lb_backend_list *bl)
+{
+	struct node_call_spec *specs = calloc(bl->n, sizeof(*specs));
+	struct node_call **calls = calloc(bl->n, sizeof(*calls));
+	struct buf *urls = calloc(bl->n, sizeof(*urls));
+	size_t i;
+
+	if (!specs || !calls || !urls)
+		goto out;
+	for (i = 0; i < bl->n; i++) {
+		buf_init(&urls[i]);
+		bbb_backend_spec(&specs[i], &urls[i], &bl->v[i], "getMeetings", "GET", "", NULL, 0,
+				 NULL);
+		specs[i].timeout_ms = p->cfg->poll_timeout_ms;
+		specs[i].probe = 1; /* polls find out when an open circuit may close */
+	}
+	node_loop_run_all(specs, bl->n, calls);
+	for (i = 0; i < bl->n; i++) {
+		poller_poll_done(w, &bl->v[i], calls[i]);
+		node_call_free(calls[i]);
+	}
+out:
+	for (i = 0; urls && i < bl->n; i++)
+		buf_free(&urls[i]);
+	free(specs);
+	free(calls);
+	free(urls);
+}
+
+struct poller_arg {
+	struct poller *p;
+	const char *owner;
+};
+
 static void *poller_thread(void *arg)
 {
-	struct poller *p = arg;
+	struct poller *p = ((struct poller_arg *)arg)->p;
+	const char *owner = ((struct poller_arg *)arg)->owner;
 	struct worker w;
-	struct lb_backend b;
-	char owner[128], host[64], err[512];
+	struct lb_backend_list bl;
+	char err[512];
 	long long last_gc = 0;
 	int rc;
 
+	free(arg);
 	memset(&w, 0, sizeof(w));
 	w.cfg = p->cfg;
-	w.popts.timeout_ms = p->cfg->poll_timeout_ms;
-	w.popts.connect_timeout_ms = p->cfg->poll_timeout_ms < p->cfg->backend_connect_timeout_ms
-					     ? p->cfg->poll_timeout_ms
-					     : p->cfg->backend_connect_timeout_ms;
-	w.curl = curl_easy_init();
 	if (db_open(&w.db, p->cfg->db_url, err, sizeof(err)) < 0)
 		log_warn("poller", "event=db_unavailable error=\"%s\"", err);
-	gethostname(host, sizeof(host));
-	host[sizeof(host) - 1] = '\0';
-	snprintf(owner, sizeof(owner), "%s:%d:%lx", host, (int)getpid(), (unsigned long)pthread_self());
-	while (!p->stop && w.curl) {
+	while (!p->stop) {
 		rc = db_poll_claim(&w.db, owner, p->cfg->poll_interval_ms,
-				   p->cfg->poll_timeout_ms * 2 + 1000, &b, err, sizeof(err));
-		if (rc == 0) {
-			poller_poll(&w, &b);
-			lb_backend_clear(&b);
+				   p->cfg->poll_timeout_ms * 2 + 5000, POLLER_BATCH, &bl, err,
+				   sizeof(err));
+		if (rc == 0 && bl.n > 0) {
+			poller_poll_batch(p, &w, &bl);
+			lb_backend_list_clear(&bl);
 			continue;
 		}
-		if (rc != -ENOENT) {
+		lb_backend_list_clear(&bl);
+		if (rc < 0) {
 			log_warn("poller", "event=db_error error=\"%s\"", err);
 			poller_sleep(p, 1000);
 			continue;
@@ -244,22 +299,35 @@ static void *poller_thread(void *arg)
 		}
 		poller_sleep(p, POLLER_IDLE_MS);
 	}
+	/* leases given back: another instance polls these nodes at once, not after expiry */
+	if (db_poll_release(&w.db, owner, err, sizeof(err)) < 0)
+		log_warn("poller", "event=lease_release_failed error=\"%s\"", err);
 	db_close(&w.db);
-	curl_easy_cleanup(w.curl);
 	return NULL;
 }
 
 int poller_start(struct poller **out, const struct lb_config *cfg, char *err, size_t errlen)
 {
 	struct poller *p = calloc(1, sizeof(*p));
+	char host[64];
 	unsigned i;
 
 	*out = NULL;
 	if (!p)
 		return -ENOMEM;
 	p->cfg = cfg;
+	gethostname(host, sizeof(host));
+	host[sizeof(host) - 1] = '\0';
 	for (i = 0; i < cfg->pollers && i < POLLER_MAX_THREADS; i++) {
-		if (pthread_create(&p->threads[i], NULL, poller_thread, p) != 0) {
+		struct poller_arg *a = malloc(sizeof(*a));
+
+		snprintf(p->owners[i], sizeof(p->owners[i]), "%s:%d:%u", host, (int)getpid(), i);
+		if (a) {
+			a->p = p;
+			a->owner = p->owners[i];
+		}
+		if (!a || pthread_create(&p->threads[i], NULL, poller_thread, a) != 0) {
+			free(a);
 			snprintf(err, errlen, "cannot start poller thread: %s", strerror(errno));
 			poller_stop(p);
 			return -EAGAIN;

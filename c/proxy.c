@@ -31,21 +31,23 @@ static size_t proxy_write(char *p, size_t size, size_t n, void *ud)
 	return size * n;
 }
 
-/* The options every backend call shares: timeouts, no signals, HTTP(S) only, a write sink. */
-static void proxy_setup(CURL *curl, const struct proxy_opts *o, const char *url,
-			struct proxy_result *res)
+int proxy_easy_setup(CURL *curl, const struct proxy_opts *o, const char *url,
+		     struct proxy_result *res)
 {
-	curl_easy_setopt(curl, CURLOPT_URL, url);
-	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, o->timeout_ms);
-	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
-	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, proxy_write);
-	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &res->body);
-	curl_easy_setopt(curl, CURLOPT_USERAGENT, "b3scaled");
-	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+	/* a curl without CURLOPT_PROTOCOLS_STR would silently allow every protocol: refuse */
+	if (curl_easy_setopt(curl, CURLOPT_URL, url) != CURLE_OK ||
+	    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
+	    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, o->timeout_ms) != CURLE_OK ||
+	    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms) != CURLE_OK ||
+	    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, proxy_write) != CURLE_OK ||
+	    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &res->body) != CURLE_OK ||
+	    curl_easy_setopt(curl, CURLOPT_USERAGENT, "b3scaled") != CURLE_OK ||
+	    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK)
+		return -EINVAL;
+	return 0;
 }
 
-static int proxy_code(CURLcode cc)
+int proxy_errno(CURLcode cc)
 {
 	return cc == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT
 	       : cc == CURLE_COULDNT_CONNECT  ? -ECONNREFUSED
@@ -53,13 +55,41 @@ static int proxy_code(CURLcode cc)
 					      : -EIO;
 }
 
-static void proxy_finish(CURL *curl, struct proxy_result *res)
+void proxy_easy_finish(CURL *curl, struct proxy_result *res)
 {
 	char *got_ct = NULL;
 
-	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &res->status);
+	if (curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &res->status) != CURLE_OK)
+		res->status = 0;
 	if (curl_easy_getinfo(curl, CURLINFO_CONTENT_TYPE, &got_ct) == CURLE_OK && got_ct)
 		snprintf(res->content_type, sizeof(res->content_type), "%s", got_ct);
+}
+
+int proxy_easy_body(CURL *curl, const char *method, const char *body, size_t body_len,
+		    const char *content_type, struct curl_slist **hdrs)
+{
+	struct curl_slist *h;
+	char ct[160];
+
+	/* no "Expect: 100-continue" round trip before a slide upload */
+	h = curl_slist_append(*hdrs, "Expect:");
+	if (!h)
+		return -ENOMEM;
+	*hdrs = h;
+	if (strcmp(method, "POST") == 0) {
+		snprintf(ct, sizeof(ct), "Content-Type: %s",
+			 content_type ? content_type : "application/xml");
+		h = curl_slist_append(*hdrs, ct);
+		if (!h)
+			return -ENOMEM;
+		*hdrs = h;
+		if (curl_easy_setopt(curl, CURLOPT_POST, 1L) != CURLE_OK ||
+		    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body ? body : "") != CURLE_OK ||
+		    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len) !=
+			    CURLE_OK)
+			return -EINVAL;
+	}
+	return curl_easy_setopt(curl, CURLOPT_HTTPHEADER, *hdrs) == CURLE_OK ? 0 : -EINVAL;
 }
 
 int proxy_request(CURL *curl, const struct proxy_opts *o, const char *method, const char *url,
@@ -67,87 +97,25 @@ int proxy_request(CURL *curl, const struct proxy_opts *o, const char *method, co
 		  struct proxy_result *res, char *err, size_t errlen)
 {
 	struct curl_slist *hdrs = NULL;
-	char ct[160];
 	CURLcode cc;
-	int rc = 0;
+	int rc;
 
 	curl_easy_reset(curl);
-	proxy_setup(curl, o, url, res);
-	hdrs = curl_slist_append(hdrs, "Expect:");
-	if (strcmp(method, "POST") == 0) {
-		curl_easy_setopt(curl, CURLOPT_POST, 1L);
-		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body ? body : "");
-		curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
-		snprintf(ct, sizeof(ct), "Content-Type: %s",
-			 content_type ? content_type : "application/xml");
-		hdrs = curl_slist_append(hdrs, ct);
+	rc = proxy_easy_setup(curl, o, url, res);
+	if (rc == 0)
+		rc = proxy_easy_body(curl, method, body, body_len, content_type, &hdrs);
+	if (rc < 0) {
+		snprintf(err, errlen, "cannot set up the HTTP call");
+		goto out;
 	}
-	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
 	cc = curl_easy_perform(curl);
 	if (cc != CURLE_OK) {
 		snprintf(err, errlen, "%s", curl_easy_strerror(cc));
-		rc = proxy_code(cc);
+		rc = proxy_errno(cc);
 		goto out;
 	}
-	proxy_finish(curl, res);
+	proxy_easy_finish(curl, res);
 out:
 	curl_slist_free_all(hdrs);
-	return rc;
-}
-
-int proxy_get_many(const struct proxy_opts *o, const char *const *urls, size_t n,
-		   struct proxy_result *res, int *rcs, char (*errs)[PROXY_ERRLEN])
-{
-	CURLM *multi = curl_multi_init();
-	CURL **easy = calloc(n ? n : 1, sizeof(*easy));
-	CURLMsg *msg;
-	size_t i;
-	int running = 0, left, rc = 0;
-
-	if (!multi || !easy) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	for (i = 0; i < n; i++) {
-		rcs[i] = -EIO;
-		snprintf(errs[i], PROXY_ERRLEN, "not attempted");
-		easy[i] = curl_easy_init();
-		if (!easy[i])
-			continue;
-		proxy_setup(easy[i], o, urls[i], &res[i]);
-		curl_easy_setopt(easy[i], CURLOPT_PRIVATE, (void *)(uintptr_t)i);
-		curl_multi_add_handle(multi, easy[i]);
-	}
-	do {
-		if (curl_multi_perform(multi, &running) != CURLM_OK)
-			break;
-		if (running && curl_multi_poll(multi, NULL, 0, 100, NULL) != CURLM_OK)
-			break;
-	} while (running);
-	while ((msg = curl_multi_info_read(multi, &left))) {
-		void *priv = NULL;
-		if (msg->msg != CURLMSG_DONE)
-			continue;
-		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
-		i = (size_t)(uintptr_t)priv;
-		if (msg->data.result == CURLE_OK) {
-			proxy_finish(msg->easy_handle, &res[i]);
-			rcs[i] = 0;
-			errs[i][0] = '\0';
-		} else {
-			rcs[i] = proxy_code(msg->data.result);
-			snprintf(errs[i], PROXY_ERRLEN, "%s", curl_easy_strerror(msg->data.result));
-		}
-	}
-out:
-	for (i = 0; easy && i < n; i++) {
-		if (!easy[i])
-			continue;
-		curl_multi_remove_handle(multi, easy[i]);
-		curl_easy_cleanup(easy[i]);
-	}
-	free(easy);
-	if (multi)
-		curl_multi_cleanup(multi);
 	return rc;
 }

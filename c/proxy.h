@@ -27,10 +27,14 @@ int proxy_request(CURL *curl, const struct proxy_opts *o, const char *method, co
 		  const char *body, size_t body_len, const char *content_type,
 		  struct proxy_result *res, char *err, size_t errlen);
 
-/* GETs n URLs at once (curl multi, fresh handles): one slow backend costs its own timeout,
- * not the sum. rcs[i] and errs[i] as proxy_request's return and err. */
-#define PROXY_ERRLEN 256
-int proxy_get_many(const struct proxy_opts *o, const char *const *urls, size_t n,
-		   struct proxy_result *res, int *rcs, char (*errs)[PROXY_ERRLEN]);
+/* The pieces proxy_request is made of, for node_loop.c's multi handle: the options every
+ * call shares, a POST body (*hdrs to free after the transfer), the result and the mapping
+ * of curl's codes to negative errno. */
+int proxy_easy_setup(CURL *curl, const struct proxy_opts *o, const char *url,
+		     struct proxy_result *res);
+int proxy_easy_body(CURL *curl, const char *method, const char *body, size_t body_len,
+		    const char *content_type, struct curl_slist **hdrs);
+void proxy_easy_finish(CURL *curl, struct proxy_result *res);
+int proxy_errno(CURLcode cc);
 
 #endif

@@ -16,16 +16,11 @@
 #include "policy_builtin.h"
 #include "policy_stats.h"
 
+#include <stdlib.h>
+
 #define SCHEDULER_MAX_EXCLUDED 32
 
-struct scheduler_state {
-	const char *excluded[SCHEDULER_MAX_EXCLUDED];
-	char excluded_ids[SCHEDULER_MAX_EXCLUDED][40];
-	size_t nexcluded;
-	unsigned attempt;
-};
-
-static int scheduler_is_excluded(const struct scheduler_state *st, const char *id)
+static int scheduler_is_excluded(const struct scheduler_run *st, const char *id)
 {
 	size_t i;
 
@@ -35,7 +30,7 @@ static int scheduler_is_excluded(const struct scheduler_state *st, const char *i
 	return 0;
 }
 
-static void scheduler_exclude(struct scheduler_state *st, const char *id)
+static void scheduler_exclude(struct scheduler_run *st, const char *id)
 {
 	if (scheduler_is_excluded(st, id) || st->nexcluded == SCHEDULER_MAX_EXCLUDED)
 		return;
@@ -46,7 +41,7 @@ static void scheduler_exclude(struct scheduler_state *st, const char *id)
 
 /* Asks the policy (or the C fallback when it fails) for a backend; 0 with *pick filled. */
 static int scheduler_pick(struct worker *w, const struct scheduler_create *sc,
-			  struct scheduler_state *st, struct lb_backend *pick, char *msg,
+			  struct scheduler_run *st, struct lb_backend *pick, char *msg,
 			  size_t msglen)
 {
 	struct lb_backend_list bl;
@@ -79,7 +74,7 @@ static int scheduler_pick(struct worker *w, const struct scheduler_create *sc,
 		policy_stats_count(policy, out, 0);
 		log_info("scheduler", "event=no_backend policy=%s frontend=%s attempt=%u reason=\"%s\"",
 			 policy, sc->fe->key, st->attempt, reason);
-		snprintf(msg, msglen, "No server is available for this meeting: %s", reason);
+		snprintf(msg, msglen, "No server is available for this meeting: %.400s", reason);
 		rc = -ENOENT;
 		goto out;
 	}
@@ -133,7 +128,7 @@ static int scheduler_client_fault(struct xml_node *doc)
 
 /* Settles which backend the row points at; 0 with *target and *row_id. */
 static int scheduler_target(struct worker *w, const struct scheduler_create *sc,
-			    struct scheduler_state *st, struct lb_backend *target, long long *row_id,
+			    struct scheduler_run *st, struct lb_backend *target, long long *row_id,
 			    int *confirmed, char *msg, size_t msglen)
 {
 	struct lb_meeting m;
@@ -202,64 +197,98 @@ static void scheduler_confirm(struct worker *w, const struct scheduler_create *s
 			  err);
 }
 
-int scheduler_create(struct worker *w, const struct scheduler_create *sc,
-		     struct xml_node **answer, const char **key, char *msg, size_t msglen)
+struct scheduler_run *scheduler_run_new(const struct scheduler_create *sc)
 {
-	struct scheduler_state st;
-	struct lb_backend target;
-	struct xml_node *doc;
-	const char *rcode;
-	char err[512];
-	long long row_id = 0;
-	unsigned loops, failures = 0;
-	int confirmed = 0, rc;
+	struct scheduler_run *r = calloc(1, sizeof(*r));
 
-	memset(&st, 0, sizeof(st));
-	*answer = NULL;
-	*key = "internalError";
-	for (loops = 0; loops < 4 * w->cfg->max_attempts + 4; loops++) {
-		memset(&target, 0, sizeof(target));
-		rc = scheduler_target(w, sc, &st, &target, &row_id, &confirmed, msg, msglen);
+	if (!r)
+		return NULL;
+	r->sc = *sc;
+	r->key = "internalError";
+	return r;
+}
+
+void scheduler_run_free(struct scheduler_run *r)
+{
+	if (!r)
+		return;
+	lb_backend_clear(&r->target);
+	xml_dom_free(r->answer);
+	free(r);
+}
+
+/* The end of a run; a claim no backend confirmed must not make later creates wait for a
+ * dead node. */
+static enum scheduler_step scheduler_fail(struct worker *w, struct scheduler_run *r, int rc)
+{
+	char err[512];
+
+	r->rc = rc;
+	if (!r->confirmed && r->row_id &&
+	    db_meetings_drop_claim(&w->db, r->row_id, err, sizeof(err)) < 0)
+		log_error("scheduler", "event=drop_failed error=\"%s\"", err);
+	return SCHEDULER_DONE;
+}
+
+enum scheduler_step scheduler_next(struct worker *w, struct scheduler_run *r)
+{
+	int rc;
+
+	lb_backend_clear(&r->target);
+	while (r->loops++ < 4 * w->cfg->max_attempts + 4) {
+		rc = scheduler_target(w, &r->sc, r, &r->target, &r->row_id, &r->confirmed, r->msg,
+				      sizeof(r->msg));
 		if (rc == -EEXIST || rc == -EAGAIN)
 			continue;
 		if (rc == -ENOENT)
-			goto fail; /* msg says why no backend qualifies */
+			return scheduler_fail(w, r, rc); /* msg says why no backend qualifies */
 		if (rc < 0) {
-			log_error("scheduler", "event=db_error frontend=%s error=\"%s\"", sc->fe->key, msg);
-			snprintf(msg, msglen, "The meeting could not be placed (database unavailable).");
-			return rc;
+			log_error("scheduler", "event=db_error frontend=%s error=\"%s\"", r->sc.fe->key,
+				  r->msg);
+			snprintf(r->msg, sizeof(r->msg),
+				 "The meeting could not be placed (database unavailable).");
+			r->rc = rc;
+			return SCHEDULER_DONE;
 		}
-		rc = bbb_backend_call(w, &target, "create", sc->method, sc->call.query, sc->call.body,
-				      sc->call.body_len, sc->call.content_type, &doc, err,
-				      sizeof(err));
-		rcode = rc == 0 ? bbb_backend_returncode(doc) : NULL;
-		if (rc == 0 && (strcmp(rcode, "SUCCESS") == 0 || scheduler_client_fault(doc))) {
-			if (strcmp(rcode, "SUCCESS") == 0)
-				scheduler_confirm(w, sc, row_id, &target, doc);
-			else if (!confirmed && db_meetings_drop_claim(&w->db, row_id, err, sizeof(err)) < 0)
-				log_error("scheduler", "event=drop_failed error=\"%s\"", err);
-			snprintf(sc->placed_host, sc->placed_host_len, "%s", target.host);
-			lb_backend_clear(&target);
-			*answer = doc;
-			return 0;
-		}
-		if (rc == 0)
-			snprintf(err, sizeof(err), "FAILED %s",
-				 xml_dom_child_text(doc, "messageKey") ? xml_dom_child_text(doc, "messageKey")
-								       : "(no messageKey)");
-		log_warn("scheduler", "event=backend_failed call=create frontend=%s backend=%s error=\"%s\"",
-			 sc->fe->key, target.host, err);
-		xml_dom_free(doc);
-		scheduler_exclude(&st, target.id);
-		lb_backend_clear(&target);
-		if (++failures >= w->cfg->max_attempts)
-			break;
+		return SCHEDULER_CALL;
 	}
-	snprintf(msg, msglen, "Unable to create the meeting: no server accepted it.");
-	rc = -EHOSTUNREACH;
-fail:
-	/* a claim no backend confirmed must not make later creates wait for a dead node */
-	if (!confirmed && row_id && db_meetings_drop_claim(&w->db, row_id, err, sizeof(err)) < 0)
-		log_error("scheduler", "event=drop_failed error=\"%s\"", err);
-	return rc;
+	snprintf(r->msg, sizeof(r->msg), "Unable to create the meeting: no server accepted it.");
+	return scheduler_fail(w, r, -EHOSTUNREACH);
+}
+
+enum scheduler_step scheduler_answered(struct worker *w, struct scheduler_run *r, int rc,
+				       struct xml_node *doc, const char *err)
+{
+	const struct scheduler_create *sc = &r->sc;
+	const char *rcode = rc == 0 ? bbb_backend_returncode(doc) : NULL;
+	char why[512], derr[512];
+
+	if (rc == 0 && (strcmp(rcode, "SUCCESS") == 0 || scheduler_client_fault(doc))) {
+		if (strcmp(rcode, "SUCCESS") == 0)
+			scheduler_confirm(w, sc, r->row_id, &r->target, doc);
+		else if (!r->confirmed &&
+			 db_meetings_drop_claim(&w->db, r->row_id, derr, sizeof(derr)) < 0)
+			log_error("scheduler", "event=drop_failed error=\"%s\"", derr);
+		snprintf(sc->placed_host, sc->placed_host_len, "%s", r->target.host);
+		lb_backend_clear(&r->target);
+		r->answer = doc;
+		r->rc = 0;
+		return SCHEDULER_DONE;
+	}
+	if (rc == 0)
+		snprintf(why, sizeof(why), "FAILED %s",
+			 xml_dom_child_text(doc, "messageKey") ? xml_dom_child_text(doc, "messageKey")
+							       : "(no messageKey)");
+	else
+		snprintf(why, sizeof(why), "%s", err);
+	log_warn("scheduler", "event=backend_failed call=create frontend=%s backend=%s error=\"%s\"",
+		 sc->fe->key, r->target.host, why);
+	xml_dom_free(doc);
+	scheduler_exclude(r, r->target.id);
+	lb_backend_clear(&r->target);
+	if (++r->failures >= w->cfg->max_attempts) {
+		snprintf(r->msg, sizeof(r->msg), "Unable to create the meeting: no server accepted it.");
+		return scheduler_fail(w, r, -EHOSTUNREACH);
+	}
+	return scheduler_next(w, r);
 }

@@ -19,9 +19,34 @@ struct scheduler_create {
 	size_t placed_host_len;
 };
 
-/* 0: *answer is the node's <response> (SUCCESS, or a FAILED that is the client's own doing).
- * Negative: no node could create it; key and msg hold the BBB error to answer with. */
-int scheduler_create(struct worker *w, const struct scheduler_create *sc,
-		     struct xml_node **answer, const char **key, char *msg, size_t msglen);
+/* One create being placed, across the waits for nodes. The caller drives it: after
+ * scheduler_next or scheduler_answered returns SCHEDULER_CALL it sends "create" to
+ * run->target (sc.method, sc.call) and hands the outcome to scheduler_answered; at
+ * SCHEDULER_DONE, rc 0 means answer is the node's <response> (SUCCESS, or a FAILED that is
+ * the client's own doing; the caller takes it) and negative means no node could create it,
+ * with key and msg the BBB error to answer with. */
+struct scheduler_run {
+	struct scheduler_create sc;
+	struct lb_backend target;
+	long long row_id;
+	unsigned loops, failures, attempt;
+	int confirmed;
+	const char *excluded[32];
+	char excluded_ids[32][40];
+	size_t nexcluded;
+	int rc;
+	struct xml_node *answer;
+	const char *key;
+	char msg[512];
+};
+
+enum scheduler_step { SCHEDULER_CALL, SCHEDULER_DONE };
+
+struct scheduler_run *scheduler_run_new(const struct scheduler_create *sc);
+void scheduler_run_free(struct scheduler_run *r);
+enum scheduler_step scheduler_next(struct worker *w, struct scheduler_run *r);
+/* The node's answer to the last create (rc and doc as bbb_backend_answer; doc is taken). */
+enum scheduler_step scheduler_answered(struct worker *w, struct scheduler_run *r, int rc,
+				       struct xml_node *doc, const char *err);
 
 #endif

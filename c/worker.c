@@ -19,7 +19,6 @@ static void worker_destroy(void *p)
 	struct worker *w = p;
 
 	db_close(&w->db);
-	curl_easy_cleanup(w->curl);
 	policy_engine_free(w->policy);
 	admin_api_free(w->admin);
 	route_cache_free(w->routes);
@@ -42,13 +41,6 @@ struct worker *worker_get(const struct lb_config *cfg)
 	if (!w)
 		return NULL;
 	w->cfg = cfg;
-	w->popts.timeout_ms = cfg->backend_timeout_ms;
-	w->popts.connect_timeout_ms = cfg->backend_connect_timeout_ms;
-	w->curl = curl_easy_init();
-	if (!w->curl) {
-		free(w);
-		return NULL;
-	}
 	/* an unreachable database is not fatal here: db_exec reconnects on the next request */
 	if (db_open(&w->db, cfg->db_url, err, sizeof(err)) < 0)
 		log_warn("db", "event=connect_failed error=\"%s\"", err);
