@@ -220,6 +220,32 @@ static int admin_api_bbb_call(lua_State *L)
 	return lua_yield(L, 0);
 }
 
+/* host.node_health() -> { [backend id] = { state, inflight, failures, rejected, opened } }:
+ * this instance's circuit breakers and bulkheads. */
+static int admin_api_node_health(lua_State *L)
+{
+	struct node_health_view *v = calloc(4096, sizeof(*v));
+	size_t n = v ? node_loop_health(v, 4096) : 0, i;
+
+	lua_createtable(L, 0, (int)n);
+	for (i = 0; i < n; i++) {
+		lua_createtable(L, 0, 5);
+		lua_pushstring(L, node_loop_state_name(v[i].state));
+		lua_setfield(L, -2, "state");
+		lua_pushnumber(L, v[i].inflight);
+		lua_setfield(L, -2, "inflight");
+		lua_pushnumber(L, v[i].failures);
+		lua_setfield(L, -2, "failures");
+		lua_pushnumber(L, (lua_Number)(v[i].rejected_open + v[i].rejected_busy));
+		lua_setfield(L, -2, "rejected");
+		lua_pushnumber(L, (lua_Number)v[i].opened);
+		lua_setfield(L, -2, "opened");
+		lua_setfield(L, -2, v[i].backend_id);
+	}
+	free(v);
+	return 1;
+}
+
 /* host.policy_stats() -> { { policy, calls, nones, errors = { runtime, ... }, fallbacks }, ... } */
 static int admin_api_policy_stats(lua_State *L)
 {
@@ -306,6 +332,7 @@ static int admin_api_open(lua_State *L)
 		{ "log", admin_api_log },
 		{ "policy_stats", admin_api_policy_stats },
 		{ "node_state", admin_api_node_state },
+		{ "node_health", admin_api_node_health },
 		{ NULL, NULL },
 	};
 	const luaL_Reg *f;
@@ -474,8 +501,8 @@ static void admin_api_task_end(struct admin_task *t, int status)
 		db_exec_simple(&t->w->db, "ROLLBACK", err, sizeof(err));
 	}
 	stats_admin_request(t->req->method, a->status);
-	log_info("access", "api=admin method=%s path=%s status=%d", t->req->method, t->req->path,
-		 a->status);
+	log_info("access", "api=admin method=%s path=%s status=%d client=%s", t->req->method,
+		 t->req->path, a->status, t->req->client);
 	t->finished = 1;
 }
 
@@ -603,6 +630,6 @@ void admin_api_handle(struct worker *w, const struct http_request *req, struct h
 	return; /* the task logs its own access line */
 out:
 	stats_admin_request(req->method, a->status);
-	log_info("access", "api=admin method=%s path=%s status=%d", req->method, req->path,
-		 a->status);
+	log_info("access", "api=admin method=%s path=%s status=%d client=%s", req->method,
+		 req->path, a->status, req->client);
 }

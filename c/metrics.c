@@ -10,7 +10,9 @@
 #include <time.h>
 
 #include "config.h"
+#include "http_server.h"
 #include "log.h"
+#include "node_loop.h"
 #include "policy.h"
 #include "policy_stats.h"
 #include "stats.h"
@@ -202,6 +204,53 @@ static int metrics_meetings(struct db *db, struct buf *out, char *err, size_t er
 	return 0;
 }
 
+#define METRICS_MAX_NODES 4096
+
+/* This instance's view of its calls to nodes: circuits, bulkheads, parked requests. */
+static void metrics_nodes(struct buf *out)
+{
+	static const char *const states[] = { "closed", "open", "half_open" };
+	struct node_health_view *v = calloc(METRICS_MAX_NODES, sizeof(*v));
+	size_t n = v ? node_loop_health(v, METRICS_MAX_NODES) : 0, i, k;
+
+	buf_printf(out, "# HELP b3scale_http_parked_requests Requests waiting for a node, their connection parked.\n"
+			"# TYPE b3scale_http_parked_requests gauge\n"
+			"b3scale_http_parked_requests %ld\n", http_server_parked());
+	buf_puts(out, "# HELP b3scale_backend_circuit_state This instance's circuit breaker for calls to a node.\n"
+		      "# TYPE b3scale_backend_circuit_state gauge\n");
+	for (i = 0; i < n; i++)
+		for (k = 0; k < 3; k++) {
+			buf_puts(out, "b3scale_backend_circuit_state{backend=\"");
+			metrics_label(out, v[i].host);
+			buf_printf(out, "\",state=\"%s\"} %d\n", states[k], (int)v[i].state == (int)k);
+		}
+	buf_puts(out, "# HELP b3scale_backend_inflight Calls to a node in flight now.\n"
+		      "# TYPE b3scale_backend_inflight gauge\n");
+	for (i = 0; i < n; i++) {
+		buf_puts(out, "b3scale_backend_inflight{backend=\"");
+		metrics_label(out, v[i].host);
+		buf_printf(out, "\"} %u\n", v[i].inflight);
+	}
+	buf_puts(out, "# HELP b3scale_backend_circuit_opened_total Times a node's circuit opened.\n"
+		      "# TYPE b3scale_backend_circuit_opened_total counter\n");
+	for (i = 0; i < n; i++) {
+		buf_puts(out, "b3scale_backend_circuit_opened_total{backend=\"");
+		metrics_label(out, v[i].host);
+		buf_printf(out, "\"} %lu\n", v[i].opened);
+	}
+	buf_puts(out, "# HELP b3scale_backend_rejected_total Calls to a node failed fast, not sent.\n"
+		      "# TYPE b3scale_backend_rejected_total counter\n");
+	for (i = 0; i < n; i++) {
+		buf_puts(out, "b3scale_backend_rejected_total{backend=\"");
+		metrics_label(out, v[i].host);
+		buf_printf(out, "\",reason=\"circuit_open\"} %lu\n", v[i].rejected_open);
+		buf_puts(out, "b3scale_backend_rejected_total{backend=\"");
+		metrics_label(out, v[i].host);
+		buf_printf(out, "\",reason=\"bulkhead\"} %lu\n", v[i].rejected_busy);
+	}
+	free(v);
+}
+
 void metrics_setup(const struct lb_config *cfg)
 {
 	metrics_per_meeting = cfg->metrics_meeting_labels;
@@ -226,6 +275,7 @@ void metrics_render(struct db *db, struct buf *out)
 		   policy_generation(), policy_reload_failures());
 	policy_stats_render(out);
 	stats_render(out);
+	metrics_nodes(out);
 	pthread_mutex_lock(&metrics_lock);
 	if (!metrics_cached_at || now - metrics_cached_at >= METRICS_CACHE_MS) {
 		buf_init(&fresh);

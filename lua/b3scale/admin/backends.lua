@@ -40,6 +40,8 @@ local function present(ctx, row)
   for _, c in ipairs(COUNTERS) do
     out[c] = tonumber(row[c]) or 0
   end
+  ctx.circuits = ctx.circuits or db.circuits()
+  out.circuit = ctx.circuits(row.id)
   if ctx.admin then
     out.bbb.secret = row.secret
   end

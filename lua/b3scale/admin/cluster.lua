@@ -45,8 +45,11 @@ local function num(v)
 end
 
 
+local circuit_of
+
 local function backend(r)
   return {
+    circuit = circuit_of(r.id).state,
     id = r.id, host = r.host, admin_state = r.admin_state, node_state = r.node_state,
     meetings = num(r.meetings_count), participants = num(r.attendees_count),
     video = num(r.video_count), voice = num(r.voice_count),
@@ -87,6 +90,7 @@ end
 
 
 function _M.show()
+  circuit_of = db.circuits()
   local b, err = db.map(backend, BACKENDS)
   if not b then
     return err

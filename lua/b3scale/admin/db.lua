@@ -149,6 +149,19 @@ end
 
 
 -- SQL NULL (host.null) to Lua nil; anything else unchanged.
+-- This instance's view of calls to a backend (circuit breaker, bulkhead), as the API shows it.
+local CLOSED = { state = "closed", inflight = 0, failures = 0, rejected = 0, opened = 0 }
+function _M.circuits()
+  local host = _M.host()
+  local all = type(host.node_health) == "function" and host.node_health() or {}
+  return function(id)
+    local c = all[id] or CLOSED
+    return { state = c.state, inflight = c.inflight, failures = c.failures,
+      rejected = c.rejected, opened = c.opened }
+  end
+end
+
+
 function _M.val(v)
   if v == nil or v == _M.host().null then
     return nil

@@ -11,8 +11,12 @@ local function tags_of(b)
     return table.concat(out, ",")
 end
 
+-- admin/node state, plus this instance's circuit when it fails calls fast
 local function state_of(b)
-    return (util.show(b.admin_state) or "?") .. "/" .. (util.show(b.node_state) or "?")
+    local s = (util.show(b.admin_state) or "?") .. "/" .. (util.show(b.node_state) or "?")
+    local c = type(b.circuit) == "table" and b.circuit.state
+    if c and c ~= "closed" then s = s .. " (circuit " .. c:gsub("_", "-") .. ")" end
+    return s
 end
 
 local function backend_rows(list)
@@ -33,6 +37,9 @@ local function backend_detail(b)
         { "id", util.show(b.id) },
         { "admin state", util.show(b.admin_state) },
         { "node state", util.show(b.node_state) },
+        { "circuit", type(b.circuit) == "table" and string.format("%s, %s in flight, %s failed fast",
+            util.show(b.circuit.state) or "?", util.show(b.circuit.inflight) or "0",
+            util.show(b.circuit.rejected) or "0") or nil },
         { "load factor", util.show(b.load_factor) },
         { "tags", tags_of(b) },
         { "settings", util.show(b.settings) },
