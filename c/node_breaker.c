@@ -151,6 +151,19 @@ void node_breaker_done(struct node_entry *e, int rc, long long now_ms)
 		log_info("node", "event=circuit_closed backend=%s", e->v.host);
 }
 
+int node_breaker_is_open(const char *backend_id, long long now_ms)
+{
+	struct node_entry *e;
+	int open = 0;
+
+	pthread_mutex_lock(&node_breaker.mu);
+	for (e = node_breaker.buckets[node_breaker_hash(backend_id)]; e; e = e->next)
+		if (strcmp(e->v.backend_id, backend_id) == 0)
+			open = e->v.state == NODE_OPEN && now_ms < e->open_until_ms;
+	pthread_mutex_unlock(&node_breaker.mu);
+	return open;
+}
+
 size_t node_breaker_snapshot(struct node_health_view *v, size_t cap)
 {
 	struct node_entry *e;

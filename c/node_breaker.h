@@ -21,6 +21,8 @@ int node_breaker_admit(struct node_entry *e, int probe, long long now_ms, char *
 /* The outcome of an admitted call (rc as node_call_result): timeouts and connection
  * failures count against the node, any answer closes its circuit. */
 void node_breaker_done(struct node_entry *e, int rc, long long now_ms);
+/* 1 while calls to the node would be failed fast (any thread). */
+int node_breaker_is_open(const char *backend_id, long long now_ms);
 size_t node_breaker_snapshot(struct node_health_view *v, size_t cap);
 
 #endif

@@ -390,6 +390,11 @@ void node_loop_run_all(const struct node_call_spec *specs, size_t n, struct node
 	pthread_cond_destroy(&b.cv);
 }
 
+int node_loop_failing_fast(const char *backend_id)
+{
+	return node_breaker_is_open(backend_id, node_loop_now());
+}
+
 size_t node_loop_health(struct node_health_view *v, size_t cap)
 {
 	return node_breaker_snapshot(v, cap);

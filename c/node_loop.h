@@ -63,6 +63,8 @@ void node_call_free(struct node_call *c);
  * workers). Entries that could not be allocated are NULL. */
 void node_loop_run_all(const struct node_call_spec *specs, size_t n, struct node_call **out);
 
+/* 1 while this instance's circuit to the node is open (its calls would fail fast). */
+int node_loop_failing_fast(const char *backend_id);
 /* A snapshot of every node seen so far; returns the count written (at most cap). */
 size_t node_loop_health(struct node_health_view *v, size_t cap);
 const char *node_loop_state_name(enum node_breaker_state s);

@@ -13,6 +13,7 @@
 #include "bbb_backend.h"
 #include "db_backends.h"
 #include "log.h"
+#include "node_loop.h"
 #include "policy_builtin.h"
 #include "policy_stats.h"
 
@@ -54,6 +55,11 @@ static int scheduler_pick(struct worker *w, const struct scheduler_create *sc,
 	rc = db_backends_eligible(&w->db, w->cfg->agent_max_age_ms, &bl, msg, msglen);
 	if (rc < 0)
 		return rc;
+	/* a node whose circuit is open would fail the create at once: the policy never sees it */
+	for (idx = 0; idx < bl.n; idx++)
+		if (node_loop_failing_fast(bl.v[idx].id))
+			scheduler_exclude(st, bl.v[idx].id);
+	idx = 0;
 	pr.action = "create";
 	pr.meeting_id = sc->meeting_id;
 	pr.frontend_key = sc->fe->key;

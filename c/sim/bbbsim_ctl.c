@@ -332,6 +332,11 @@ int bbbsim_ctl_handle(struct bbbsim_state *st, const struct bbbsim_http_request 
 		rc = bbbsim_http_reply_text(rep, 200, "ok");
 	else if (strcmp(p, "/sim/meetings") == 0 && get)
 		rc = bbbsim_ctl_meetings(st, rep);
+	else if (strcmp(p, "/sim/stats") == 0 && get) {
+		buf_printf(&rep->body, "{\"connections\":%lu}\n",
+			   __atomic_load_n(&st->connections, __ATOMIC_RELAXED));
+		rc = bbbsim_ctl_json(rep, 200);
+	}
 	else if (strcmp(p, "/sim/requests") == 0 && get)
 		rc = bbbsim_ctl_requests(st, rep);
 	else if ((strcmp(p, "/sim/requests") == 0 && strcmp(m, "DELETE") == 0) ||

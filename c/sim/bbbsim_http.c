@@ -186,6 +186,17 @@ static enum MHD_Result bbbsim_http_access(void *cls, struct MHD_Connection *con,
 	return ret;
 }
 
+static void bbbsim_http_connection(void *cls, struct MHD_Connection *con, void **socket_ctx,
+				   enum MHD_ConnectionNotificationCode toe)
+{
+	struct bbbsim_http *h = cls;
+
+	(void)con;
+	(void)socket_ctx;
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+		__atomic_add_fetch(&h->st->connections, 1, __ATOMIC_RELAXED);
+}
+
 int bbbsim_http_start(struct bbbsim_http **out, struct bbbsim_state *st,
 		      const struct sockaddr *addr, socklen_t alen, unsigned *port)
 {
@@ -206,6 +217,7 @@ int bbbsim_http_start(struct bbbsim_http **out, struct bbbsim_state *st,
 				     MHD_OPTION_SOCK_ADDR, addr,
 				     MHD_OPTION_URI_LOG_CALLBACK, bbbsim_http_uri_log, h,
 				     MHD_OPTION_NOTIFY_COMPLETED, bbbsim_http_completed, h,
+				     MHD_OPTION_NOTIFY_CONNECTION, bbbsim_http_connection, h,
 				     MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024),
 				     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
 				     MHD_OPTION_END);

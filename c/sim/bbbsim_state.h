@@ -92,6 +92,7 @@ struct bbbsim_state {
 	size_t log_n;
 	enum bbbsim_fail fail;
 	long delay_ms;
+	unsigned long connections; /* TCP connections accepted (atomic), to see keep-alive */
 };
 
 int bbbsim_state_init(struct bbbsim_state *st, const char *secret, const char *name,
