@@ -84,7 +84,7 @@ static int config_edge(struct lb_config *cfg, char *err, size_t errlen)
 	if (env_long("B3SCALE_MAX_NODE_CALLS", 8192, 16, 1000000, &n, err, errlen) < 0)
 		return -EINVAL;
 	cfg->max_node_calls = (unsigned)n;
-	if (env_long("B3SCALE_DB_TIMEOUT_MS", 1500, 100, 600000, &cfg->db_timeout_ms, err,
+	if (env_long("B3SCALE_DB_TIMEOUT_MS", 1000, 100, 600000, &cfg->db_timeout_ms, err,
 		     errlen) < 0)
 		return -EINVAL;
 	return 0;

@@ -12,9 +12,12 @@
 #include "db_backends.h"
 #include "log.h"
 
+/* Without a result, db_exec*() has already said why in err (the connection may be gone). */
 static int db_poll_fail(PGresult *r, struct db *db, char *err, size_t errlen)
 {
-	snprintf(err, errlen, "%s", r ? PQresultErrorMessage(r) : PQerrorMessage(db->conn));
+	(void)db;
+	if (r)
+		snprintf(err, errlen, "%s", PQresultErrorMessage(r));
 	err[strcspn(err, "\n")] = '\0';
 	PQclear(r);
 	return -EIO;

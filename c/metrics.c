@@ -206,10 +206,20 @@ static int metrics_meetings(struct db *db, struct buf *out, char *err, size_t er
 
 #define METRICS_MAX_NODES 4096
 
+/* One per-node series: name{backend="host"<extra>} value. */
+static void metrics_node_series(struct buf *out, const char *name, const char *host,
+				const char *extra, unsigned long value)
+{
+	buf_printf(out, "%s{backend=\"", name);
+	metrics_label(out, host);
+	buf_printf(out, "\"%s} %lu\n", extra, value);
+}
+
 /* This instance's view of its calls to nodes: circuits, bulkheads, parked requests. */
 static void metrics_nodes(struct buf *out)
 {
-	static const char *const states[] = { "closed", "open", "half_open" };
+	static const char *const states[] = { ",state=\"closed\"", ",state=\"open\"",
+					      ",state=\"half_open\"" };
 	struct node_health_view *v = calloc(METRICS_MAX_NODES, sizeof(*v));
 	size_t n = v ? node_loop_health(v, METRICS_MAX_NODES) : 0, i, k;
 
@@ -219,34 +229,25 @@ static void metrics_nodes(struct buf *out)
 	buf_puts(out, "# HELP b3scale_backend_circuit_state This instance's circuit breaker for calls to a node.\n"
 		      "# TYPE b3scale_backend_circuit_state gauge\n");
 	for (i = 0; i < n; i++)
-		for (k = 0; k < 3; k++) {
-			buf_puts(out, "b3scale_backend_circuit_state{backend=\"");
-			metrics_label(out, v[i].host);
-			buf_printf(out, "\",state=\"%s\"} %d\n", states[k], (int)v[i].state == (int)k);
-		}
+		for (k = 0; k < 3; k++)
+			metrics_node_series(out, "b3scale_backend_circuit_state", v[i].host, states[k],
+					    (int)v[i].state == (int)k);
 	buf_puts(out, "# HELP b3scale_backend_inflight Calls to a node in flight now.\n"
 		      "# TYPE b3scale_backend_inflight gauge\n");
-	for (i = 0; i < n; i++) {
-		buf_puts(out, "b3scale_backend_inflight{backend=\"");
-		metrics_label(out, v[i].host);
-		buf_printf(out, "\"} %u\n", v[i].inflight);
-	}
+	for (i = 0; i < n; i++)
+		metrics_node_series(out, "b3scale_backend_inflight", v[i].host, "", v[i].inflight);
 	buf_puts(out, "# HELP b3scale_backend_circuit_opened_total Times a node's circuit opened.\n"
 		      "# TYPE b3scale_backend_circuit_opened_total counter\n");
-	for (i = 0; i < n; i++) {
-		buf_puts(out, "b3scale_backend_circuit_opened_total{backend=\"");
-		metrics_label(out, v[i].host);
-		buf_printf(out, "\"} %lu\n", v[i].opened);
-	}
+	for (i = 0; i < n; i++)
+		metrics_node_series(out, "b3scale_backend_circuit_opened_total", v[i].host, "",
+				    v[i].opened);
 	buf_puts(out, "# HELP b3scale_backend_rejected_total Calls to a node failed fast, not sent.\n"
 		      "# TYPE b3scale_backend_rejected_total counter\n");
 	for (i = 0; i < n; i++) {
-		buf_puts(out, "b3scale_backend_rejected_total{backend=\"");
-		metrics_label(out, v[i].host);
-		buf_printf(out, "\",reason=\"circuit_open\"} %lu\n", v[i].rejected_open);
-		buf_puts(out, "b3scale_backend_rejected_total{backend=\"");
-		metrics_label(out, v[i].host);
-		buf_printf(out, "\",reason=\"bulkhead\"} %lu\n", v[i].rejected_busy);
+		metrics_node_series(out, "b3scale_backend_rejected_total", v[i].host,
+				    ",reason=\"circuit_open\"", v[i].rejected_open);
+		metrics_node_series(out, "b3scale_backend_rejected_total", v[i].host,
+				    ",reason=\"bulkhead\"", v[i].rejected_busy);
 	}
 	free(v);
 }

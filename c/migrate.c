@@ -68,13 +68,15 @@ static int migrate_is_applied(struct db *db, const char *name, int *applied, cha
 			      size_t errlen)
 {
 	const char *vals[1] = { name };
-	PGresult *r = PQexecParams(db->conn, "SELECT 1 FROM schema_migrations WHERE version = $1",
-				   1, NULL, vals, NULL, NULL, 0);
+	char why[512] = "";
+	/* through db_exec_sql: /readyz asks this, so it must have the statement deadline */
+	PGresult *r = db_exec_sql(db, "SELECT 1 FROM schema_migrations WHERE version = $1", 1,
+				  vals, why, sizeof(why));
 	int rc = 0;
 
 	if (!r || PQresultStatus(r) != PGRES_TUPLES_OK) {
 		snprintf(err, errlen, "reading schema_migrations: %s",
-			 r ? PQresultErrorMessage(r) : PQerrorMessage(db->conn));
+			 r ? PQresultErrorMessage(r) : why);
 		rc = -EIO;
 	} else {
 		*applied = PQntuples(r) > 0;
@@ -108,6 +110,7 @@ static int migrate_one(struct db *db, const char *dir, const char *name, int *di
 	const char *vals[1] = { name };
 	struct buf sql;
 	PGresult *r = NULL;
+	char inner[512];
 	int applied = 0, rc;
 
 	*did = 0;
@@ -122,17 +125,16 @@ static int migrate_one(struct db *db, const char *dir, const char *name, int *di
 	if (rc < 0)
 		goto out;
 	if (db_exec_simple(db, buf_str(&sql), err, errlen) < 0) {
-		char inner[512];
 		snprintf(inner, sizeof(inner), "%s", err);
 		snprintf(err, errlen, "migration %s failed: %s", name, inner);
 		rc = -EIO;
 		goto out;
 	}
-	r = PQexecParams(db->conn, "INSERT INTO schema_migrations (version) VALUES ($1)", 1, NULL,
-			 vals, NULL, NULL, 0);
+	r = db_exec_sql(db, "INSERT INTO schema_migrations (version) VALUES ($1)", 1, vals, inner,
+			sizeof(inner));
 	if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
 		snprintf(err, errlen, "recording migration %s: %s", name,
-			 r ? PQresultErrorMessage(r) : PQerrorMessage(db->conn));
+			 r ? PQresultErrorMessage(r) : inner);
 		rc = -EIO;
 		goto out;
 	}

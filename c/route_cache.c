@@ -13,6 +13,7 @@
 
 #include <libpq-fe.h>
 
+#include "db.h"
 #include "log.h"
 
 #define ROUTE_CACHE_SLOTS 4096 /* per worker; a slot is overwritten on collision */
@@ -159,22 +160,20 @@ void route_cache_free(struct route_cache *rc)
 	free(rc);
 }
 
-static PGconn *route_listen_connect(const char *url)
+/* Same defaults and deadlines as the workers' connections: a black-holed database must not
+ * park the listener in a connect or in LISTEN (joins bypass the cache meanwhile). */
+static PGconn *route_listen_connect(const struct lb_config *cfg)
 {
-	PGconn *c = PQconnectdb(url);
-	PGresult *r;
+	char err[512];
+	PGconn *c = db_connect_url(cfg->db_url, cfg->db_timeout_ms, err, sizeof(err));
 
-	if (!c || PQstatus(c) != CONNECTION_OK) {
+	if (c && db_conn_exec(c, "LISTEN b3scale_routes", cfg->db_timeout_ms, err,
+			      sizeof(err)) < 0) {
 		PQfinish(c);
-		return NULL;
+		c = NULL;
 	}
-	r = PQexec(c, "LISTEN b3scale_routes");
-	if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
-		PQclear(r);
-		PQfinish(c);
-		return NULL;
-	}
-	PQclear(r);
+	if (!c)
+		log_debug("routes", "event=listen_failed error=\"%s\"", err);
 	return c;
 }
 
@@ -188,7 +187,7 @@ static void *route_listen_thread(void *arg)
 
 	while (!atomic_load(&route_stop)) {
 		if (!c) {
-			c = route_listen_connect(cfg->db_url);
+			c = route_listen_connect(cfg);
 			if (!c) {
 				usleep((useconds_t)backoff * 1000);
 				backoff = backoff < 5000 ? backoff * 2 : 5000;
@@ -208,7 +207,9 @@ static void *route_listen_thread(void *arg)
 		if (PQconsumeInput(c) == 0 || PQstatus(c) != CONNECTION_OK) {
 			atomic_store(&route_listening, 0);
 			route_cache_bump();
-			log_warn("routes", "event=listener_lost error=\"%s\"", PQerrorMessage(c));
+			/* libpq's message runs over several lines; a log event is one */
+			log_warn("routes", "event=listener_lost error=\"%.*s\"",
+				 (int)strcspn(PQerrorMessage(c), "\n"), PQerrorMessage(c));
 			PQfinish(c);
 			c = NULL;
 			continue;

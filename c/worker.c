@@ -41,8 +41,8 @@ struct worker *worker_get(const struct lb_config *cfg)
 	if (!w)
 		return NULL;
 	w->cfg = cfg;
-	/* an unreachable database is not fatal here: db_exec reconnects on the next request */
-	if (db_open(&w->db, cfg->db_url, err, sizeof(err)) < 0)
+	/* connected on first use: /healthz or a cached join must not wait for the database */
+	if (db_open_lazy(&w->db, cfg->db_url, err, sizeof(err)) < 0)
 		log_warn("db", "event=connect_failed error=\"%s\"", err);
 	/* the policy state is built lazily by policy_engine_sync on first use */
 	pthread_once(&worker_once, worker_key_init);

@@ -54,6 +54,14 @@ local function metric(d, pattern)
   return tonumber(body:match(pattern))
 end
 
+-- after each describe: the hung sim recovers, the daemon stops
+local function teardown_cluster(sims, d, bg)
+  if bg then h.stop(bg) end
+  if sims then h.sim_req(sims[2], "POST", "/sim/mode?fail=none") end
+  if d then h.stop(d) end
+  h.cleanup()
+end
+
 local function setup_cluster(name, env)
   local sims = { h.bbbsim({ name = name .. "-ok" }), h.bbbsim({ name = name .. "-hung" }) }
   local db = h.new_db(name)
@@ -78,12 +86,7 @@ describe("a hung node under getMeetingInfo load", function()
     h.sleep(1.5) -- calls to the hung node pile up
   end)
 
-  teardown(function()
-    if bg then h.stop(bg) end
-    h.sim_req(sims[2], "POST", "/sim/mode?fail=none")
-    h.stop(d)
-    h.cleanup()
-  end)
+  teardown(function() teardown_cluster(sims, d, bg) end)
 
   it("keeps answering joins and getMeetingInfo for meetings on the healthy node", function()
     local healthy = on[sims[1].name]
@@ -130,12 +133,7 @@ describe("a node's bulkhead", function()
     h.sleep(1)
   end)
 
-  teardown(function()
-    if bg then h.stop(bg) end
-    h.sim_req(sims[2], "POST", "/sim/mode?fail=none")
-    h.stop(d)
-    h.cleanup()
-  end)
+  teardown(function() teardown_cluster(sims, d, bg) end)
 
   it("fails calls beyond the cap fast, with the answer a frontend expects", function()
     local dt, st, body = timed_get(api_url(d, "isMeetingRunning", "meetingID=" .. on[sims[2].name]))
@@ -162,11 +160,7 @@ describe("a node's circuit breaker", function()
       B3SCALE_API_JWT_SECRET = SECRET })
   end)
 
-  teardown(function()
-    h.sim_req(sims[2], "POST", "/sim/mode?fail=none")
-    h.stop(d)
-    h.cleanup()
-  end)
+  teardown(function() teardown_cluster(sims, d) end)
 
   local function backend_view(sim)
     local st, body = h.get(d.url .. "/api/v1/backends",

@@ -19,7 +19,7 @@ local FAST = {
 local BOUNDED_LABELS = {
   backend = true, frontend = true, call = true, outcome = true, method = true, status = true,
   policy = true, kind = true, type = true, le = true, version = true, admin_state = true,
-  node_state = true,
+  node_state = true, state = true, reason = true,
 }
 
 --------------------------------------------------------------------------------------------
