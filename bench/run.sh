@@ -1,8 +1,12 @@
 #!/bin/sh
 # make bench: the join redirect (every user's hot path) and the polled calls, measured with
 # wrk against a real b3scaled, Postgres and simulated nodes, next to a baseline measured in
-# the same run: nginx answering a static 302 on the same machine.
+# the same run: nginx answering a static 302 on the same machine. Then the "hung node" run:
+# join latency for a meeting on a healthy node while the other node hangs under ~20
+# getMeetingInfo/s, next to the same load without the hang (goal: p99 within 2x).
 #   DURATION=10 CONNECTIONS=32 WORKERS=8 sh bench/run.sh
+#   HANG_BREAKER_FAILURES=1000 HANG_MAX_INFLIGHT=1000 HANG_RATE=20: the hung-node daemon's
+#   breaker and bulkhead (high: loop isolation alone) and the getMeetingInfo rate
 set -u
 root=$(CDPATH='' cd -- "$(dirname -- "$0")/.." && pwd) || exit 1
 cd "$root" || exit 1
@@ -14,7 +18,9 @@ secret=bench-frontend-secret
 tmp=$(mktemp -d /tmp/b3bench.XXXXXX) || exit 1
 chmod 0755 "$tmp"
 pids=""
+loadpid=""
 cleanup() {
+    [ -n "$loadpid" ] && kill "$loadpid" 2>/dev/null
     for p in $pids; do kill "$p" 2>/dev/null; done
     [ -f "$tmp/nginx.pid" ] && kill "$(cat "$tmp/nginx.pid")" 2>/dev/null
     sh spec/support/pg.sh stop "$tmp/pg" >/dev/null 2>&1
@@ -39,6 +45,7 @@ for n in 1 2; do
     waitfor "http://127.0.0.1:$p/sim/health"
     psql -qX "$db" -c "INSERT INTO backends (host, secret) VALUES ('http://127.0.0.1:$p/bigbluebutton/api/', 'node-$n')"
     last_node=$p
+    eval "node_$n=\$p"
 done
 psql -qX "$db" -c "INSERT INTO frontends (key, secret) VALUES ('bench', '$secret')"
 
@@ -78,7 +85,7 @@ run() {  # NAME URL
     p99=$(printf '%s\n' "$out" | awk '$1 == "99%" {print $2}')
     bad=$(printf '%s\n' "$out" | awk '/Non-2xx or 3xx/ {print $5}')
     printf '%-34s %12s %10s %10s %8s\n' "$1" "$rps" "$p50" "$p99" "${bad:-0}"
-    eval "rps_$3=\$rps"
+    eval "rps_$3=\$rps p50_$3=\$p50 p99_$3=\$p99"
 }
 
 echo "b3scale bench: ${duration}s per run, $conns connections, $workers workers, $(nproc) cores"
@@ -89,3 +96,131 @@ run "b3scaled isMeetingRunning" "$api/isMeetingRunning?$(sign isMeetingRunning '
 run "b3scaled getMeetingInfo" "$api/getMeetingInfo?$(sign getMeetingInfo 'meetingID=bench-room' "$secret")" info
 run "b3scaled API index" "$api" index
 awk -v j="$rps_join" -v n="$rps_nginx" 'BEGIN { if (n > 0) printf "join redirect: %.0f%% of the nginx baseline\n", 100 * j / n }'
+
+# --- hung node: joins for a meeting on node 1 while node 2 hangs under getMeetingInfo load ---
+# A daemon of its own, so the breaker and bulkhead settings are explicit (the defaults, 5
+# consecutive timeouts and 64 calls in flight per node, fail calls to a hung node fast; high
+# values measure the event loop's isolation alone). Both phases run against it.
+hang_breaker=${HANG_BREAKER_FAILURES:-1000}
+hang_inflight=${HANG_MAX_INFLIGHT:-1000}
+hang_rate=${HANG_RATE:-20}
+hport=$(port)
+B3SCALE_DB_URL=$db B3SCALE_LISTEN_HTTP=127.0.0.1:$hport B3SCALE_WORKERS=$workers \
+    B3SCALE_NODE_BREAKER_FAILURES=$hang_breaker B3SCALE_NODE_MAX_INFLIGHT=$hang_inflight \
+    B3SCALE_LOG_LEVEL=error build/b3scaled 2>"$tmp/b3scaled-hang.log" &
+pids="$pids $!"
+waitfor "http://127.0.0.1:$hport/healthz"
+hapi="http://127.0.0.1:$hport/bbb/bench/api"
+
+on_node() { curl -s "http://127.0.0.1:$1/sim/meetings" | grep -q "\"meetingID\":\"bench~$2\""; }
+ok_m="" hung_m="" i=0
+while [ -z "$ok_m" ] || [ -z "$hung_m" ]; do
+    i=$((i+1))
+    [ $i -gt 20 ] && { echo "bench: could not place a meeting on each node" >&2; exit 1; }
+    curl -s "$hapi/create?$(sign create "name=Hang&meetingID=hang-$i" "$secret")" | grep -q SUCCESS ||
+        { echo "bench: create hang-$i failed" >&2; exit 1; }
+    if on_node "$node_1" "hang-$i"; then
+        [ -n "$ok_m" ] || ok_m=hang-$i
+    elif on_node "$node_2" "hang-$i"; then
+        [ -n "$hung_m" ] || hung_m=hang-$i
+    fi
+done
+
+# Open-loop load (a request every 1/RATE s whatever the answers, one connection each, from
+# 127.0.0.2 so it does not share wrk's per-IP connection budget) for SECS seconds, half a
+# second more for the last answers, then one summary line.
+cat >"$tmp/load.lua" <<'LUA'
+local socket = require("socket")
+local port, path, rate, secs = tonumber(arg[1]), arg[2], tonumber(arg[3]), tonumber(arg[4])
+local req = "GET " .. path .. " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+local live, lat = {}, {}
+local sent, answered, success, failed = 0, 0, 0, 0
+local start = socket.gettime()
+local due, stop = start, start + secs
+local function done(s, c, now, ok)
+    s:close()
+    live[s] = nil
+    if not ok then failed = failed + 1 return end
+    local body = table.concat(c.buf)
+    if not body:match("^HTTP/1%.%d %d%d%d") then failed = failed + 1 return end
+    answered = answered + 1
+    lat[#lat + 1] = (now - c.t) * 1000
+    if body:find("<returncode>SUCCESS</returncode>", 1, true) then success = success + 1 end
+end
+while next(live) or socket.gettime() < stop do
+    local now = socket.gettime()
+    if now >= stop + 0.5 then break end -- answers get half a second after the last request
+    while due <= now and now < stop do
+        local s = socket.tcp()
+        s:settimeout(0)
+        s:bind("127.0.0.2", 0)
+        s:connect("127.0.0.1", port)
+        live[s] = { t = due, buf = {} }
+        sent = sent + 1
+        due = due + 1 / rate
+    end
+    local r, w = {}, {}
+    for s, c in pairs(live) do
+        if c.wrote then r[#r + 1] = s else w[#w + 1] = s end
+    end
+    local wake = now < stop and math.min(due, stop) or stop + 0.5
+    local rr, ww = socket.select(r, w, math.max(0, wake - socket.gettime()))
+    now = socket.gettime()
+    for _, s in ipairs(ww) do
+        local c = live[s]
+        if c and not c.wrote then
+            if s:send(req) then c.wrote = true else done(s, c, now, false) end
+        end
+    end
+    for _, s in ipairs(rr) do
+        local c = live[s]
+        if c then
+            local d, err, part = s:receive(65536)
+            d = d or part
+            if d and #d > 0 then c.buf[#c.buf + 1] = d end
+            if err == "closed" then done(s, c, now, true)
+            elseif err and err ~= "timeout" then done(s, c, now, false) end
+        end
+    end
+end
+local waiting = 0
+for s in pairs(live) do s:close() waiting = waiting + 1 end
+table.sort(lat)
+local function q(p) return #lat > 0 and string.format("%.1f ms", lat[math.max(1, math.ceil(#lat * p))]) or "-" end
+print(string.format("sent %d, answered %d (%d SUCCESS), p50 %s, p99 %s, errors %d, no answer yet %d",
+    sent, answered, success, q(0.5), q(0.99), failed, waiting))
+LUA
+
+tomillis() { printf '%s\n' "$1" | awk '{ v = $1 + 0
+    if ($1 ~ /us$/) v /= 1000; else if ($1 ~ /ms$/) v += 0; else if ($1 ~ /m$/) v *= 60000
+    else if ($1 ~ /s$/) v *= 1000
+    printf "%.2f", v }'; }
+info_path="/bbb/bench/api/getMeetingInfo?$(sign getMeetingInfo "meetingID=$hung_m" "$secret")"
+join_url="$hapi/join?$(sign join "fullName=Bench+User&meetingID=$ok_m&role=VIEWER" "$secret")"
+phase() {  # NAME KEY: the join run with the getMeetingInfo load around it
+    luajit "$tmp/load.lua" "$hport" "$info_path" "$hang_rate" "$((duration + 1))" >"$tmp/load.out" 2>&1 &
+    loadpid=$!
+    sleep 1
+    run "$1" "$join_url" "$2"
+    wait "$loadpid"
+    loadpid=""
+    eval "load_$2=\$(cat \"\$tmp/load.out\")"
+}
+
+echo
+echo "hung node: join for $ok_m (bench1) while ~$hang_rate getMeetingInfo/s go to $hung_m (bench2);"
+echo "  that daemon: B3SCALE_NODE_BREAKER_FAILURES=$hang_breaker B3SCALE_NODE_MAX_INFLIGHT=$hang_inflight;"
+echo "  load average $(cut -d' ' -f1-3 /proc/loadavg) (p99 is noisy on a shared machine)"
+printf '%-34s %12s %10s %10s %8s\n' "what" "req/s" "p50" "p99" "errors"
+phase "b3scaled join, no fault" calm
+curl -s -o /dev/null -X POST "http://127.0.0.1:$node_2/sim/mode?fail=hang" ||
+    { echo "bench: cannot hang bench2" >&2; exit 1; }
+phase "b3scaled join, other node hung" hung
+curl -s -o /dev/null -X POST "http://127.0.0.1:$node_2/sim/mode?fail=none"
+echo "getMeetingInfo load, no fault:   $load_calm"
+echo "getMeetingInfo load, node hung:  $load_hung"
+a50=$(tomillis "$p50_calm") a99=$(tomillis "$p99_calm") h50=$(tomillis "$p50_hung") h99=$(tomillis "$p99_hung")
+awk -v a50="$a50" -v a99="$a99" -v h50="$h50" -v h99="$h99" 'BEGIN {
+    r = a99 > 0 ? h99 / a99 : 0
+    printf "hung node: join p50 %.2f ms p99 %.2f ms (no fault: p50 %.2f ms p99 %.2f ms) ratio %.2fx, goal <= 2x %s\n",
+        h50, h99, a50, a99, r, (a99 > 0 && r <= 2) ? "PASS" : "MISS" }'
