@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "config.h"
 #include "log.h"
 #include "stats.h"
@@ -35,18 +36,10 @@ void db_setup(const struct lb_config *cfg)
 	atomic_store(&db_default_timeout_ms, cfg->db_timeout_ms);
 }
 
-static long long db_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* 0 = no deadline */
 static long long db_deadline(long timeout_ms)
 {
-	return timeout_ms > 0 ? db_now_ms() + timeout_ms : 0;
+	return timeout_ms > 0 ? clock_mono_ms() + timeout_ms : 0;
 }
 
 /* A statement's client deadline trails the server's statement_timeout a little, so a slow
@@ -174,7 +167,7 @@ PGconn *db_connect_url(const char *url, long timeout_ms, char *err, size_t errle
 	deadline = db_deadline(limit);
 	while (PQstatus(c) != CONNECTION_BAD && st != PGRES_POLLING_OK &&
 	       st != PGRES_POLLING_FAILED) {
-		left = deadline ? deadline - db_now_ms() : -1;
+		left = deadline ? deadline - clock_mono_ms() : -1;
 		if (deadline && left <= 0) {
 			snprintf(err, errlen,
 				 "database unreachable: connect timed out after %ld ms", limit);
@@ -218,7 +211,7 @@ static int db_wait(PGconn *c, long long deadline)
 			return -ECONNRESET;
 		if (!pending && !PQisBusy(c))
 			return 0;
-		left = deadline ? deadline - db_now_ms() : -1;
+		left = deadline ? deadline - clock_mono_ms() : -1;
 		if (deadline && left <= 0)
 			return -ETIMEDOUT;
 		pfd.fd = PQsocket(c);
@@ -346,14 +339,14 @@ static int db_connect(struct db *db, char *err, size_t errlen)
 {
 	db_drop(db);
 	/* one thread's failed connect spares the others a full deadline each, for a while */
-	if (db_now_ms() < atomic_load(&db_gate_until_ms)) {
+	if (clock_mono_ms() < atomic_load(&db_gate_until_ms)) {
 		stats_db_error();
 		snprintf(err, errlen, "database unavailable (reconnecting)");
 		return -EAGAIN;
 	}
 	db->conn = db_connect_url(db->url, db->timeout_ms, err, errlen);
 	if (!db->conn) {
-		atomic_store(&db_gate_until_ms, db_now_ms() + DB_GATE_MS);
+		atomic_store(&db_gate_until_ms, clock_mono_ms() + DB_GATE_MS);
 		stats_db_error();
 		return -ECONNREFUSED;
 	}

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "config.h"
 #include "http_server.h"
 #include "log.h"
@@ -23,14 +24,6 @@ static pthread_mutex_t metrics_lock = PTHREAD_MUTEX_INITIALIZER;
 static int metrics_per_meeting;
 static struct buf metrics_cache;
 static long long metrics_cached_at;
-
-static long long metrics_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Escapes a label value (hosts come from the database). */
 static void metrics_label(struct buf *out, const char *v)
@@ -261,7 +254,7 @@ void metrics_render(struct db *db, struct buf *out)
 {
 	char err[512];
 	struct buf fresh;
-	long long now = metrics_now_ms();
+	long long now = clock_mono_ms();
 	int ok = 1;
 
 	buf_printf(out, "# HELP b3scale_build_info The running version.\n"

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "log.h"
 #include "node_breaker.h"
 
@@ -51,20 +52,12 @@ static struct {
 	const struct lb_config *cfg;
 } node_loop = { .mu = PTHREAD_MUTEX_INITIALIZER };
 
-static long long node_loop_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void node_loop_complete(struct node_call *c, int rc, const char *why)
 {
 	if (rc < 0 && why)
 		snprintf(c->err, sizeof(c->err), "%s", why);
 	c->rc = rc;
-	c->ended_ms = node_loop_now();
+	c->ended_ms = clock_mono_ms();
 	pthread_mutex_lock(&node_loop.mu);
 	node_loop.pending--;
 	pthread_mutex_unlock(&node_loop.mu);
@@ -122,16 +115,16 @@ static void node_loop_admit(struct node_call *c)
 		node_loop_complete(c, -ENOMEM, "out of memory");
 		return;
 	}
-	rc = node_breaker_admit(c->node, c->probe, node_loop_now(), why, sizeof(why));
+	rc = node_breaker_admit(c->node, c->probe, clock_mono_ms(), why, sizeof(why));
 	if (rc < 0) {
 		c->node = NULL; /* not counted in flight */
 		node_loop_complete(c, rc, why);
 		return;
 	}
-	c->started_ms = node_loop_now();
+	c->started_ms = clock_mono_ms();
 	if (node_loop_begin(c) < 0) {
 		node_loop_release_easy(c);
-		node_breaker_done(c->node, -ENOMEM, node_loop_now());
+		node_breaker_done(c->node, -ENOMEM, clock_mono_ms());
 		node_loop_complete(c, -ENOMEM, "cannot set up the HTTP call");
 	}
 }
@@ -150,7 +143,7 @@ static void node_loop_finished(CURL *easy, CURLcode cc)
 	if (rc < 0)
 		snprintf(c->err, sizeof(c->err), "%s", curl_easy_strerror(cc));
 	node_loop_release_easy(c);
-	node_breaker_done(c->node, rc, node_loop_now());
+	node_breaker_done(c->node, rc, clock_mono_ms());
 	node_loop_complete(c, rc, NULL);
 }
 
@@ -175,7 +168,7 @@ static void node_loop_cancel_running(void)
 
 	while ((c = node_loop.active)) {
 		node_loop_release_easy(c);
-		node_breaker_done(c->node, -ECANCELED, node_loop_now());
+		node_breaker_done(c->node, -ECANCELED, clock_mono_ms());
 		node_loop_complete(c, -ECANCELED, "b3scaled is shutting down");
 	}
 }
@@ -392,7 +385,7 @@ void node_loop_run_all(const struct node_call_spec *specs, size_t n, struct node
 
 int node_loop_failing_fast(const char *backend_id)
 {
-	return node_breaker_is_open(backend_id, node_loop_now());
+	return node_breaker_is_open(backend_id, clock_mono_ms());
 }
 
 size_t node_loop_health(struct node_health_view *v, size_t cap)

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "bbb_backend.h"
+#include "clock.h"
 #include "db_poll.h"
 #include "log.h"
 #include "route_cache.h"
@@ -39,14 +40,6 @@ struct poller_node {
 	struct db_poll_meeting *meetings;
 	size_t n;
 };
-
-static long long poller_now_ms(int realtime)
-{
-	struct timespec ts;
-
-	clock_gettime(realtime ? CLOCK_REALTIME : CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void poller_sleep(struct poller *p, long ms)
 {
@@ -194,7 +187,7 @@ int poller_apply(struct worker *w, const struct lb_backend *b, struct xml_node *
 	}
 	if (poller_read(doc, &pn) < 0)
 		return -ENOMEM;
-	ret = poller_record(w, b, &pn, poller_now_ms(1), err, errlen);
+	ret = poller_record(w, b, &pn, clock_wall_ms(), err, errlen);
 	free(pn.meetings);
 	return ret;
 }
@@ -221,7 +214,7 @@ static void poller_poll_done(struct worker *w, struct lb_backend *b, struct node
 		snprintf(pn.res.error, sizeof(pn.res.error), "out of memory");
 	}
 	/* the snapshot is as old as the moment the node was asked */
-	if (poller_record(w, b, &pn, poller_now_ms(1) - pn.res.latency_ms, err, sizeof(err)) < 0)
+	if (poller_record(w, b, &pn, clock_wall_ms() - pn.res.latency_ms, err, sizeof(err)) < 0)
 		log_warn("poller", "event=db_error backend=%s error=\"%s\"", b->host, err);
 	free(pn.meetings);
 	xml_dom_free(doc);
@@ -292,8 +285,8 @@ static void *poller_thread(void *arg)
 			poller_sleep(p, 1000);
 			continue;
 		}
-		if (poller_now_ms(0) - last_gc > p->cfg->poll_interval_ms) {
-			last_gc = poller_now_ms(0);
+		if (clock_mono_ms() - last_gc > p->cfg->poll_interval_ms) {
+			last_gc = clock_mono_ms();
 			if (db_poll_decommission(&w.db, err, sizeof(err)) < 0)
 				log_warn("poller", "event=db_error error=\"%s\"", err);
 		}

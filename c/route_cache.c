@@ -13,6 +13,7 @@
 
 #include <libpq-fe.h>
 
+#include "clock.h"
 #include "db.h"
 #include "log.h"
 
@@ -35,14 +36,6 @@ static atomic_int route_listening;
 static atomic_int route_stop;
 static pthread_t route_thread;
 static int route_thread_started;
-
-static long long route_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void route_cache_bump(void)
 {
@@ -114,7 +107,7 @@ int route_cache_get(struct route_cache **rc, const struct lb_config *cfg, const 
 	e = &(*rc)->slots[route_hash(key, meeting_id)];
 	if (!route_same(e, key, meeting_id))
 		return 0;
-	if (e->epoch != atomic_load(&route_epoch) || route_now_ms() - e->at_ms > cfg->route_cache_ms) {
+	if (e->epoch != atomic_load(&route_epoch) || clock_mono_ms() - e->at_ms > cfg->route_cache_ms) {
 		route_entry_clear(e);
 		return 0;
 	}
@@ -146,7 +139,7 @@ void route_cache_put(struct route_cache **rc, const struct lb_config *cfg, const
 	e->key[kl] = '\n';
 	memcpy(e->key + kl + 1, meeting_id, ml + 1);
 	e->epoch = epoch;
-	e->at_ms = route_now_ms();
+	e->at_ms = clock_mono_ms();
 }
 
 void route_cache_free(struct route_cache *rc)

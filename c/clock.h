@@ -1,0 +1,10 @@
+/* clock.h: the one way the daemon reads time in milliseconds. */
+#ifndef B3S_CLOCK_H
+#define B3S_CLOCK_H
+
+/* Monotonic: for deadlines, ages and intervals (a wall-clock jump changes nothing). */
+long long clock_mono_ms(void);
+/* Wall clock since the epoch: for times compared with the database's. */
+long long clock_wall_ms(void);
+
+#endif
