@@ -12,6 +12,7 @@
 
 #include "admin_auth.h"
 #include "bbb_backend.h"
+#include "http_edge.h"
 #include "node_loop.h"
 #include "log.h"
 #include "metrics.h"
@@ -621,7 +622,8 @@ void admin_api_handle(struct worker *w, const struct http_request *req, struct h
 		goto out;
 	}
 	/* a busy node's getMeetings answer (the agent's state report) runs to megabytes */
-	limit = strcmp(req->path, "/api/v1/agent/state") == 0 ? w->cfg->max_body : ADMIN_API_MAX_BODY;
+	/* the edge's per-route rule: agent reports may be large, other JSON is small */
+	limit = http_edge_body_limit(w->cfg, req->method, req->path);
 	if (req->body_too_big || req->body_len > limit) {
 		admin_api_json_error(a, 413, "too_large", "request body too large");
 		goto out;

@@ -6,8 +6,6 @@
 #include "http_server.h"
 #include "worker.h"
 
-#define ADMIN_API_MAX_BODY (1u << 20)
-
 void admin_api_handle(struct worker *w, const struct http_request *req, struct http_answer *a);
 void admin_api_free(struct admin_state *st);
 /* GET /status: the live status page (B3SCALE_STATUS_PAGE; "off" disables it). */

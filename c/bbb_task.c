@@ -57,9 +57,10 @@ static void bbb_task_finish(struct bbb_ctx *c)
 	stats_bbb_request(c->call[0] ? c->call : "index", c->outcome,
 			  (double)(t1.tv_sec - c->t0.tv_sec) +
 				  (double)(t1.tv_nsec - c->t0.tv_nsec) / 1e9);
-	log_info("access", "call=%s frontend=%s backend=%s status=%d outcome=%s",
+	log_info("access", "call=%s frontend=%s backend=%s status=%d outcome=%s client=%s",
 		 c->call[0] ? c->call : "index", c->key,
-		 c->backend_host[0] ? c->backend_host : "-", c->a->status, c->outcome);
+		 c->backend_host[0] ? c->backend_host : "-", c->a->status, c->outcome,
+		 c->req->client);
 }
 
 static void bbb_task_call_done(struct node_call *nc, void *ud)

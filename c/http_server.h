@@ -48,12 +48,31 @@ struct http_request {
 	const char *content_type;
 	const char *authorization;
 	int body_too_big;
+	const char *client;     /* address, X-Forwarded-For from trusted proxies; never NULL */
 };
 
 struct http_server;
 
 int http_server_start(struct http_server **out, const struct lb_config *cfg, char *err,
 		      size_t errlen);
+/* SIGTERM: stop accepting (the port is released at once); answers from now on carry
+ * Connection: close. Requests already begun still run. */
+void http_server_quiesce(struct http_server *s);
+/* Cuts connections past B3SCALE_REQUEST_TIMEOUT_MS; called by the main loop every ~250 ms. */
+void http_server_sweep(struct http_server *s);
+/* Stops the daemon; with requests still parked it leaves it running (MHD would abort). */
 void http_server_stop(struct http_server *s);
+
+/* For /metrics: requests begun and not completed (parked ones included), open connections. */
+long http_server_inflight(void);
+long http_server_connections(void);
+
+/* Totals since start, for /metrics. */
+struct http_server_counters {
+	unsigned long connections_refused; /* over B3SCALE_MAX_CONNECTIONS(_PER_IP) */
+	unsigned long requests_cut;        /* past B3SCALE_REQUEST_TIMEOUT_MS (slowloris) */
+	unsigned long bodies_refused;      /* body over the route's limit */
+};
+void http_server_counters(struct http_server_counters *out);
 
 #endif

@@ -4,10 +4,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <pthread.h>
 
 #include <curl/curl.h>
 
+#include "clock.h"
 #include "config.h"
 #include "db.h"
 #include "http_server.h"
@@ -20,17 +24,44 @@
 #include "poller.h"
 #include "route_cache.h"
 
+/* The main loop wakes this often to sweep connections past their request deadline. */
+#define MAIN_TICK_MS 250
 
-static volatile sig_atomic_t main_stop;
-static volatile sig_atomic_t main_reload;
+/* SIGHUP, SIGTERM and SIGINT stay blocked in every thread (each inherits the mask of the
+ * thread that creates it) and are taken only by main_wait_signal: none is lost, none runs a
+ * handler on a random thread, and one that arrives during start-up waits for the loop. */
+static sigset_t main_signals;
 
-/* Signal handlers only set flags; the main loop does the work. */
-static void main_on_signal(int sig)
+static void main_block_signals(void)
 {
-	if (sig == SIGHUP)
-		main_reload = 1;
-	else
-		main_stop = 1;
+	sigemptyset(&main_signals);
+	sigaddset(&main_signals, SIGHUP);
+	sigaddset(&main_signals, SIGTERM);
+	sigaddset(&main_signals, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &main_signals, NULL);
+	/* a client that goes away mid-answer must not end the process */
+	signal(SIGPIPE, SIG_IGN);
+}
+
+/* Waits up to ms for one of main_signals; 0 when none came. */
+static int main_wait_signal(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	int sig;
+
+	do
+		sig = sigtimedwait(&main_signals, NULL, &ts);
+	while (sig < 0 && errno == EINTR);
+	return sig < 0 ? 0 : sig;
+}
+
+/* A SIGTERM or SIGINT waiting since start-up: the checks before serving can be slow (database
+ * deadlines), and a stop asked for meanwhile should not wait for them all. */
+static int main_stop_pending(void)
+{
+	sigset_t p;
+
+	return sigpending(&p) == 0 && (sigismember(&p, SIGTERM) || sigismember(&p, SIGINT));
 }
 
 static int main_usage(FILE *f)
@@ -52,7 +83,8 @@ static int main_migrate(const struct lb_config *cfg)
 	char err[1024];
 	int applied = 0;
 
-	if (db_open(&db, cfg->db_url, err, sizeof(err)) < 0) {
+	/* no deadline: a migration may rightly run (or wait for the lock) for minutes */
+	if (db_open_timeout(&db, cfg->db_url, 0, err, sizeof(err)) < 0) {
 		fprintf(stderr, "b3scaled: %s\n", err);
 		return 1;
 	}
@@ -143,15 +175,57 @@ static void main_reload_policies(const struct lb_config *cfg)
 	main_free_names(names, n);
 }
 
+/* SIGTERM: no new connections; requests already begun (parked ones too) get up to
+ * B3SCALE_DRAIN_TIMEOUT_MS to finish. A second SIGTERM or SIGINT ends the wait. */
+static void main_drain(struct http_server *srv, const struct lb_config *cfg)
+{
+	long long deadline = clock_mono_ms() + cfg->drain_timeout_ms, left;
+	int sig;
+
+	http_server_quiesce(srv);
+	log_info("main", "event=draining inflight=%ld parked=%ld drain_timeout_ms=%ld",
+		 http_server_inflight(), http_server_parked(), cfg->drain_timeout_ms);
+	while (http_server_inflight() > 0 && (left = deadline - clock_mono_ms()) > 0) {
+		sig = main_wait_signal(left < 50 ? left : 50);
+		if (sig == SIGTERM || sig == SIGINT) {
+			log_warn("main", "event=drain_cut signal=%d inflight=%ld", sig,
+				 http_server_inflight());
+			break;
+		}
+		http_server_sweep(srv);
+	}
+	if (http_server_inflight() > 0)
+		log_warn("main", "event=drain_timeout inflight=%ld parked=%ld",
+			 http_server_inflight(), http_server_parked());
+}
+
+/* Past the drain deadline a parked request still waits for a node: failing the node calls
+ * answers it, and MHD cannot be stopped while one is parked. */
+static void main_release_parked(void)
+{
+	long long deadline;
+
+	if (http_server_parked() == 0)
+		return;
+	node_loop_stop();
+	deadline = clock_mono_ms() + 2000;
+	while (http_server_parked() > 0 && clock_mono_ms() < deadline)
+		main_wait_signal(20);
+}
+
 static int main_serve(const struct lb_config *cfg)
 {
 	struct http_server *srv;
 	struct poller *poller = NULL;
-	struct sigaction sa;
 	char err[1024];
+	int sig;
 
 	if (main_check_db(cfg) < 0)
 		return 1;
+	if (main_stop_pending()) {
+		log_info("main", "event=stopped during=startup");
+		return 0;
+	}
 	metrics_setup(cfg);
 	if (policy_setup(cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "b3scaled: policies: %s\n", err);
@@ -176,29 +250,27 @@ static int main_serve(const struct lb_config *cfg)
 		policy_teardown();
 		return 1;
 	}
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = main_on_signal;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	log_info("main", "event=started version=%s listen=%s:%u workers=%u policy=%s generation=%lu",
-		 B3SCALE_VERSION, cfg->listen_host, cfg->listen_port, cfg->workers,
-		 cfg->default_policy, policy_generation());
-	while (!main_stop) {
-		if (main_reload) {
-			main_reload = 0;
+	log_info("main",
+		 "event=started version=%s listen=%s%s%s:%u workers=%u policy=%s generation=%lu",
+		 B3SCALE_VERSION, cfg->listen_v6 ? "[" : "", cfg->listen_host,
+		 cfg->listen_v6 ? "]" : "", cfg->listen_port, cfg->workers, cfg->default_policy,
+		 policy_generation());
+	/* SIGHUPs that arrive during a reload merge into one pending signal, so a burst always
+	 * reloads once more after its last one */
+	while ((sig = main_wait_signal(MAIN_TICK_MS)) != SIGTERM && sig != SIGINT) {
+		if (sig == SIGHUP)
 			main_reload_policies(cfg);
-			continue;
-		}
-		pause();
+		http_server_sweep(srv);
 	}
-	log_info("main", "event=stopping");
+	log_info("main", "event=stopping signal=%s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	main_drain(srv, cfg);
 	poller_stop(poller);
+	main_release_parked();
 	http_server_stop(srv);
 	node_loop_stop();
 	route_cache_listen_stop();
 	policy_teardown();
+	log_info("main", "event=stopped");
 	return 0;
 }
 
@@ -218,6 +290,9 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "migrate") != 0 &&
 	    strcmp(cmd, "--check") != 0 && strcmp(cmd, "-t") != 0 && strcmp(cmd, "check") != 0)
 		return main_usage(stderr);
+	/* before anything that might start a thread, so that every thread inherits the mask */
+	if (strcmp(cmd, "serve") == 0)
+		main_block_signals();
 	if (config_load(&cfg, strcmp(cmd, "migrate") == 0 || strcmp(cmd, "serve") == 0, err,
 			sizeof(err)) < 0) {
 		fprintf(stderr, "b3scaled: %s\n", err);

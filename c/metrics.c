@@ -216,9 +216,29 @@ static void metrics_nodes(struct buf *out)
 	struct node_health_view *v = calloc(METRICS_MAX_NODES, sizeof(*v));
 	size_t n = v ? node_loop_health(v, METRICS_MAX_NODES) : 0, i, k;
 
+	struct http_server_counters hc;
+
+	http_server_counters(&hc);
 	buf_printf(out, "# HELP b3scale_http_parked_requests Requests waiting for a node, their connection parked.\n"
 			"# TYPE b3scale_http_parked_requests gauge\n"
-			"b3scale_http_parked_requests %ld\n", http_server_parked());
+			"b3scale_http_parked_requests %ld\n"
+			"# HELP b3scale_http_inflight_requests Requests begun and not yet answered (parked ones included).\n"
+			"# TYPE b3scale_http_inflight_requests gauge\n"
+			"b3scale_http_inflight_requests %ld\n"
+			"# HELP b3scale_http_connections Open client connections.\n"
+			"# TYPE b3scale_http_connections gauge\n"
+			"b3scale_http_connections %ld\n"
+			"# HELP b3scale_http_connections_refused_total Connections refused by B3SCALE_MAX_CONNECTIONS or its per-address limit.\n"
+			"# TYPE b3scale_http_connections_refused_total counter\n"
+			"b3scale_http_connections_refused_total %lu\n"
+			"# HELP b3scale_http_requests_cut_total Requests cut off by B3SCALE_REQUEST_TIMEOUT_MS (slow clients).\n"
+			"# TYPE b3scale_http_requests_cut_total counter\n"
+			"b3scale_http_requests_cut_total %lu\n"
+			"# HELP b3scale_http_bodies_refused_total Requests refused because the body was over the route's limit.\n"
+			"# TYPE b3scale_http_bodies_refused_total counter\n"
+			"b3scale_http_bodies_refused_total %lu\n",
+		   http_server_parked(), http_server_inflight(), http_server_connections(),
+		   hc.connections_refused, hc.requests_cut, hc.bodies_refused);
 	buf_puts(out, "# HELP b3scale_backend_circuit_state This instance's circuit breaker for calls to a node.\n"
 		      "# TYPE b3scale_backend_circuit_state gauge\n");
 	for (i = 0; i < n; i++)

@@ -10,31 +10,10 @@ local function api_url(d, call, query)
   return h.api_url(h.frontend_api(d, "fe"), call, query, FE_SECRET)
 end
 
--- which sim holds a meeting (by the backend-side ID)
 local function holder(sims, mid)
-  for _, s in ipairs(sims) do
-    for _, m in ipairs(h.sim_get(s, "/sim/meetings")) do
-      if m.meetingID == "fe~" .. mid then
-        return s
-      end
-    end
-  end
+  return cluster.holder(sims, "fe", mid)
 end
 
--- Creates meetings until one sits on each sim; returns { [sim.name] = meeting ID }.
-local function one_meeting_each(d, sims)
-  local on = {}
-  for i = 1, 6 do
-    local mid = "room-" .. i
-    local st, body = h.get(api_url(d, "create", "name=Room&meetingID=" .. mid))
-    assert.equal(200, st)
-    assert.equal("SUCCESS", h.xml_text(body, "returncode"), body)
-    local s = holder(sims, mid)
-    if s and not on[s.name] then on[s.name] = mid end
-    if on[sims[1].name] and on[sims[2].name] then return on end
-  end
-  error("the policy never used both nodes")
-end
 
 -- A background load: `rate` requests per second to url, each allowed `max_s` seconds.
 local function load(url, rate, max_s)
@@ -70,7 +49,18 @@ local function setup_cluster(name, env)
   local base = { B3SCALE_WORKERS = "2", B3SCALE_POLL_INTERVAL_MS = "600000" }
   for k, v in pairs(env) do base[k] = v end
   local d = h.daemon({ db = db, env = base })
-  return sims, d, one_meeting_each(d, sims)
+  return sims, d, cluster.one_meeting_each(sims, "fe", function(mid)
+    return api_url(d, "create", "name=Room&meetingID=" .. mid)
+  end)
+end
+
+-- The same, then the second node hangs under `call` for its meeting at 10 requests/s.
+local function setup_hung(name, env, call, settle_s)
+  local sims, d, on = setup_cluster(name, env)
+  h.sim_req(sims[2], "POST", "/sim/mode?fail=hang")
+  local bg = load(api_url(d, call, "meetingID=" .. on[sims[2].name]), 10, 6)
+  h.sleep(settle_s) -- calls to the hung node pile up
+  return sims, d, on, bg
 end
 
 
@@ -79,11 +69,9 @@ describe("a hung node under getMeetingInfo load", function()
 
   setup(function()
     -- no circuit breaker here: the node loop alone must keep the workers free
-    sims, d, on = setup_cluster("hung", { B3SCALE_BACKEND_TIMEOUT_MS = "4000",
-      B3SCALE_NODE_BREAKER_FAILURES = "1000", B3SCALE_NODE_MAX_INFLIGHT = "1000" })
-    h.sim_req(sims[2], "POST", "/sim/mode?fail=hang")
-    bg = load(api_url(d, "getMeetingInfo", "meetingID=" .. on[sims[2].name]), 10, 6)
-    h.sleep(1.5) -- calls to the hung node pile up
+    sims, d, on, bg = setup_hung("hung", { B3SCALE_BACKEND_TIMEOUT_MS = "4000",
+      B3SCALE_NODE_BREAKER_FAILURES = "1000", B3SCALE_NODE_MAX_INFLIGHT = "1000" },
+      "getMeetingInfo", 1.5)
   end)
 
   teardown(function() teardown_cluster(sims, d, bg) end)
@@ -126,11 +114,9 @@ describe("a node's bulkhead", function()
   local sims, d, on, bg
 
   setup(function()
-    sims, d, on = setup_cluster("bulkhead", { B3SCALE_BACKEND_TIMEOUT_MS = "5000",
-      B3SCALE_NODE_BREAKER_FAILURES = "1000", B3SCALE_NODE_MAX_INFLIGHT = "3" })
-    h.sim_req(sims[2], "POST", "/sim/mode?fail=hang")
-    bg = load(api_url(d, "isMeetingRunning", "meetingID=" .. on[sims[2].name]), 10, 6)
-    h.sleep(1)
+    sims, d, on, bg = setup_hung("bulkhead", { B3SCALE_BACKEND_TIMEOUT_MS = "5000",
+      B3SCALE_NODE_BREAKER_FAILURES = "1000", B3SCALE_NODE_MAX_INFLIGHT = "3" },
+      "isMeetingRunning", 1)
   end)
 
   teardown(function() teardown_cluster(sims, d, bg) end)

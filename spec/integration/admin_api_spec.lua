@@ -223,7 +223,7 @@ describe("admin REST API", function()
       assert.equal("3", h.psql(db, "SELECT count(*) FROM frontends"))
     end)
 
-    it("refuses bodies over 1 MiB with a JSON 413 (2 MB and 10 MB)", function()
+    it("refuses bodies over the small-body limit with a JSON 413 (2 MB and 10 MB)", function()
       for _, size in ipairs({ 2 * 1000 * 1000, 10 * 1000 * 1000 }) do
         local body = '{"bbb":{"key":"big","secret":"' .. string.rep("x", size) .. '"}}'
         local st, raw = h.http("POST", d.url .. "/api/v1/frontends", body,

@@ -22,6 +22,35 @@ function _M.register(db, sims, key, secret, settings)
 end
 
 
+-- The sim holding a meeting of frontend `key` (by the backend-side ID `key~mid`), or nil.
+function _M.holder(sims, key, mid)
+  for _, s in ipairs(sims) do
+    for _, m in ipairs(h.sim_get(s, "/sim/meetings")) do
+      if m.meetingID == key .. "~" .. mid then
+        return s
+      end
+    end
+  end
+end
+
+
+-- Creates meetings room-1, room-2, ... through the daemon (create_url(mid) -> signed URL)
+-- until one sits on each of the first two sims; returns { [sim.name] = meeting ID }.
+function _M.one_meeting_each(sims, key, create_url)
+  local on = {}
+  for i = 1, 8 do
+    local mid = "room-" .. i
+    local st, body = h.get(create_url(mid))
+    assert.equal(200, st)
+    assert.equal("SUCCESS", h.xml_text(body, "returncode"), body)
+    local s = _M.holder(sims, key, mid)
+    if s and not on[s.name] then on[s.name] = mid end
+    if on[sims[1].name] and on[sims[2].name] then return on end
+  end
+  error("the policy never used both nodes")
+end
+
+
 local PG = {}
 PG.__index = PG
 
