@@ -109,6 +109,8 @@ int config_load(struct lb_config *cfg, int need_db, char *err, size_t errlen)
 		       sizeof(cfg->default_policy), err, errlen) < 0 ||
 	    env_str("B3SCALE_API_JWT_SECRET", "", cfg->api_jwt_secret,
 		       sizeof(cfg->api_jwt_secret), err, errlen) < 0 ||
+	    env_str("B3SCALE_METRICS_TOKEN", "", cfg->metrics_token, sizeof(cfg->metrics_token),
+		    err, errlen) < 0 ||
 	    env_str("B3SCALE_OPENAPI_FILE", "docs/openapi.json", cfg->openapi_file,
 		       sizeof(cfg->openapi_file), err, errlen) < 0 ||
 	    env_str("B3SCALE_STATUS_PAGE", "docs/status.html", cfg->status_page,

@@ -48,6 +48,7 @@ struct lb_config {
 	/* Postgres deadlines (db.c) */
 	long db_timeout_ms;          /* client-side deadline of a connect or one statement */
 	char api_jwt_secret[512];  /* "" disables the admin API */
+	char metrics_token[256];   /* B3SCALE_METRICS_TOKEN: "" leaves /metrics open */
 	char openapi_file[1024];
 	char status_page[1024];    /* HTML served at /status ("" = off) */
 	char log_level[16];
