@@ -19,7 +19,8 @@ SIM_DEPS  := $(BUILD)/core/buf.o $(BUILD)/core/query.o $(BUILD)/core/bbb_checksu
 AGENT_SRC := $(wildcard agent/*.c)
 AGENT_OBJ := $(AGENT_SRC:agent/%.c=$(BUILD)/agent/%.o)
 AGENT_DEPS := $(BUILD)/core/buf.o $(BUILD)/core/log.o $(BUILD)/core/query.o \
-              $(BUILD)/core/bbb_checksum.o $(BUILD)/core/proxy.o $(BUILD)/core/env.o
+              $(BUILD)/core/bbb_checksum.o $(BUILD)/core/proxy.o $(BUILD)/core/env.o \
+              $(BUILD)/core/clock.o
 AGENT_LIBS := -lhiredis $(shell pkg-config --libs libcurl openssl 2>/dev/null) -pthread
 
 .PHONY: all deps test run clean bench check-deps

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "bbb_checksum.h"
+#include "clock.h"
 #include "proxy.h"
 
 #define AGENT_REPORT_MAX_ANSWER (1u << 20)  /* b3scaled answers small JSON documents */
@@ -211,7 +212,10 @@ int agent_report_events(struct agent_report *r, const char *ndjson, size_t len, 
 int agent_report_state(struct agent_report *r, const char *xml, size_t len, long *status,
 		       char *err, size_t errlen)
 {
-	return agent_report_call(r, "POST", "/api/v1/agent/state", "application/xml", xml, len,
+	char path[64];
+
+	snprintf(path, sizeof(path), "/api/v1/agent/state?fetched_at=%lld", r->fetched_at_ms);
+	return agent_report_call(r, "POST", path, "application/xml", xml, len,
 				 AGENT_REPORT_STATE_MS, status, NULL, err, errlen);
 }
 
@@ -247,6 +251,7 @@ int agent_report_fetch_state(struct agent_report *r, struct buf *xml, char *err,
 	proxy_result_init(&res);
 	buf_init(&url);
 	buf_reset(xml);
+	r->fetched_at_ms = clock_wall_ms();
 	rc = bbb_checksum_compute(BBB_HASH_SHA256, "getMeetings", "", 0, r->cfg->bbb_secret, hex);
 	if (rc < 0) {
 		snprintf(err, errlen, "checksum: %s", strerror(-rc));

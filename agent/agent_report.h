@@ -21,6 +21,7 @@ struct agent_report {
 	CURL *api;  /* b3scaled; one handle so the connection is kept alive */
 	CURL *node; /* the local BBB API */
 	char auth[4200]; /* "Authorization: Bearer ..." -- never logged */
+	long long fetched_at_ms; /* wall clock when the last state was asked of the node */
 };
 
 int agent_report_init(struct agent_report *r, const struct agent_config *cfg, char *err,
@@ -42,6 +43,8 @@ int agent_report_heartbeat(struct agent_report *r, const char *json, long *statu
 			   size_t errlen);
 int agent_report_events(struct agent_report *r, const char *ndjson, size_t len, long *status,
 			char *err, size_t errlen);
+/* POSTs the state last fetched, with the time it was fetched (?fetched_at=, epoch ms), so
+ * b3scaled never takes a meeting confirmed after that moment for one the node lost. */
 int agent_report_state(struct agent_report *r, const char *xml, size_t len, long *status,
 		       char *err, size_t errlen);
 

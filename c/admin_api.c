@@ -12,6 +12,8 @@
 
 #include "admin_auth.h"
 #include "bbb_backend.h"
+#include "clock.h"
+#include "db_backends.h"
 #include "http_edge.h"
 #include "node_loop.h"
 #include "log.h"
@@ -281,26 +283,49 @@ static int admin_api_policy_stats(lua_State *L)
 
 /* host.node_state(backend_id, host, node_state, xml) -> true | nil, err: an agent's full
  * state report (the node's own getMeetings answer), applied exactly like a poll. */
+/* The time the agent fetched its snapshot (?fetched_at=, epoch ms): meetings confirmed
+ * after it are not taken for lost. Without it (older agents), or when it is implausible,
+ * the snapshot is taken to be as old as an agent may be. */
+static long long admin_api_fetched_at(struct worker *w)
+{
+	struct admin_task *t = w->admin ? w->admin->running : NULL;
+	long long now = clock_wall_ms(), at = 0;
+	const char *v;
+	struct query q;
+
+	query_init(&q);
+	if (t && query_parse(&q, t->req->raw_query, t->req->query_len) == 0 &&
+	    (v = query_get(&q, "fetched_at")) && strspn(v, "0123456789") == strlen(v) && *v)
+		at = strtoll(v, NULL, 10);
+	query_free(&q);
+	if (at > now || at < now - 10 * 60 * 1000)
+		at = now - w->cfg->agent_max_age_ms;
+	return at;
+}
+
+/* host.node_state(backend_id, host, node_state, xml) -> true | nil, err: an agent's full
+ * state report (the node's own getMeetings answer), applied exactly like a poll. */
 static int admin_api_node_state(lua_State *L)
 {
 	struct worker *w = lua_touserdata(L, lua_upvalueindex(1));
 	struct lb_backend b;
-	struct xml_node *doc;
+	struct xml_node *doc = NULL;
 	size_t len;
 	const char *xml;
 	char err[512];
 	int rc;
 
-	memset(&b, 0, sizeof(b));
-	snprintf(b.id, sizeof(b.id), "%s", luaL_checkstring(L, 1));
-	b.host = (char *)luaL_checkstring(L, 2);
-	snprintf(b.node_state, sizeof(b.node_state), "%s", luaL_checkstring(L, 3));
+	luaL_checkstring(L, 2);
+	luaL_checkstring(L, 3);
 	xml = luaL_checklstring(L, 4, &len);
-	rc = xml_dom_parse(xml, len, &doc, err, sizeof(err));
-	if (rc == 0) {
-		rc = poller_apply(w, &b, doc, 0, err, sizeof(err));
-		xml_dom_free(doc);
-	}
+	/* the row itself, secret included: ending a stray on the node needs it */
+	rc = db_backends_find(&w->db, luaL_checkstring(L, 1), &b, err, sizeof(err));
+	if (rc == 0)
+		rc = xml_dom_parse(xml, len, &doc, err, sizeof(err));
+	if (rc == 0)
+		rc = poller_apply(w, &b, doc, 0, admin_api_fetched_at(w), err, sizeof(err));
+	xml_dom_free(doc);
+	lb_backend_clear(&b);
 	if (rc < 0) {
 		lua_pushnil(L);
 		lua_pushstring(L, err);

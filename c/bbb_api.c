@@ -111,7 +111,7 @@ static int bbb_api_verify(struct bbb_ctx *c)
 	struct lb_frontend *fe = &c->fe_store;
 	char err[512];
 	const char *mid;
-	int cached, rc;
+	int cached, known, rc;
 
 	if (req->query_len > w->cfg->max_query) {
 		bbb_api_fail(c, "validationError", "The query string is too long.");
@@ -120,6 +120,12 @@ static int bbb_api_verify(struct bbb_ctx *c)
 	if (req->body_too_big) {
 		bbb_api_fail(c, "validationError", "The request body is too large.");
 		return -EINVAL;
+	}
+	/* the index needs no checksum (as on BBB) and so tells nothing about the key: every key,
+	 * known, unknown or disabled, gets the same document, without a database lookup */
+	if (c->call[0] == '\0') {
+		bbb_api_index(c);
+		return 1;
 	}
 	/* a form POST carries its parameters (and checksum) in the body */
 	if (strcmp(req->method, "POST") == 0 && req->query_len == 0 &&
@@ -130,9 +136,14 @@ static int bbb_api_verify(struct bbb_ctx *c)
 	}
 	/* calls that name a meeting fetch it with the frontend, in one round trip; the
 	 * lookup needs no trust, the checksum is verified before anything is used */
-	if (query_parse(&c->params, c->raw, c->rawlen) < 0) {
+	rc = query_parse(&c->params, c->raw, c->rawlen);
+	if (rc == -E2BIG) {
+		bbb_api_fail(c, "validationError", "Too many parameters.");
+		return rc;
+	}
+	if (rc < 0) {
 		bbb_api_fail(c, "internalError", "Out of memory.");
-		return -ENOMEM;
+		return rc;
 	}
 	mid = bbb_api_names_meeting(c->call) ? query_get(&c->params, "meetingID") : NULL;
 	if (mid && !*mid)
@@ -144,10 +155,12 @@ static int bbb_api_verify(struct bbb_ctx *c)
 		rc = 0;
 		c->meeting_found = 1;
 	} else {
+		unsigned long epoch = route_cache_epoch();
+
 		rc = db_frontends_find(&w->db, c->key, mid, fe, &c->meeting, &c->meeting_found, err,
 				       sizeof(err));
 		if (rc == 0 && mid && c->meeting_found && fe->active && strcmp(c->call, "join") == 0)
-			route_cache_put(&w->routes, w->cfg, c->key, mid, fe, &c->meeting);
+			route_cache_put(&w->routes, w->cfg, epoch, c->key, mid, fe, &c->meeting);
 	}
 	c->meeting_fetched = mid && rc == 0;
 	if (rc < 0 && rc != -ENOENT) {
@@ -156,19 +169,12 @@ static int bbb_api_verify(struct bbb_ctx *c)
 		bbb_api_fail(c, "internalError", "The service is temporarily unavailable.");
 		return rc;
 	}
-	if (rc == -ENOENT) {
-		/* same answer as a wrong checksum, so frontend keys cannot be probed */
-		bbb_api_fail(c, "checksumError", "Checksums do not match");
-		return rc;
-	}
-	if (c->call[0] == '\0') {
-		if (fe->active)
-			bbb_api_index(c);
-		else
-			bbb_api_fail(c, "checksumError", "This frontend is disabled.");
-		return 1;
-	}
-	rc = bbb_checksum_verify(c->call, c->raw, c->rawlen, fe->secret);
+	/* an unknown key is verified like a known one against a secret nobody has, so it gets
+	 * the very answer a wrong or missing checksum gets: frontend keys cannot be probed */
+	known = rc == 0;
+	rc = bbb_checksum_verify(c->call, c->raw, c->rawlen, known ? fe->secret : "");
+	if (rc == 0 && !known)
+		rc = BBB_CHECKSUM_MISMATCH;
 	if (rc != 0) {
 		bbb_api_fail(c, "checksumError",
 			     rc == BBB_CHECKSUM_MISSING ? "You must provide the checksum"

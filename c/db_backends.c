@@ -114,3 +114,27 @@ int db_backends_of_frontend(struct db *db, const char *frontend_id, struct lb_ba
 		lb_backend_list_clear(out);
 	return rc;
 }
+
+int db_backends_find(struct db *db, const char *id, struct lb_backend *b, char *err,
+		     size_t errlen)
+{
+	static const char *sql = "SELECT id::text, host, secret, admin_state, node_state"
+				 " FROM backends WHERE id = $1::uuid";
+	const char *vals[1] = { id };
+	PGresult *r = db_exec_sql(db, sql, 1, vals, err, errlen);
+	int rc;
+
+	memset(b, 0, sizeof(*b));
+	if (!r || PQresultStatus(r) != PGRES_TUPLES_OK) {
+		if (r)
+			snprintf(err, errlen, "%s", PQresultErrorMessage(r));
+		err[strcspn(err, "\n")] = '\0';
+		PQclear(r);
+		return -EIO;
+	}
+	rc = PQntuples(r) == 1 ? db_backends_row(r, 0, 0, b) : -ENOENT;
+	if (rc == -ENOENT)
+		snprintf(err, errlen, "no such backend");
+	PQclear(r);
+	return rc;
+}

@@ -12,6 +12,9 @@ int db_backends_eligible(struct db *db, long agent_max_age_ms, struct lb_backend
 /* Backends holding at least one meeting of this frontend. */
 int db_backends_of_frontend(struct db *db, const char *frontend_id, struct lb_backend_list *out,
 			    char *err, size_t errlen);
+/* One backend by id (id, host, secret and states); -ENOENT when there is none. */
+int db_backends_find(struct db *db, const char *id, struct lb_backend *b, char *err,
+		     size_t errlen);
 /* Fills b from columns id, host, secret, admin_state, node_state starting at col. */
 int db_backends_row(PGresult *r, int row, int col, struct lb_backend *b);
 

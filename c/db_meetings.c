@@ -43,15 +43,23 @@ static const struct db_stmt db_meetings_claim_stmt = {
 
 static const struct db_stmt db_meetings_move_stmt = {
 	DB_MEETING_MOVE, "meeting_move",
-	"UPDATE meetings SET backend_id = $3, updated_at = now()"
+	/* a moved meeting is unconfirmed until its new node says SUCCESS: a poll of that node
+	 * running meanwhile must not take the row for a meeting the node lost */
+	"UPDATE meetings SET backend_id = $3, confirmed_at = NULL, updated_at = now()"
 	" WHERE id = $1 AND backend_id IS NOT DISTINCT FROM $2::uuid RETURNING id",
 	3
 };
 
 static const struct db_stmt db_meetings_confirm_stmt = {
 	DB_MEETING_CONFIRM, "meeting_confirm",
+	/* a repeated create of a running meeting keeps the parameters the meeting has: BBB
+	 * ignored the new ones (duplicateWarning), and a failover must re-create the meeting
+	 * it really was */
 	"UPDATE meetings SET internal_id = $3, create_time = $4::bigint, attendee_pw = $5,"
-	" moderator_pw = $6, create_query = $7, create_body = $8, create_content_type = $9,"
+	" moderator_pw = $6,"
+	" create_query = CASE WHEN confirmed_at IS NULL THEN $7 ELSE create_query END,"
+	" create_body = CASE WHEN confirmed_at IS NULL THEN $8 ELSE create_body END,"
+	" create_content_type = CASE WHEN confirmed_at IS NULL THEN $9 ELSE create_content_type END,"
 	" confirmed_at = coalesce(confirmed_at, now()), updated_at = now()"
 	" WHERE id = $1 AND backend_id = $2",
 	9
@@ -135,13 +143,18 @@ int db_meetings_confirm(struct db *db, long long id, const char *backend_id,
 	int lens[9] = { 0, 0, 0, 0, 0, 0, 0, (int)call->body_len, 0 };
 	int bin[9] = { 0, 0, 0, 0, 0, 0, 0, 1, 0 };
 	PGresult *r;
+	int rc;
 
 	snprintf(ids, sizeof(ids), "%lld", id);
 	r = db_exec(db, &db_meetings_confirm_stmt, vals, lens, bin, PGRES_COMMAND_OK, err, errlen);
 	if (!r)
 		return -EIO;
+	/* 0 rows: the row is gone or points elsewhere; the caller must not assume it holds */
+	rc = strtol(PQcmdTuples(r), NULL, 10) == 1 ? 0 : -ENOENT;
+	if (rc < 0)
+		snprintf(err, errlen, "the meeting's row is gone or moved");
 	PQclear(r);
-	return 0;
+	return rc;
 }
 
 int db_meetings_drop_claim(struct db *db, long long id, char *err, size_t errlen)

@@ -39,6 +39,7 @@ int db_meetings_claim(struct db *db, const char *frontend_id, const char *meetin
 /* Compare-and-set of the backend (from may be NULL): 0 moved, -EAGAIN lost the race. */
 int db_meetings_move(struct db *db, long long id, const char *from, const char *to, char *err,
 		     size_t errlen);
+/* The node created it: 0, or -ENOENT when the row is gone or now points elsewhere. */
 int db_meetings_confirm(struct db *db, long long id, const char *backend_id,
 			const struct db_create_call *call, const struct db_create_answer *ans,
 			char *err, size_t errlen);

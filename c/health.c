@@ -57,8 +57,11 @@ void health_ready(struct worker *w, struct http_answer *a)
 		health_pending = pending;
 		pthread_mutex_unlock(&health_lock);
 	}
-	if (health_pending != 0) {
-		health_not_ready(a, health_pending > 0 ? "pending migrations" : "migrations unknown");
+	pthread_mutex_lock(&health_lock);
+	pending = health_pending;
+	pthread_mutex_unlock(&health_lock);
+	if (pending != 0) {
+		health_not_ready(a, pending > 0 ? "pending migrations" : "migrations unknown");
 		return;
 	}
 	a->status = 200;

@@ -3,6 +3,7 @@
 #include "policy.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +24,7 @@ struct policy_engine {
 
 static pthread_mutex_t policy_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct policy_bundle *policy_current;  /* guarded by policy_lock */
-static volatile unsigned long policy_gen;
+static atomic_ulong policy_gen; /* read by every worker without the lock */
 static unsigned long policy_failures;
 static char policy_lua_dir[1024], policy_dir[1024], policy_default[64];
 static struct policy_limits policy_limits;
@@ -104,11 +105,11 @@ static void policy_publish(struct policy_bundle *b)
 	struct policy_bundle *old;
 
 	pthread_mutex_lock(&policy_lock);
-	b->generation = policy_gen + 1;
+	b->generation = atomic_load(&policy_gen) + 1;
 	b->refs = 1;
 	old = policy_current;
 	policy_current = b;
-	policy_gen = b->generation;
+	atomic_store(&policy_gen, b->generation);
 	policy_err[0] = '\0';
 	pthread_mutex_unlock(&policy_lock);
 	policy_unref(old);
@@ -150,11 +151,11 @@ int policy_reload(const char *const *required, size_t nrequired, char *err, size
 		snprintf(policy_err, sizeof(policy_err), "%s", err);
 		policy_err_at = time(NULL);
 		pthread_mutex_unlock(&policy_lock);
-		log_error("policy", "event=reload_failed generation=%lu error=\"%s\"", policy_gen, err);
+		log_error("policy", "event=reload_failed generation=%lu error=\"%s\"", atomic_load(&policy_gen), err);
 		return rc;
 	}
 	policy_publish(b);
-	log_info("policy", "event=reloaded generation=%lu", policy_gen);
+	log_info("policy", "event=reloaded generation=%lu", atomic_load(&policy_gen));
 	return 0;
 }
 
@@ -172,7 +173,7 @@ int policy_check(const struct lb_config *cfg, const char *const *required, size_
 
 unsigned long policy_generation(void)
 {
-	return policy_gen;
+	return atomic_load(&policy_gen);
 }
 
 unsigned long policy_reload_failures(void)
@@ -194,7 +195,7 @@ struct policy_engine *policy_engine_sync(struct policy_engine *pe)
 	struct policy_state *st;
 	char err[1024];
 
-	if (pe && pe->st && pe->st->generation == policy_gen && !pe->st->poisoned)
+	if (pe && pe->st && pe->st->generation == atomic_load(&policy_gen) && !pe->st->poisoned)
 		return pe;
 	pthread_mutex_lock(&policy_lock);
 	b = policy_current;

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +33,7 @@ struct poller {
 	pthread_t threads[POLLER_MAX_THREADS];
 	char owners[POLLER_MAX_THREADS][128];
 	unsigned n;
-	volatile int stop;
+	atomic_int stop;
 };
 
 struct poller_node {
@@ -43,7 +44,7 @@ struct poller_node {
 
 static void poller_sleep(struct poller *p, long ms)
 {
-	while (ms > 0 && !p->stop) {
+	while (ms > 0 && !atomic_load(&p->stop)) {
 		long step = ms > 50 ? 50 : ms;
 		usleep((useconds_t)step * 1000);
 		ms -= step;
@@ -172,7 +173,7 @@ static int poller_record(struct worker *w, const struct lb_backend *b, struct po
 }
 
 int poller_apply(struct worker *w, const struct lb_backend *b, struct xml_node *doc,
-		 long latency_ms, char *err, size_t errlen)
+		 long latency_ms, long long taken_at_ms, char *err, size_t errlen)
 {
 	struct poller_node pn;
 	const char *rc = bbb_backend_returncode(doc);
@@ -187,7 +188,7 @@ int poller_apply(struct worker *w, const struct lb_backend *b, struct xml_node *
 	}
 	if (poller_read(doc, &pn) < 0)
 		return -ENOMEM;
-	ret = poller_record(w, b, &pn, clock_wall_ms(), err, errlen);
+	ret = poller_record(w, b, &pn, taken_at_ms, err, errlen);
 	free(pn.meetings);
 	return ret;
 }
@@ -270,7 +271,7 @@ static void *poller_thread(void *arg)
 	w.cfg = p->cfg;
 	if (db_open(&w.db, p->cfg->db_url, err, sizeof(err)) < 0)
 		log_warn("poller", "event=db_unavailable error=\"%s\"", err);
-	while (!p->stop) {
+	while (!atomic_load(&p->stop)) {
 		rc = db_poll_claim(&w.db, owner, p->cfg->poll_interval_ms,
 				   p->cfg->poll_timeout_ms * 2 + 5000, POLLER_BATCH, &bl, err,
 				   sizeof(err));
@@ -337,7 +338,7 @@ void poller_stop(struct poller *p)
 
 	if (!p)
 		return;
-	p->stop = 1;
+	atomic_store(&p->stop, 1);
 	for (i = 0; i < p->n; i++)
 		pthread_join(p->threads[i], NULL);
 	free(p);

@@ -91,6 +91,10 @@ int query_parse(struct query *q, const char *raw, size_t len)
 		while (end < len && raw[end] != '&')
 			end++;
 		if (end > start) {
+			if (q->n >= QUERY_MAX_PARAMS) {
+				rc = -E2BIG;
+				goto out;
+			}
 			eq = start;
 			while (eq < end && raw[eq] != '=')
 				eq++;
@@ -131,20 +135,27 @@ size_t query_count(const struct query *q, const char *key)
 	return c;
 }
 
+/* One pass: drops every pair with key, except the first when keep_first. Linear, so a
+ * request full of duplicates costs no more than its length. */
+static void query_compact(struct query *q, const char *key, int keep_first)
+{
+	size_t r, w = 0;
+	int seen = 0;
+
+	for (r = 0; r < q->n; r++) {
+		if (strcmp(q->v[r].key, key) == 0 && (!keep_first || seen++)) {
+			free(q->v[r].key);
+			free(q->v[r].value);
+			continue;
+		}
+		q->v[w++] = q->v[r];
+	}
+	q->n = w;
+}
+
 void query_remove(struct query *q, const char *key)
 {
-	size_t i = 0;
-
-	while (i < q->n) {
-		if (strcmp(q->v[i].key, key) == 0) {
-			free(q->v[i].key);
-			free(q->v[i].value);
-			memmove(&q->v[i], &q->v[i + 1], (q->n - i - 1) * sizeof(q->v[0]));
-			q->n--;
-		} else {
-			i++;
-		}
-	}
+	query_compact(q, key, 0);
 }
 
 int query_set(struct query *q, const char *key, const char *value)
@@ -161,15 +172,7 @@ int query_set(struct query *q, const char *key, const char *value)
 		free(q->v[i].value);
 		q->v[i].value = nv;
 		/* drop later duplicates so the backend sees exactly one value */
-		for (i = i + 1; i < q->n; i++) {
-			if (strcmp(q->v[i].key, key) == 0) {
-				free(q->v[i].key);
-				free(q->v[i].value);
-				memmove(&q->v[i], &q->v[i + 1], (q->n - i - 1) * sizeof(q->v[0]));
-				q->n--;
-				i--;
-			}
-		}
+		query_compact(q, key, 1);
 		return 0;
 	}
 	nk = strdup(key);

@@ -19,7 +19,10 @@ struct query {
 
 void query_init(struct query *q);
 void query_free(struct query *q);
-/* Splits on '&', decodes '+' and %XX; a bad escape is kept literally. -ENOMEM on failure. */
+/* No BBB call has more than a few dozen parameters; more is an attack on the parser. */
+#define QUERY_MAX_PARAMS 1024
+/* Splits on '&', decodes '+' and %XX; a bad escape is kept literally. -ENOMEM on failure,
+ * -E2BIG past QUERY_MAX_PARAMS pairs. */
 int query_parse(struct query *q, const char *raw, size_t len);
 /* First value of key, or NULL. */
 const char *query_get(const struct query *q, const char *key);

@@ -20,7 +20,8 @@
 #define ROUTE_CACHE_SLOTS 4096 /* per worker; a slot is overwritten on collision */
 
 struct route_entry {
-	char *key;           /* frontend key, '\n', meeting ID */
+	char *key;           /* frontend key, NUL, meeting ID: unambiguous whatever they hold */
+	size_t klen;
 	unsigned long epoch;
 	long long at_ms;
 	struct lb_frontend fe;
@@ -49,7 +50,7 @@ static unsigned route_hash(const char *key, const char *mid)
 
 	for (p = (const unsigned char *)key; *p; p++)
 		h = (h ^ *p) * 16777619u;
-	h = (h ^ '\n') * 16777619u;
+	h = (h ^ 0u) * 16777619u;
 	for (p = (const unsigned char *)mid; *p; p++)
 		h = (h ^ *p) * 16777619u;
 	return h % ROUTE_CACHE_SLOTS;
@@ -59,7 +60,7 @@ static int route_same(const struct route_entry *e, const char *key, const char *
 {
 	size_t kl = strlen(key);
 
-	return e->key && strncmp(e->key, key, kl) == 0 && e->key[kl] == '\n' &&
+	return e->key && e->klen == kl && memcmp(e->key, key, kl) == 0 &&
 	       strcmp(e->key + kl + 1, mid) == 0;
 }
 
@@ -114,16 +115,21 @@ int route_cache_get(struct route_cache **rc, const struct lb_config *cfg, const 
 	return route_copy(fe, m, &e->fe, &e->m) == 0;
 }
 
-void route_cache_put(struct route_cache **rc, const struct lb_config *cfg, const char *key,
-		     const char *meeting_id, const struct lb_frontend *fe,
+unsigned long route_cache_epoch(void)
+{
+	return atomic_load(&route_epoch);
+}
+
+void route_cache_put(struct route_cache **rc, const struct lb_config *cfg, unsigned long epoch,
+		     const char *key, const char *meeting_id, const struct lb_frontend *fe,
 		     const struct lb_meeting *m)
 {
 	struct route_entry *e;
-	/* read before the caller's data could be stale: a bump in between makes it unusable */
-	unsigned long epoch = atomic_load(&route_epoch);
 	size_t kl = strlen(key), ml = strlen(meeting_id);
 
-	if (cfg->route_cache_ms <= 0 || !atomic_load(&route_listening))
+	/* a bump since the caller's read (epoch taken before it) makes the data stale */
+	if (cfg->route_cache_ms <= 0 || !atomic_load(&route_listening) ||
+	    epoch != atomic_load(&route_epoch))
 		return;
 	if (!*rc && !(*rc = calloc(1, sizeof(**rc))))
 		return;
@@ -135,9 +141,9 @@ void route_cache_put(struct route_cache **rc, const struct lb_config *cfg, const
 		e->key = NULL;
 		return;
 	}
-	memcpy(e->key, key, kl);
-	e->key[kl] = '\n';
+	memcpy(e->key, key, kl + 1);
 	memcpy(e->key + kl + 1, meeting_id, ml + 1);
+	e->klen = kl;
 	e->epoch = epoch;
 	e->at_ms = clock_mono_ms();
 }

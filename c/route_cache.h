@@ -15,8 +15,11 @@ struct route_cache;
 /* 1 and copies (caller clears them) on a fresh hit, 0 on a miss. */
 int route_cache_get(struct route_cache **rc, const struct lb_config *cfg, const char *key,
 		    const char *meeting_id, struct lb_frontend *fe, struct lb_meeting *m);
-void route_cache_put(struct route_cache **rc, const struct lb_config *cfg, const char *key,
-		     const char *meeting_id, const struct lb_frontend *fe,
+/* The epoch to pass to route_cache_put: read it BEFORE reading the data from the database,
+ * so a change notified in between keeps the stale data out of the cache. */
+unsigned long route_cache_epoch(void);
+void route_cache_put(struct route_cache **rc, const struct lb_config *cfg, unsigned long epoch,
+		     const char *key, const char *meeting_id, const struct lb_frontend *fe,
 		     const struct lb_meeting *m);
 void route_cache_free(struct route_cache *rc);
 /* Drops every cached route in every thread (this instance changed routing data itself). */

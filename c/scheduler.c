@@ -152,6 +152,7 @@ static int scheduler_target(struct worker *w, const struct scheduler_create *sc,
 		if (rc == 0) {
 			*target = pick;
 			*confirmed = 0;
+			st->claimed = 1;
 			return 0;
 		}
 		lb_backend_clear(&pick);
@@ -189,6 +190,8 @@ static void scheduler_confirm(struct worker *w, const struct scheduler_create *s
 {
 	struct db_create_answer ans;
 	char err[512];
+	long long again = 0;
+	int rc;
 
 	ans.internal_id = xml_dom_child_text(doc, "internalMeetingID");
 	ans.create_time = xml_dom_child_text(doc, "createTime");
@@ -198,7 +201,20 @@ static void scheduler_confirm(struct worker *w, const struct scheduler_create *s
 		ans.create_time = NULL;
 	if (ans.create_time && !*ans.create_time)
 		ans.create_time = NULL;
-	if (db_meetings_confirm(&w->db, row_id, b->id, &sc->call, &ans, err, sizeof(err)) < 0)
+	rc = db_meetings_confirm(&w->db, row_id, b->id, &sc->call, &ans, err, sizeof(err));
+	if (rc == -ENOENT) {
+		/* the row went away while the node created the meeting (or moved on): the node
+		 * runs it now, so the placement is written again rather than lost */
+		rc = db_meetings_claim(&w->db, sc->fe->id, sc->meeting_id, sc->backend_meeting_id,
+				       b->id, &sc->call, &again, err, sizeof(err));
+		if (rc == 0)
+			rc = db_meetings_confirm(&w->db, again, b->id, &sc->call, &ans, err,
+						 sizeof(err));
+		log_warn("scheduler", "event=confirm_row_missing frontend=%s backend=%s restored=%s",
+			 sc->fe->key, b->host, rc == 0 ? "yes" : "no (another placement holds it)");
+		return;
+	}
+	if (rc < 0)
 		log_error("scheduler", "event=confirm_failed frontend=%s error=\"%s\"", sc->fe->key,
 			  err);
 }
@@ -230,7 +246,7 @@ static enum scheduler_step scheduler_fail(struct worker *w, struct scheduler_run
 	char err[512];
 
 	r->rc = rc;
-	if (!r->confirmed && r->row_id &&
+	if (r->claimed && r->row_id &&
 	    db_meetings_drop_claim(&w->db, r->row_id, err, sizeof(err)) < 0)
 		log_error("scheduler", "event=drop_failed error=\"%s\"", err);
 	return SCHEDULER_DONE;
@@ -272,7 +288,7 @@ enum scheduler_step scheduler_answered(struct worker *w, struct scheduler_run *r
 	if (rc == 0 && (strcmp(rcode, "SUCCESS") == 0 || scheduler_client_fault(doc))) {
 		if (strcmp(rcode, "SUCCESS") == 0)
 			scheduler_confirm(w, sc, r->row_id, &r->target, doc);
-		else if (!r->confirmed &&
+		else if (r->claimed &&
 			 db_meetings_drop_claim(&w->db, r->row_id, derr, sizeof(derr)) < 0)
 			log_error("scheduler", "event=drop_failed error=\"%s\"", derr);
 		snprintf(sc->placed_host, sc->placed_host_len, "%s", r->target.host);

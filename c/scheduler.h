@@ -31,6 +31,7 @@ struct scheduler_run {
 	long long row_id;
 	unsigned loops, failures, attempt;
 	int confirmed;
+	int claimed;  /* this run inserted the row: only then may it drop it */
 	const char *excluded[32];
 	char excluded_ids[32][40];
 	size_t nexcluded;
