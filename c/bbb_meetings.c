@@ -123,6 +123,9 @@ static int bbb_meetings_present_join(struct bbb_ctx *c, const char *mid,
 	return 0;
 }
 
+/* the answers of one getMeetings fan-out together (each is capped at 32 MiB) */
+#define BBB_MEETINGS_FANOUT_MAX ((size_t)64 << 20)
+
 static void bbb_meetings_sched_answer(struct bbb_ctx *c);
 
 /* Drives the scheduler: a create to send parks the request, the end runs c->placed. */
@@ -469,10 +472,18 @@ static void bbb_meetings_listed(struct bbb_ctx *c)
 	struct xml_node *doc, list;
 	const struct xml_node *m;
 	char err[512];
-	size_t i;
+	size_t i, total = 0;
 
 	memset(&list, 0, sizeof(list));
 	for (i = 0; i < c->ndone; i++) {
+		/* each answer is bounded, and so is their sum: a few broken nodes cannot make one
+		 * getMeetings hold gigabytes */
+		total += bbb_task_answer_size(c, i);
+		if (total > BBB_MEETINGS_FANOUT_MAX) {
+			log_warn("bbb", "event=fanout_too_large call=getMeetings backend=%s bytes=%zu",
+				 c->done[i].b->host, total);
+			continue;
+		}
 		if (bbb_task_answer(c, i, &doc, err, sizeof(err)) < 0) {
 			log_warn("bbb", "event=backend_failed call=getMeetings backend=%s error=\"%s\"",
 				 c->done[i].b->host, err);

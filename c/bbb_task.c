@@ -186,6 +186,15 @@ int bbb_task_answer(struct bbb_ctx *c, size_t i, struct xml_node **doc, char *er
 	return bbb_backend_answer(c->done[i].call, c->done[i].b->host, doc, err, errlen);
 }
 
+size_t bbb_task_answer_size(const struct bbb_ctx *c, size_t i)
+{
+	const struct proxy_result *res;
+
+	if (i >= c->ndone || !c->done[i].call || node_call_result(c->done[i].call, &res, NULL) < 0)
+		return 0;
+	return res->body.len;
+}
+
 void *bbb_task_own(struct bbb_ctx *c, void *p)
 {
 	size_t i;

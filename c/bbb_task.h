@@ -77,6 +77,8 @@ int bbb_task_call(struct bbb_ctx *c, const struct lb_backend *b, const char *cal
 /* In next: the answer of the i-th call added before the wait, as bbb_backend_answer. */
 int bbb_task_answer(struct bbb_ctx *c, size_t i, struct xml_node **doc, char *err,
 		    size_t errlen);
+/* The size in bytes of the i-th call's answer (0 when there was none). */
+size_t bbb_task_answer_size(const struct bbb_ctx *c, size_t i);
 /* Keeps p until the task ends (freed with it); returns p. */
 void *bbb_task_own(struct bbb_ctx *c, void *p);
 

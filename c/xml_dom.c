@@ -9,13 +9,41 @@
 #include <expat.h>
 
 struct xml_dom_ctx {
+	XML_Parser p;
 	struct xml_node *root;
 	struct xml_node *cur;
 	int oom;
 	int depth;
+	size_t elements;
+	const char *refused; /* why the document was stopped, NULL when it was not */
 };
 
 #define XML_DOM_MAX_DEPTH 64
+/* a full node's getMeetings (hundreds of meetings, thousands of attendees) stays far below;
+ * each element costs about 100 bytes of malloc, so this also bounds memory */
+#define XML_DOM_MAX_ELEMENTS 1000000
+/* documents are at most this large (B3SCALE answers and bodies are far smaller) */
+#define XML_DOM_MAX_BYTES (32u << 20)
+
+/* Stops the parser: the document is refused with this reason. */
+static void xml_dom_refuse(struct xml_dom_ctx *c, const char *why)
+{
+	if (!c->refused)
+		c->refused = why;
+	c->oom = 1;
+	XML_StopParser(c->p, XML_FALSE);
+}
+
+/* BBB never sends a DTD; one could only serve entity expansion (billion laughs) */
+static void xml_dom_doctype(void *ud, const XML_Char *name, const XML_Char *sysid,
+			    const XML_Char *pubid, int has_internal_subset)
+{
+	(void)name;
+	(void)sysid;
+	(void)pubid;
+	(void)has_internal_subset;
+	xml_dom_refuse(ud, "a DOCTYPE is not accepted");
+}
 
 static void xml_dom_start(void *ud, const XML_Char *name, const XML_Char **attrs)
 {
@@ -23,8 +51,14 @@ static void xml_dom_start(void *ud, const XML_Char *name, const XML_Char **attrs
 	struct xml_node *n;
 	size_t na = 0, i;
 
-	if (c->oom || ++c->depth > XML_DOM_MAX_DEPTH) {
-		c->oom = 1;
+	if (c->oom)
+		return;
+	if (++c->depth > XML_DOM_MAX_DEPTH) {
+		xml_dom_refuse(c, "XML nested too deep");
+		return;
+	}
+	if (++c->elements > XML_DOM_MAX_ELEMENTS) {
+		xml_dom_refuse(c, "XML has too many elements");
 		return;
 	}
 	n = calloc(1, sizeof(*n));
@@ -84,20 +118,29 @@ int xml_dom_parse(const char *data, size_t len, struct xml_node **root, char *er
 	int rc = 0;
 
 	*root = NULL;
+	if (len > XML_DOM_MAX_BYTES) {
+		snprintf(err, errlen, "XML document too large (%zu bytes)", len);
+		return -EFBIG;
+	}
 	p = XML_ParserCreate("UTF-8");
 	if (!p) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
+	c.p = p;
 	XML_SetUserData(p, &c);
 	XML_SetElementHandler(p, xml_dom_start, xml_dom_end);
 	XML_SetCharacterDataHandler(p, xml_dom_chars);
-	if (XML_Parse(p, data, (int)len, 1) == XML_STATUS_ERROR) {
+	XML_SetStartDoctypeDeclHandler(p, xml_dom_doctype);
+	if (XML_Parse(p, data, (int)len, 1) == XML_STATUS_ERROR && !c.refused) {
 		snprintf(err, errlen, "invalid XML at line %lu: %s",
 			 (unsigned long)XML_GetCurrentLineNumber(p), XML_ErrorString(XML_GetErrorCode(p)));
 		rc = -EINVAL;
+	} else if (c.refused) {
+		snprintf(err, errlen, "%s", c.refused);
+		rc = -EINVAL;
 	} else if (c.oom || !c.root) {
-		snprintf(err, errlen, c.oom ? "XML too deep or out of memory" : "empty XML document");
+		snprintf(err, errlen, c.oom ? "out of memory" : "empty XML document");
 		rc = c.oom ? -ENOMEM : -EINVAL;
 	}
 	XML_ParserFree(p);
