@@ -36,6 +36,14 @@ static void bbb_meetings_reply(struct bbb_ctx *c, struct xml_node *doc)
 	}
 }
 
+static int bbb_meetings_has_control(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 1;
+	return 0;
+}
+
 /* Checks meetingID like bbb-web and builds the namespaced form; 0 or an answered error. */
 static int bbb_meetings_id(struct bbb_ctx *c, struct buf *nsid, const char **mid)
 {
@@ -46,6 +54,11 @@ static int bbb_meetings_id(struct bbb_ctx *c, struct buf *nsid, const char **mid
 	}
 	if (strchr(*mid, ',')) {
 		bbb_api_error(c, "validationError", "Meeting ID cannot contain ','");
+		return -EINVAL;
+	}
+	if (strlen(*mid) < 2 || bbb_meetings_has_control(*mid)) {
+		bbb_api_error(c, "validationError",
+			      "Meeting ID must be between 2 and 256 characters without control characters");
 		return -EINVAL;
 	}
 	if (bbb_ids_encode(nsid, c->fe->key, *mid) < 0) {
@@ -353,7 +366,8 @@ void bbb_meetings_join(struct bbb_ctx *c)
 	}
 	rc = bbb_meetings_lookup(c, c->mid);
 	if (rc == -ENOENT) {
-		bbb_api_error(c, "notFound", "A meeting with that ID does not exist");
+		/* join's own key for it in bbb-web, unlike the other calls' notFound */
+		bbb_api_error(c, "invalidMeetingIdentifier", "The meeting ID that you supplied did not match any existing meetings");
 		return;
 	}
 	if (rc < 0)

@@ -85,6 +85,22 @@ describe("b3scaled BBB API", function()
     end
   end)
 
+  it("answers the same index for unknown and disabled keys, so keys cannot be probed", function()
+    local _, want = h.get(d.url .. "/bbb/fe1/api")
+    for _, key in ipairs({ "nobody", "off" }) do
+      local st, body = h.get(d.url .. "/bbb/" .. key .. "/bigbluebutton/api/")
+      assert.equal(200, st)
+      assert.equal(want, body, key)
+    end
+    -- real calls without a checksum: the same error for every key
+    local _, known = h.get(h.frontend_api(d, "fe1") .. "getMeetings")
+    assert.equal("You must provide the checksum", h.xml_text(known, "message"))
+    for _, key in ipairs({ "nobody", "off" }) do
+      local _, body = h.get(h.frontend_api(d, key) .. "getMeetings")
+      assert.equal(known, body, key)
+    end
+  end)
+
   it("places a create on a node with a request re-signed for that node", function()
     local st, body = api(d, "fe1", FE_SECRET, "create", "name=Room+One&meetingID=room-1&record=false")
     assert.equal(200, st)
@@ -165,10 +181,18 @@ describe("b3scaled BBB API", function()
     assert.equal("successfullyJoined", mkey(nbody))
   end)
 
-  it("answers notFound for a join to an unknown meeting", function()
-    local st, body = api(d, "fe1", FE_SECRET, "join", "fullName=X&meetingID=nope&role=VIEWER")
+  it("answers invalidMeetingIdentifier for a join to an unknown meeting, as bbb-web does", function()
+    local st, body = api(d, "fe1", FE_SECRET, "join", "fullName=X&meetingID=nope&role=VIEWER&redirect=false")
     assert.equal(200, st)
-    assert.equal("notFound", mkey(body))
+    assert.equal("invalidMeetingIdentifier", mkey(body))
+  end)
+
+  it("refuses a meeting ID shorter than 2 characters or with control characters", function()
+    for _, mid in ipairs({ "x", "a%01b", "a%0Ab" }) do
+      local st, body = api(d, "fe1", FE_SECRET, "create", "name=Short+ID&meetingID=" .. mid)
+      assert.equal(200, st)
+      assert.equal("validationError", mkey(body), mid)
+    end
   end)
 
   it("keeps two frontends' meetings with the same ID apart", function()
@@ -447,7 +471,7 @@ describe("failed browser joins", function()
     assert.equal(302, st)
     assert.equal(back .. "&errors=", hd.location:sub(1, #back + 8))
     local errors = h.cjson.decode(h.urldecode(hd.location:match("errors=(.*)$")))
-    assert.equal("notFound", errors[1].key)
+    assert.equal("invalidMeetingIdentifier", errors[1].key)
   end)
 
   it("fall back to logoutURL, and answer XML with redirect=false", function()
@@ -458,7 +482,7 @@ describe("failed browser joins", function()
     local xst, body = api(d, "fe1", FE_SECRET, "join",
       "fullName=A&meetingID=nope&role=VIEWER&redirect=false&logoutURL=" .. h.urlencode("https://lms.example.org/"))
     assert.equal(200, xst)
-    assert.equal("notFound", mkey(body))
+    assert.equal("invalidMeetingIdentifier", mkey(body))
   end)
 
   it("never redirect on a bad checksum or to a non-http URL", function()
@@ -469,7 +493,7 @@ describe("failed browser joins", function()
     st, body = api(d, "fe1", FE_SECRET, "join",
       "fullName=A&meetingID=nope&role=VIEWER&errorRedirectUrl=" .. h.urlencode("javascript:alert(1)"))
     assert.equal(200, st)
-    assert.equal("notFound", mkey(body))
+    assert.equal("invalidMeetingIdentifier", mkey(body))
   end)
 end)
 
