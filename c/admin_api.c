@@ -182,6 +182,9 @@ static int admin_api_bbb_call(lua_State *L)
 {
 	struct worker *w = lua_touserdata(L, lua_upvalueindex(1));
 	struct admin_task *t = w->admin ? w->admin->running : NULL;
+	/* every argument checked before anything is allocated: a Lua error longjmps */
+	const char *host = luaL_checkstring(L, 1), *secret = luaL_checkstring(L, 2);
+	const char *call = luaL_checkstring(L, 3);
 	struct query q;
 	struct buf enc;
 	int rc;
@@ -192,8 +195,8 @@ static int admin_api_bbb_call(lua_State *L)
 	if (w->db.conn && PQtransactionStatus(w->db.conn) != PQTRANS_IDLE)
 		return luaL_error(L, "bbb_call inside a transaction");
 	lb_backend_clear(&t->b);
-	t->b.host = strdup(luaL_checkstring(L, 1));
-	t->b.secret = strdup(luaL_checkstring(L, 2));
+	t->b.host = strdup(host);
+	t->b.secret = strdup(secret);
 	query_init(&q);
 	buf_init(&enc);
 	lua_pushnil(L);
@@ -207,7 +210,7 @@ static int admin_api_bbb_call(lua_State *L)
 	if (rc == 0 && t->b.host && t->b.secret) {
 		snprintf(t->b.id, sizeof(t->b.id), "%.39s", t->b.host);
 		buf_reset(&t->url);
-		rc = bbb_backend_spec(&t->spec, &t->url, &t->b, luaL_checkstring(L, 3), "GET",
+		rc = bbb_backend_spec(&t->spec, &t->url, &t->b, call, "GET",
 				      buf_str(&enc), NULL, 0, NULL);
 	} else {
 		rc = -ENOMEM;

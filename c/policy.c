@@ -284,8 +284,9 @@ enum policy_outcome policy_select(struct policy_engine *pe, const struct policy_
 		goto out;
 	}
 	idx = lua_type(L, -2) == LUA_TNUMBER ? lua_tonumber(L, -2) : 0;
-	if (lua_type(L, -2) != LUA_TNUMBER || !lua_isnil(L, -1) || idx != (lua_Number)(long)idx ||
-	    idx < 1 || idx > (lua_Number)bl->n) {
+	/* range first: converting 1e300 or nan to an integer would be undefined behaviour */
+	if (lua_type(L, -2) != LUA_TNUMBER || !lua_isnil(L, -1) || !(idx >= 1) ||
+	    idx > (lua_Number)bl->n || idx != (lua_Number)(long)idx) {
 		snprintf(reason, reasonlen,
 			 "%s: select returned %s%s, not an index from 1 to %zu", policy,
 			 luaL_typename(L, -2), lua_isnil(L, -1) ? "" : " and a second value", bl->n);

@@ -41,8 +41,11 @@ static void *policy_state_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 		st->mem_used -= ptr ? osize : 0;
 		return NULL;
 	}
-	/* only growth is refused: shrinking must always work so the GC can recover */
-	if (nsize > osize && st->mem_limit && st->mem_used - (ptr ? osize : 0) + nsize > st->mem_limit)
+	/* only growth is refused: shrinking must always work so the GC can recover. And only
+	 * inside the protected call: an allocation error while C pushes the arguments (outside
+	 * any pcall) would end the process; those pushes are bounded by the request limits */
+	if (st->in_call && nsize > osize && st->mem_limit &&
+	    st->mem_used - (ptr ? osize : 0) + nsize > st->mem_limit)
 		return NULL;
 	p = realloc(ptr, nsize);
 	if (p)
@@ -330,7 +333,9 @@ enum policy_call_rc policy_state_call(struct policy_state *st, int nargs, int nr
 	st->deadline_ns = policy_state_now_ns() + st->lim.timeout_ms * 1000000LL;
 	policy_state_running = st;
 	lua_sethook(L, policy_state_hook, LUA_MASKCOUNT, POLICY_STATE_HOOK_EVERY);
+	st->in_call = 1;
 	rc = lua_pcall(L, nargs, nresults, base);
+	st->in_call = 0;
 	lua_sethook(L, NULL, 0, 0);
 	policy_state_running = NULL;
 	lua_remove(L, base);

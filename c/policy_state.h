@@ -27,6 +27,7 @@ struct policy_state {
 	int dispatch_ref;
 	size_t mem_used;
 	size_t mem_limit;
+	int in_call;       /* the cap applies inside policy_state_call only */
 	struct policy_limits lim;
 	long insns;
 	long long deadline_ns;

@@ -177,6 +177,9 @@ function P.select(req, backends)
   if id:find("^pcall") then while true do pcall(function() while true do end end) end end
   if id:find("^zero") then return 0 end
   if id:find("^float") then return 1.5 end
+  if id:find("^huge") then return 1e300 end
+  if id:find("^nan") then return 0 / 0 end
+  if id:find("^ninf") then return -1 / 0 end
   if id:find("^table") then return {} end
   if id:find("^two") then return 1, 2 end
   if id:find("^mem") then local t = {} while true do t[#t + 1] = string.rep("x", 1e6) .. #t end end
@@ -207,7 +210,8 @@ describe("containment", function()
     { "err-1", "runtime" }, { "loop-1", "budget" }, { "pcall-1", "budget" },
     { "zero-1", "badret" }, { "float-1", "badret" }, { "table-1", "badret" },
     { "two-1", "badret" }, { "mem-1", "nomem" }, { "io-1", "runtime" },
-    { "global-1", "runtime" },
+    { "global-1", "runtime" }, { "huge-1", "badret" }, { "nan-1", "badret" },
+    { "ninf-1", "badret" },
   }) do
     it("places the meeting with the C fallback when the policy fails (" .. case[1] .. ")", function()
       local before = errors(case[2])
