@@ -399,24 +399,3 @@ int policy_join_params(struct policy_engine *pe, const struct policy_present *in
 	return policy_present_call(pe, "join_params", 1, in, params, NULL, NULL, key, keylen, msg,
 				   msglen);
 }
-
-const char *policy_outcome_name(enum policy_outcome o)
-{
-	switch (o) {
-	case POLICY_OK:
-		return "ok";
-	case POLICY_NONE:
-		return "none";
-	case POLICY_ERR_RUNTIME:
-		return "runtime";
-	case POLICY_ERR_BUDGET:
-		return "budget";
-	case POLICY_ERR_BADRET:
-		return "badret";
-	case POLICY_ERR_NOMEM:
-		return "nomem";
-	case POLICY_OUTCOMES:
-		break;
-	}
-	return "unknown";
-}

@@ -10,20 +10,11 @@
 #include <time.h>
 
 #include "lb.h"
+#include "policy_stats.h"
 #include "query.h"
 
 struct policy_engine;
 struct lb_config;
-
-enum policy_outcome {
-	POLICY_OK,          /* *index holds a valid 0-based index */
-	POLICY_NONE,        /* the policy found no acceptable backend; reason says why */
-	POLICY_ERR_RUNTIME, /* the Lua code raised an error */
-	POLICY_ERR_BUDGET,  /* the instruction or time budget ran out */
-	POLICY_ERR_BADRET,  /* a return value C cannot accept */
-	POLICY_ERR_NOMEM,   /* over the state's memory cap */
-	POLICY_OUTCOMES
-};
 
 struct policy_request {
 	const char *action;          /* "create" */
@@ -77,6 +68,5 @@ int policy_create_params(struct policy_engine *pe, const struct policy_present *
 			 size_t keylen, char *msg, size_t msglen);
 int policy_join_params(struct policy_engine *pe, const struct policy_present *in,
 		       struct query *params, char *key, size_t keylen, char *msg, size_t msglen);
-const char *policy_outcome_name(enum policy_outcome o);
 
 #endif

@@ -137,3 +137,24 @@ size_t policy_stats_snapshot(struct policy_stats_view *out, size_t max)
 	pthread_mutex_unlock(&policy_stats_lock);
 	return n;
 }
+
+const char *policy_outcome_name(enum policy_outcome o)
+{
+	switch (o) {
+	case POLICY_OK:
+		return "ok";
+	case POLICY_NONE:
+		return "none";
+	case POLICY_ERR_RUNTIME:
+		return "runtime";
+	case POLICY_ERR_BUDGET:
+		return "budget";
+	case POLICY_ERR_BADRET:
+		return "badret";
+	case POLICY_ERR_NOMEM:
+		return "nomem";
+	case POLICY_OUTCOMES:
+		break;
+	}
+	return "unknown";
+}

@@ -3,7 +3,19 @@
 #define B3S_POLICY_STATS_H
 
 #include "buf.h"
-#include "policy.h"
+
+/* What one policy call came to; the outcomes are counted per policy. */
+enum policy_outcome {
+	POLICY_OK,          /* *index holds a valid 0-based index */
+	POLICY_NONE,        /* the policy found no acceptable backend; reason says why */
+	POLICY_ERR_RUNTIME, /* the Lua code raised an error */
+	POLICY_ERR_BUDGET,  /* the instruction or time budget ran out */
+	POLICY_ERR_BADRET,  /* a return value C cannot accept */
+	POLICY_ERR_NOMEM,   /* over the state's memory cap */
+	POLICY_OUTCOMES
+};
+
+const char *policy_outcome_name(enum policy_outcome o);
 
 /* Counts one select outcome; fallback says the C fallback placed the meeting. */
 void policy_stats_count(const char *policy, enum policy_outcome o, int fallback);
