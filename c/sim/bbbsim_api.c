@@ -22,8 +22,8 @@ static const char bbbsim_api_lower_alnum[] = "abcdefghijklmnopqrstuvwxyz01234567
 
 struct bbbsim_api_call {
 	struct bbbsim_state *st;
-	const struct bbbsim_http_request *req;
-	struct bbbsim_http_reply *rep;
+	const struct bbbsim_msg_request *req;
+	struct bbbsim_msg_reply *rep;
 	struct query q;      /* URL parameters, then form-body parameters, decoded */
 	int xml_body;        /* POST carried presentation XML */
 };
@@ -437,7 +437,7 @@ static void bbbsim_api_media_type(const char *ct, char *out, size_t cap)
  */
 static int bbbsim_api_params(struct bbbsim_api_call *c, const char *call)
 {
-	const struct bbbsim_http_request *req = c->req;
+	const struct bbbsim_msg_request *req = c->req;
 	char type[64];
 	int rc;
 
@@ -536,12 +536,12 @@ static int bbbsim_api_mode(struct bbbsim_api_call *c)
 	bbbsim_state_unlock(c->st);
 	if (fail != BBBSIM_FAIL_ERROR)
 		return 0;
-	bbbsim_http_reply_text(c->rep, 500, "simulated failure");
+	bbbsim_msg_reply_text(c->rep, 500, "simulated failure");
 	return 1;
 }
 
-int bbbsim_api_handle(struct bbbsim_state *st, const struct bbbsim_http_request *req,
-		      struct bbbsim_http_reply *rep)
+int bbbsim_api_handle(struct bbbsim_state *st, const struct bbbsim_msg_request *req,
+		      struct bbbsim_msg_reply *rep)
 {
 	struct bbbsim_api_call c = { .st = st, .req = req, .rep = rep };
 	const char *call = "";

@@ -2,12 +2,12 @@
 #ifndef BBBSIM_API_H
 #define BBBSIM_API_H
 
-#include "bbbsim_http.h"
+#include "bbbsim_msg.h"
 #include "bbbsim_state.h"
 
 /* 1 when path belongs to the BBB API (/bigbluebutton, /bigbluebutton/api...). */
 int bbbsim_api_match(const char *path);
-int bbbsim_api_handle(struct bbbsim_state *st, const struct bbbsim_http_request *req,
-		      struct bbbsim_http_reply *rep);
+int bbbsim_api_handle(struct bbbsim_state *st, const struct bbbsim_msg_request *req,
+		      struct bbbsim_msg_reply *rep);
 
 #endif

@@ -33,14 +33,14 @@ static void bbbsim_ctl_json_str(struct buf *out, const char *s)
 	buf_puts(out, "\"");
 }
 
-static int bbbsim_ctl_json(struct bbbsim_http_reply *rep, unsigned status)
+static int bbbsim_ctl_json(struct bbbsim_msg_reply *rep, unsigned status)
 {
 	rep->status = status;
 	rep->content_type = "application/json";
 	return rep->body.oom ? -ENOMEM : 0;
 }
 
-static int bbbsim_ctl_error(struct bbbsim_http_reply *rep, unsigned status, const char *msg)
+static int bbbsim_ctl_error(struct bbbsim_msg_reply *rep, unsigned status, const char *msg)
 {
 	buf_reset(&rep->body);
 	buf_puts(&rep->body, "{\"error\":");
@@ -49,7 +49,7 @@ static int bbbsim_ctl_error(struct bbbsim_http_reply *rep, unsigned status, cons
 	return bbbsim_ctl_json(rep, status);
 }
 
-static int bbbsim_ctl_meetings(struct bbbsim_state *st, struct bbbsim_http_reply *rep)
+static int bbbsim_ctl_meetings(struct bbbsim_state *st, struct bbbsim_msg_reply *rep)
 {
 	struct buf *o = &rep->body;
 	struct bbbsim_meeting *m;
@@ -90,7 +90,7 @@ static int bbbsim_ctl_meetings(struct bbbsim_state *st, struct bbbsim_http_reply
 	return bbbsim_ctl_json(rep, 200);
 }
 
-static int bbbsim_ctl_requests(struct bbbsim_state *st, struct bbbsim_http_reply *rep)
+static int bbbsim_ctl_requests(struct bbbsim_state *st, struct bbbsim_msg_reply *rep)
 {
 	const struct bbbsim_reqlog *e;
 	struct buf *o = &rep->body;
@@ -112,7 +112,7 @@ static int bbbsim_ctl_requests(struct bbbsim_state *st, struct bbbsim_http_reply
 	return bbbsim_ctl_json(rep, 200);
 }
 
-static int bbbsim_ctl_clear(struct bbbsim_state *st, struct bbbsim_http_reply *rep)
+static int bbbsim_ctl_clear(struct bbbsim_state *st, struct bbbsim_msg_reply *rep)
 {
 	bbbsim_state_lock(st);
 	bbbsim_state_log_clear(st);
@@ -136,7 +136,7 @@ static int bbbsim_ctl_number(const char *s, long *out)
 }
 
 static int bbbsim_ctl_attendees(struct bbbsim_state *st, const struct query *q,
-				struct bbbsim_http_reply *rep)
+				struct bbbsim_msg_reply *rep)
 {
 	const char *id = query_get(q, "meetingID");
 	struct bbbsim_meeting *m;
@@ -172,7 +172,7 @@ static void bbbsim_ctl_mode_json(struct bbbsim_state *st, struct buf *o)
 }
 
 static int bbbsim_ctl_mode(struct bbbsim_state *st, const struct query *q,
-			   struct bbbsim_http_reply *rep, int set)
+			   struct bbbsim_msg_reply *rep, int set)
 {
 	const char *fail = query_get(q, "fail");
 	const char *delay = query_get(q, "delay_ms");
@@ -204,7 +204,7 @@ static int bbbsim_ctl_mode(struct bbbsim_state *st, const struct query *q,
 	return bbbsim_ctl_json(rep, 200);
 }
 
-static int bbbsim_ctl_reset(struct bbbsim_state *st, struct bbbsim_http_reply *rep)
+static int bbbsim_ctl_reset(struct bbbsim_state *st, struct bbbsim_msg_reply *rep)
 {
 	bbbsim_state_lock(st);
 	bbbsim_state_reset(st);
@@ -252,7 +252,7 @@ static int bbbsim_ctl_json_string(const char **p, const char *end, struct buf *o
  * Control parameters may also come as a body: a flat JSON object ({"count": 3}, as the spec
  * helper sim_req sends tables) or a form. Scalars only; anything nested is -EINVAL.
  */
-static int bbbsim_ctl_body_params(const struct bbbsim_http_request *req, struct query *q)
+static int bbbsim_ctl_body_params(const struct bbbsim_msg_request *req, struct query *q)
 {
 	const char *p = req->body, *end = req->body + req->body_len;
 	struct buf k, v;
@@ -309,8 +309,8 @@ out:
 	return rc;
 }
 
-int bbbsim_ctl_handle(struct bbbsim_state *st, const struct bbbsim_http_request *req,
-		      struct bbbsim_http_reply *rep)
+int bbbsim_ctl_handle(struct bbbsim_state *st, const struct bbbsim_msg_request *req,
+		      struct bbbsim_msg_reply *rep)
 {
 	const char *p = req->path, *m = req->method;
 	int get = strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0;
@@ -329,7 +329,7 @@ int bbbsim_ctl_handle(struct bbbsim_state *st, const struct bbbsim_http_request 
 	if (rc < 0)
 		goto out;
 	if (strcmp(p, "/sim/health") == 0 && get)
-		rc = bbbsim_http_reply_text(rep, 200, "ok");
+		rc = bbbsim_msg_reply_text(rep, 200, "ok");
 	else if (strcmp(p, "/sim/meetings") == 0 && get)
 		rc = bbbsim_ctl_meetings(st, rep);
 	else if (strcmp(p, "/sim/stats") == 0 && get) {

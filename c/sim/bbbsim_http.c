@@ -30,31 +30,6 @@ struct bbbsim_http_ctx {
 	int too_large;
 };
 
-void bbbsim_http_reply_init(struct bbbsim_http_reply *rep)
-{
-	memset(rep, 0, sizeof(*rep));
-	rep->status = 200;
-	rep->content_type = "text/plain";
-	buf_init(&rep->body);
-}
-
-void bbbsim_http_reply_free(struct bbbsim_http_reply *rep)
-{
-	free(rep->location);
-	buf_free(&rep->body);
-	rep->location = NULL;
-}
-
-int bbbsim_http_reply_text(struct bbbsim_http_reply *rep, unsigned status, const char *text)
-{
-	buf_reset(&rep->body);
-	buf_puts(&rep->body, text);
-	buf_puts(&rep->body, "\n");
-	rep->status = status;
-	rep->content_type = "text/plain";
-	return rep->body.oom ? -ENOMEM : 0;
-}
-
 static void *bbbsim_http_uri_log(void *cls, const char *uri, struct MHD_Connection *con)
 {
 	struct bbbsim_http_ctx *ctx;
@@ -90,7 +65,7 @@ static void bbbsim_http_completed(void *cls, struct MHD_Connection *con, void **
 }
 
 static enum MHD_Result bbbsim_http_send(struct bbbsim_http *h, struct MHD_Connection *con,
-					struct bbbsim_http_reply *rep)
+					struct bbbsim_msg_reply *rep)
 {
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
@@ -115,8 +90,8 @@ static enum MHD_Result bbbsim_http_send(struct bbbsim_http *h, struct MHD_Connec
 	return ret;
 }
 
-static void bbbsim_http_route(struct bbbsim_http *h, const struct bbbsim_http_request *req,
-			      struct bbbsim_http_reply *rep)
+static void bbbsim_http_route(struct bbbsim_http *h, const struct bbbsim_msg_request *req,
+			      struct bbbsim_msg_reply *rep)
 {
 	int rc;
 
@@ -125,11 +100,11 @@ static void bbbsim_http_route(struct bbbsim_http *h, const struct bbbsim_http_re
 	else if (bbbsim_ctl_match(req->path))
 		rc = bbbsim_ctl_handle(h->st, req, rep);
 	else
-		rc = bbbsim_http_reply_text(rep, 404, "not found");
+		rc = bbbsim_msg_reply_text(rep, 404, "not found");
 	if (rc < 0) {
-		bbbsim_http_reply_free(rep);
-		bbbsim_http_reply_init(rep);
-		bbbsim_http_reply_text(rep, 500, "internal error");
+		bbbsim_msg_reply_free(rep);
+		bbbsim_msg_reply_init(rep);
+		bbbsim_msg_reply_text(rep, 500, "internal error");
 	}
 }
 
@@ -140,8 +115,8 @@ static enum MHD_Result bbbsim_http_access(void *cls, struct MHD_Connection *con,
 {
 	struct bbbsim_http *h = cls;
 	struct bbbsim_http_ctx *ctx = *req_cls;
-	struct bbbsim_http_request req = { 0 };
-	struct bbbsim_http_reply rep;
+	struct bbbsim_msg_request req = { 0 };
+	struct bbbsim_msg_reply rep;
 	enum MHD_Result ret;
 	char *q;
 
@@ -162,7 +137,7 @@ static enum MHD_Result bbbsim_http_access(void *cls, struct MHD_Connection *con,
 		return MHD_YES;
 	}
 
-	bbbsim_http_reply_init(&rep);
+	bbbsim_msg_reply_init(&rep);
 	/* split the raw target: path (not decoded) and the query exactly as sent */
 	q = strchr(ctx->uri, '?');
 	req.query = q ? q + 1 : "";
@@ -176,13 +151,13 @@ static enum MHD_Result bbbsim_http_access(void *cls, struct MHD_Connection *con,
 	req.body = buf_str(&ctx->body);
 	req.body_len = ctx->body.len;
 	if (ctx->too_large)
-		bbbsim_http_reply_text(&rep, 413, "request body too large");
+		bbbsim_msg_reply_text(&rep, 413, "request body too large");
 	else
 		bbbsim_http_route(h, &req, &rep);
 	log_info("bbbsim", "name=%s method=%s path=%s status=%u bytes=%zu", h->st->name, method,
 		 req.path, rep.status, rep.body.len);
 	ret = bbbsim_http_send(h, con, &rep);
-	bbbsim_http_reply_free(&rep);
+	bbbsim_msg_reply_free(&rep);
 	return ret;
 }
 
