@@ -13,26 +13,6 @@ int bbbsim_ctl_match(const char *path)
 	return strcmp(path, "/sim") == 0 || strncmp(path, "/sim/", 5) == 0;
 }
 
-static void bbbsim_ctl_json_str(struct buf *out, const char *s)
-{
-	static const char hex[] = "0123456789abcdef";
-	const unsigned char *p;
-
-	buf_puts(out, "\"");
-	for (p = (const unsigned char *)s; *p; p++) {
-		if (*p == '"' || *p == '\\') {
-			char esc[2] = { '\\', (char)*p };
-			buf_append(out, esc, 2);
-		} else if (*p < 0x20) {
-			char esc[6] = { '\\', 'u', '0', '0', hex[*p >> 4], hex[*p & 15] };
-			buf_append(out, esc, 6);
-		} else {
-			buf_append(out, (const char *)p, 1);
-		}
-	}
-	buf_puts(out, "\"");
-}
-
 static int bbbsim_ctl_json(struct bbbsim_msg_reply *rep, unsigned status)
 {
 	rep->status = status;
@@ -44,7 +24,7 @@ static int bbbsim_ctl_error(struct bbbsim_msg_reply *rep, unsigned status, const
 {
 	buf_reset(&rep->body);
 	buf_puts(&rep->body, "{\"error\":");
-	bbbsim_ctl_json_str(&rep->body, msg);
+	buf_json_str(&rep->body, msg);
 	buf_puts(&rep->body, "}\n");
 	return bbbsim_ctl_json(rep, status);
 }
@@ -61,27 +41,27 @@ static int bbbsim_ctl_meetings(struct bbbsim_state *st, struct bbbsim_msg_reply 
 	for (m = st->meetings; m; m = m->next) {
 		bbbsim_state_counts(m, &c);
 		buf_puts(o, m == st->meetings ? "{\"meetingID\":" : ",{\"meetingID\":");
-		bbbsim_ctl_json_str(o, m->meeting_id);
+		buf_json_str(o, m->meeting_id);
 		buf_puts(o, ",\"internalMeetingID\":");
-		bbbsim_ctl_json_str(o, m->internal_id);
+		buf_json_str(o, m->internal_id);
 		buf_printf(o, ",\"attendees\":%zu,\"has_body\":%s,\"inserted\":%d,\"chats\":%d,"
 			      "\"name\":", m->natt, m->has_body ? "true" : "false", m->inserted, m->chats);
-		bbbsim_ctl_json_str(o, m->name);
+		buf_json_str(o, m->name);
 		buf_puts(o, ",\"attendeePW\":");
-		bbbsim_ctl_json_str(o, m->attendee_pw);
+		buf_json_str(o, m->attendee_pw);
 		buf_puts(o, ",\"moderatorPW\":");
-		bbbsim_ctl_json_str(o, m->moderator_pw);
+		buf_json_str(o, m->moderator_pw);
 		buf_puts(o, ",\"voiceBridge\":");
-		bbbsim_ctl_json_str(o, m->voice_bridge);
+		buf_json_str(o, m->voice_bridge);
 		buf_printf(o, ",\"createTime\":%lld,\"moderators\":%zu,\"video\":%zu,"
 			      "\"voice\":%zu,\"listeners\":%zu,\"meta\":{",
 			   m->create_time, c.moderators, c.video, c.voice, c.listeners);
 		for (i = 0; i < m->meta.n; i++) {
 			if (i)
 				buf_puts(o, ",");
-			bbbsim_ctl_json_str(o, m->meta.v[i].key);
+			buf_json_str(o, m->meta.v[i].key);
 			buf_puts(o, ":");
-			bbbsim_ctl_json_str(o, m->meta.v[i].value);
+			buf_json_str(o, m->meta.v[i].value);
 		}
 		buf_puts(o, "}}");
 	}
@@ -100,11 +80,11 @@ static int bbbsim_ctl_requests(struct bbbsim_state *st, struct bbbsim_msg_reply 
 	bbbsim_state_lock(st);
 	for (i = 0; (e = bbbsim_state_log_at(st, i)) != NULL; i++) {
 		buf_puts(o, i ? ",{\"call\":" : "{\"call\":");
-		bbbsim_ctl_json_str(o, e->call);
+		buf_json_str(o, e->call);
 		buf_puts(o, ",\"method\":");
-		bbbsim_ctl_json_str(o, e->method);
+		buf_json_str(o, e->method);
 		buf_puts(o, ",\"query\":");
-		bbbsim_ctl_json_str(o, e->query);
+		buf_json_str(o, e->query);
 		buf_printf(o, ",\"checksum_ok\":%s}", e->checksum_ok ? "true" : "false");
 	}
 	bbbsim_state_unlock(st);
@@ -155,7 +135,7 @@ static int bbbsim_ctl_attendees(struct bbbsim_state *st, const struct query *q,
 	if (rc == 0)
 		buf_printf(&rep->body, "{\"meetingID\":");
 	if (rc == 0)
-		bbbsim_ctl_json_str(&rep->body, m->meeting_id);
+		buf_json_str(&rep->body, m->meeting_id);
 	if (rc == 0)
 		buf_printf(&rep->body, ",\"attendees\":%zu}\n", m->natt);
 	bbbsim_state_unlock(st);
