@@ -6,15 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* pending counts the rows placed here since the counters were last refreshed (poll or agent):
- * they weigh before the node reports them. A node with an agent whose heartbeat is stale is
+/* pending: see DB_BACKENDS_PENDING_SQL. A node with an agent whose heartbeat is stale is
  * not trusted with new meetings. */
 static const struct db_stmt db_backends_eligible_stmt = {
 	DB_BACKENDS_ELIGIBLE, "backends_eligible",
 	"SELECT b.id::text, b.host, b.secret, b.admin_state, b.node_state,"
 	" array_to_string(b.tags, ','), b.load_factor,"
-	" b.meetings_count, (SELECT count(*) FROM meetings m WHERE m.backend_id = b.id"
-	"  AND (b.counters_at IS NULL OR m.created_at > b.counters_at)),"
+	" b.meetings_count, " DB_BACKENDS_PENDING_SQL ","
 	" b.attendees_count, b.video_count, b.voice_count, b.listener_count"
 	" , coalesce((extract(epoch FROM now() - b.counters_at) * 1000)::bigint, -1),"
 	" coalesce(b.agent_cpu, -1), coalesce(b.agent_mem, -1)"

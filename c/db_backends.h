@@ -5,6 +5,13 @@
 #include "db.h"
 #include "lb.h"
 
+/* "pending" of backend b (SQL alias b): meeting rows placed on it since its counters were
+ * last refreshed (poll or agent); they weigh before the node reports them. The one
+ * definition, for placement, /metrics and the status page. */
+#define DB_BACKENDS_PENDING_SQL                                                          \
+	"(SELECT count(*) FROM meetings m WHERE m.backend_id = b.id"                     \
+	" AND (b.counters_at IS NULL OR m.created_at > b.counters_at))"
+
 /* Backends that may take a new meeting (admin ready, not unavailable, agent heartbeat fresh
  * when the node has an agent), in a stable order. */
 int db_backends_eligible(struct db *db, long agent_max_age_ms, struct lb_backend_list *out,

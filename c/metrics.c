@@ -14,7 +14,9 @@
 #include "http_server.h"
 #include "log.h"
 #include "node_loop.h"
+#include "db_backends.h"
 #include "policy.h"
+#include "policy_builtin.h"
 #include "policy_stats.h"
 #include "stats.h"
 
@@ -61,9 +63,7 @@ static int metrics_backends(struct db *db, struct buf *out, char *err, size_t er
 	static const char *sql =
 		"SELECT b.host, b.admin_state, b.node_state, b.meetings_count, b.attendees_count,"
 		" b.video_count, b.voice_count, b.listener_count, coalesce(b.latency_ms, 0),"
-		" b.load_factor, b.load_factor * GREATEST((b.meetings_count + (SELECT count(*)"
-		"  FROM meetings m WHERE m.backend_id = b.id AND (b.counters_at IS NULL"
-		"  OR m.created_at > b.counters_at))) * 15, b.attendees_count)"
+		" b.load_factor, " DB_BACKENDS_PENDING_SQL
 		" FROM backends b ORDER BY b.host";
 	PGresult *r = db_exec_sql(db, sql, 0, NULL, err, errlen);
 	int i;
@@ -96,8 +96,17 @@ static int metrics_backends(struct db *db, struct buf *out, char *err, size_t er
 	metrics_backend_gauge(out, r, "b3scale_backend_listeners", "Listen-only participants.", 7, 1);
 	metrics_backend_gauge(out, r, "b3scale_backend_latency_seconds", "Duration of the last poll.", 8, 0.001);
 	metrics_backend_gauge(out, r, "b3scale_backend_load_factor", "The operator's load factor.", 9, 1);
-	metrics_backend_gauge(out, r, "b3scale_backend_load",
-			      "least_load's load: load_factor x max((meetings + pending) x 15, participants).", 10, 1);
+	metrics_help(out, "b3scale_backend_load", "gauge",
+		     "least_load's load: load_factor x max((meetings + pending) x 15, participants).");
+	for (i = 0; i < PQntuples(r); i++) {
+		buf_puts(out, "b3scale_backend_load{backend=\"");
+		metrics_label(out, PQgetvalue(r, i, 0));
+		buf_printf(out, "\"} %g\n",
+			   policy_builtin_load(strtod(PQgetvalue(r, i, 9), NULL),
+					       strtol(PQgetvalue(r, i, 3), NULL, 10),
+					       strtol(PQgetvalue(r, i, 10), NULL, 10),
+					       strtol(PQgetvalue(r, i, 4), NULL, 10)));
+	}
 	PQclear(r);
 	return 0;
 }

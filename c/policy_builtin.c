@@ -31,10 +31,17 @@ static int policy_builtin_tags_ok(const struct lb_backend *b, const char *req)
 	return 1;
 }
 
+double policy_builtin_load(double load_factor, long meetings, long pending, long participants)
+{
+	double m = (double)(meetings + pending) * POLICY_BUILTIN_ATTENDEE_BASE;
+
+	return load_factor * (m > (double)participants ? m : (double)participants);
+}
+
 int policy_builtin_least_load(const struct lb_backend_list *bl, const char *required_tags,
 			      const char *const *excluded, size_t nexcluded, size_t *index)
 {
-	double best = 0, load, m;
+	double best = 0, load;
 	size_t i;
 	int found = 0;
 
@@ -43,8 +50,7 @@ int policy_builtin_least_load(const struct lb_backend_list *bl, const char *requ
 		if (policy_builtin_excluded(b->id, excluded, nexcluded) ||
 		    !policy_builtin_tags_ok(b, required_tags))
 			continue;
-		m = (double)(b->meetings + b->pending) * POLICY_BUILTIN_ATTENDEE_BASE;
-		load = b->load_factor * (m > (double)b->participants ? m : (double)b->participants);
+		load = policy_builtin_load(b->load_factor, b->meetings, b->pending, b->participants);
 		/* strict '<' keeps the earlier backend on ties: list order is order, then id */
 		if (!found || load < best) {
 			best = load;
