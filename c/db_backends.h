@@ -5,12 +5,10 @@
 #include "db.h"
 #include "lb.h"
 
-/* "pending" of backend b (SQL alias b): meeting rows placed on it since its counters were
- * last refreshed (poll or agent); they weigh before the node reports them. The one
- * definition, for placement, /metrics and the status page. */
-#define DB_BACKENDS_PENDING_SQL                                                          \
-	"(SELECT count(*) FROM meetings m WHERE m.backend_id = b.id"                     \
-	" AND (b.counters_at IS NULL OR m.created_at > b.counters_at))"
+/* "pending" of backend b (SQL alias b), as sql/0008_backend_pending.sql defines it for
+ * placement, /metrics and the status page alike. */
+#define DB_BACKENDS_PENDING_SQL \
+	"(SELECT p.pending FROM backend_pending p WHERE p.backend_id = b.id)"
 
 /* Backends that may take a new meeting (admin ready, not unavailable, agent heartbeat fresh
  * when the node has an agent), in a stable order. */
