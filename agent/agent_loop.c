@@ -249,8 +249,10 @@ static int agent_loop_backend(struct agent_loop *l)
 	rc = agent_report_register(&l->report, ready, &status, err, sizeof(err));
 	rc = agent_loop_outcome(l, "register", rc, err);
 	if (rc == 0) {
-		log_info("agent", "event=backend_registered api=%s admin_state=%s load_factor=%g",
-			 l->cfg->bbb_api, ready ? "ready" : "init", l->cfg->load_factor);
+		/* b3scaled registers an agent's backend in init whatever it asks: an admin
+		 * enables it (b3scalectl enable backend) */
+		log_info("agent", "event=backend_registered api=%s admin_state=init load_factor=%g",
+			 l->cfg->bbb_api, l->cfg->load_factor);
 		l->backend_checked = 1;
 	}
 	return rc;

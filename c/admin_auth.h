@@ -5,7 +5,7 @@
 #include <stddef.h>
 
 #define ADMIN_AUTH_MALFORMED (-22) /* no/odd header or undecodable token */
-#define ADMIN_AUTH_INVALID (-13)   /* signature, algorithm */
+#define ADMIN_AUTH_INVALID (-13)   /* signature, algorithm, exp/nbf not integers, no exp */
 #define ADMIN_AUTH_EXPIRED (-62)   /* exp passed or nbf in the future */
 
 struct admin_claims {

@@ -8,11 +8,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <time.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
+#include <openssl/crypto.h>
 
 #include "admin_api.h"
 #include "bbb_api.h"
@@ -120,6 +122,8 @@ static enum MHD_Result http_send(struct MHD_Connection *c, struct http_answer *a
 	}
 	if (a->location)
 		MHD_add_response_header(r, "Location", a->location);
+	if (a->status == 401) /* RFC 6750: /metrics and the admin API take bearer tokens */
+		MHD_add_response_header(r, "WWW-Authenticate", "Bearer");
 	/* draining: the client should send its next request to another instance */
 	if (last || __atomic_load_n(&http_draining, __ATOMIC_RELAXED))
 		MHD_add_response_header(r, "Connection", "close");
@@ -127,6 +131,23 @@ static enum MHD_Result http_send(struct MHD_Connection *c, struct http_answer *a
 	ret = MHD_queue_response(c, (unsigned)a->status, r);
 	MHD_destroy_response(r);
 	return ret;
+}
+
+/* /metrics with B3SCALE_METRICS_TOKEN set: 1 when the request carries
+ * "Authorization: Bearer <that token>" (compared in constant time); always 1 when unset. */
+static int http_metrics_allowed(const struct lb_config *cfg, const char *authorization)
+{
+	const char *want = cfg->metrics_token, *got;
+	size_t n = strlen(want);
+
+	if (n == 0)
+		return 1;
+	if (!authorization || strncasecmp(authorization, "Bearer ", 7) != 0)
+		return 0;
+	got = authorization + 7;
+	while (*got == ' ')
+		got++;
+	return strlen(got) == n && CRYPTO_memcmp(got, want, n) == 0;
 }
 
 static void http_route(struct worker *w, const struct http_request *req, struct http_answer *a)
@@ -140,6 +161,12 @@ static void http_route(struct worker *w, const struct http_request *req, struct 
 		return;
 	}
 	if (strcmp(req->path, "/metrics") == 0) {
+		if (!http_metrics_allowed(w->cfg, req->authorization)) {
+			a->status = 401; /* http_send adds WWW-Authenticate: Bearer */
+			buf_puts(&a->body, "unauthorized: /metrics needs Authorization: Bearer "
+					   "<B3SCALE_METRICS_TOKEN>\n");
+			return;
+		}
 		a->status = 200;
 		a->content_type = "text/plain; version=0.0.4; charset=utf-8";
 		metrics_render(&w->db, &a->body);

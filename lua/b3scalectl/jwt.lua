@@ -103,11 +103,20 @@ function _M.random_hex(n)
     return (b:gsub(".", function(c) return string.format("%02x", c:byte()) end))
 end
 
--- claims for a token: sub, scopes (list), ttl seconds (nil/0 = no exp), now (default os.time())
+-- the claim that marks a token that never expires; b3scaled takes a token without exp only
+-- with this claim set to true (and never together with exp)
+_M.NOEXP = "b3s_noexp"
+
+-- claims for a token: sub, scopes (list), ttl seconds (nil/0 = never expires: no exp, and
+-- b3s_noexp = true instead), now (default os.time())
 function _M.claims(sub, scopes, ttl, now)
     now = now or os.time()
     local c = { sub = sub, scope = table.concat(scopes, " "), iat = now, jti = _M.random_hex(12) }
-    if ttl and ttl > 0 then c.exp = now + ttl end
+    if ttl and ttl > 0 then
+        c.exp = now + ttl
+    else
+        c[_M.NOEXP] = true
+    end
     return c
 end
 

@@ -133,8 +133,11 @@ describe("admin REST API", function()
       unauthorized(token("root", "b3scale:admin", { nbf = os.time() + 3600 }), "token expired")
     end)
 
-    it("accepts a token without exp, and serves the OpenAPI document without one", function()
-      local tok = jwt.encode({ sub = "root", scope = "b3scale:admin" }, SECRET)
+    it("needs exp unless the token says b3s_noexp, and serves the OpenAPI document without one", function()
+      unauthorized(jwt.encode({ sub = "root", scope = "b3scale:admin" }, SECRET), "invalid token")
+      unauthorized(jwt.encode({ sub = "root", scope = "b3scale:admin", exp = tostring(os.time() + 60) },
+        SECRET), "invalid token")
+      local tok = jwt.encode({ sub = "root", scope = "b3scale:admin", b3s_noexp = true }, SECRET)
       must(200, api("GET", "/api/v1/frontends", tok))
       local doc = must(200, api("GET", "/api/v1/openapi.json", false))
       assert.equal("3.0.3", doc.openapi)
@@ -407,21 +410,24 @@ describe("admin REST API", function()
       assert.equal(1, b.load_factor)
     end)
 
-    it("lets a node agent manage only its own backend, without secrets", function()
+    it("lets a node agent register and see only its own backend, without secrets", function()
       local b = must(201, api("POST", "/api/v1/backends", NODE,
         { bbb = { host = "https://agent.example.org/bigbluebutton/api/", secret = "node-s" },
-          admin_state = "init" }))
+          admin_state = "ready" }))
       assert.equal("agent-1", b.agent_ref)
       assert.is_nil(b.bbb.secret)
-      assert.equal("init", b.admin_state)
+      assert.equal("init", b.admin_state) -- whatever it asks: an admin enables it
+      must(409, api("POST", "/api/v1/backends", NODE,
+        { bbb = { host = "https://agent2.example.org/bigbluebutton/api/", secret = "node-s" } }))
       local list = must(200, api("GET", "/api/v1/backends", NODE))
       assert.equal(1, #list)
       assert.equal(b.id, list[1].id)
       assert.is_nil(list[1].bbb.secret)
       must(404, api("GET", "/api/v1/backends/" .. be.a1.id, NODE))
-      must(404, api("PATCH", "/api/v1/backends/" .. be.a1.id, NODE, { admin_state = "stopped" }))
-      local p = must(200, api("PATCH", "/api/v1/backends/" .. b.id, NODE, { admin_state = "stopped" }))
-      assert.equal("stopped", p.admin_state)
+      -- changing a backend, its own included, is for admins
+      must(403, api("PATCH", "/api/v1/backends/" .. be.a1.id, NODE, { admin_state = "stopped" }))
+      local p = must(403, api("PATCH", "/api/v1/backends/" .. b.id, NODE, { admin_state = "stopped" }))
+      assert.equal("scope b3scale:admin required", p.message)
       must(403, api("PATCH", "/api/v1/backends/" .. b.id, NODE, { agent_ref = "agent-2" }))
       must(403, api("DELETE", "/api/v1/backends/" .. b.id, NODE))
       must(403, api("POST", "/api/v1/backends", NODE, { bbb = { host = "https://z.example/", secret = "s" },

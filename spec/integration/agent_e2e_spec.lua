@@ -28,7 +28,7 @@ describe("b3scaleagent with b3scaled", function()
   local db, d, sim, redis, agent, token
 
   local function start_agent()
-    agent = h.spawn({ h.BUILD .. "/b3scaleagent", "--register-ready" }, {
+    agent = h.spawn({ h.BUILD .. "/b3scaleagent", "--register" }, {
       BBB_CONFIG = "/nonexistent/bbb-web.properties",
       B3SCALE_API_URL = d.url, B3SCALE_API_ACCESS_TOKEN = token,
       B3SCALE_AGENT_BBB_API = sim.url, B3SCALE_AGENT_BBB_SECRET = sim.secret,
@@ -58,6 +58,8 @@ describe("b3scaleagent with b3scaled", function()
     assert.equal(0, (ctl(d, "set", "frontend", "fe", "--secret", "fe-secret")))
     token = jwt.mint(JWT_SECRET, "bbb-e2e", { "b3scale:node" }, 3600)
     start_agent()
+    -- a node token registers its backend disabled (admin_state init): an admin enables it
+    assert.equal(0, (ctl(d, "enable", "backend", sim.url)))
   end)
 
   teardown(function()

@@ -269,17 +269,25 @@ describe("b3scalectl", function()
     v = ok_json({ "show", "frontends" }, { B3SCALE_API_TOKEN = token:match("%S+"), B3SCALE_API_JWT_SECRET = false })
     assert.is_true(#v >= 3)
 
-    -- a node agent token registers its own backend and sees only that one
+    -- a node agent token registers its own backend (disabled) and sees only that one
     local out = ok({ "auth", "authorize_node_agent", "--ref", "agent-7" })
     assert.matches("^ref:%s+agent%-7\n", out)
     local node = { B3SCALE_API_TOKEN = out:match("token:%s+(%S+)"), B3SCALE_API_JWT_SECRET = false }
     assert.equal("no backends\n", ok({ "show", "backends" }, node))
-    ok({ "set", "backend", sims[1].url, "--secret", sims[1].secret }, node)
+    out = ok({ "set", "backend", sims[1].url, "--secret", sims[1].secret }, node)
+    assert.truthy(has(out, "admin state init") and has(out, "enable backend"), out)
     v = ok_json({ "show", "backends" }, node)
     assert.equal(1, #v)
     assert.equal("agent-7", v[1].agent_ref)
+    assert.equal("init", v[1].admin_state)
     assert.matches("agent ref:%s+agent%-7", ok({ "show", "backend", sims[1].url }))
     fails(1, { "show", "frontends" }, node)
+    -- changing or enabling it needs an admin
+    err = fails(1, { "enable", "backend", sims[1].url }, node)
+    assert.truthy(has(err, "403") and has(err, "b3scale:admin"), err)
+    fails(1, { "set", "backend", sims[1].url, "--load-factor", "0" }, node)
+    ok({ "enable", "backend", sims[1].url })
+    assert.equal("ready", ok_json({ "show", "backends" }, node)[1].admin_state)
 
     -- a token signed with another secret, and an expired one
     local bad = ok({ "auth", "create_access_token", "--sub", "x", "--scopes", "b3scale:admin", "--secret", "wrong" })

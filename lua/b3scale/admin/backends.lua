@@ -1,5 +1,6 @@
 -- b3scale.admin.backends: /api/v1/backends (BBB nodes). Admins see all, with secrets; a
--- node agent (b3scale:node) sees only backends whose agent_ref is its sub, never a secret.
+-- node agent (b3scale:node) sees only backends whose agent_ref is its sub, never a secret,
+-- and may register one (disabled: admin_state "init"); every other write is admin-only.
 local _M = {}
 
 local json = require("b3scale.admin.json")
@@ -24,6 +25,8 @@ local READ_ONLY = { id = true, node_state = true, last_error = true, created_at 
   voice_count = true, listener_count = true }
 local STATES = { init = true, ready = true, stopped = true, decommissioned = true }
 local CONFLICT = "a backend with this host already exists"
+-- first key of the advisory lock that serialises one agent's registrations ("b3sa")
+local AGENT_LOCK = 0x62337361
 
 
 local function present(ctx, row)
@@ -170,16 +173,42 @@ local function save(ctx, rec, id)
 end
 
 
+-- A node agent registers its one backend: agent_ref = sub, admin_state always "init" (an
+-- admin enables it), and a second registration for the same agent is a 409. Concurrent
+-- registrations of one agent are serialised on a transaction-scoped advisory lock.
+local function register(ctx, rec)
+  if rec.agent_ref ~= nil and rec.agent_ref ~= ctx.sub then
+    return errors.forbidden("only b3scale:admin may set agent_ref")
+  end
+  rec.agent_ref = ctx.sub
+  rec.admin_state = "init"
+  return db.tx(function()
+    local rows, err = db.query("SELECT pg_advisory_xact_lock($1::int, hashtext($2))",
+      AGENT_LOCK, ctx.sub)
+    if not rows then
+      return err
+    end
+    rows, err = db.query("SELECT id::text AS id FROM backends WHERE agent_ref = $1 LIMIT 1",
+      ctx.sub)
+    if not rows then
+      return err
+    end
+    if rows[1] then
+      return errors.conflict("agent " .. ctx.sub .. " already has a backend (" .. rows[1].id
+        .. "); changing it needs scope b3scale:admin")
+    end
+    return save(ctx, rec, nil)
+  end)
+end
+
+
 function _M.create(ctx)
   local rec, err = errors.body_record(ctx.req, validate)
   if not rec then
     return err
   end
   if ctx.role == "node" then
-    if rec.agent_ref ~= nil and rec.agent_ref ~= ctx.sub then
-      return errors.forbidden("only b3scale:admin may set agent_ref")
-    end
-    rec.agent_ref = ctx.sub
+    return register(ctx, rec)
   end
   return db.tx(function()
     return save(ctx, rec, nil)

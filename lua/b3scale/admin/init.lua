@@ -25,7 +25,9 @@ local ROUTES = {
   { "GET", "/api/v1/backends", "backends", "list", { NODE } },
   { "POST", "/api/v1/backends", "backends", "create", { NODE } },
   { "GET", "/api/v1/backends/{id}", "backends", "show", { NODE } },
-  { "PATCH", "/api/v1/backends/{id}", "backends", "update", { NODE } },
+  -- a node token may register its one backend (POST) and report state (agent/*), nothing
+  -- else: changing a backend's host, secret, load factor, state or tags is for admins
+  { "PATCH", "/api/v1/backends/{id}", "backends", "update", {} },
   { "DELETE", "/api/v1/backends/{id}", "backends", "destroy", {} },
   { "GET", "/api/v1/meetings", "meetings", "list", { TENANT } },
   { "GET", "/api/v1/meetings/{id}", "meetings", "show", { TENANT } },

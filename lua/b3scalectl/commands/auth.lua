@@ -67,9 +67,10 @@ return {
             expires = EXPIRES_HELP, secret = SECRET_HELP,
         },
         summary = "print a node agent token (scope b3scale:node)",
-        help = "Prints a token with scope b3scale:node for a node agent; it may register and\n" ..
-               "update only the backend it registered (agent_ref = the ref). Works offline.\n" ..
-               "Also accepted: auth authorize-node-agent.",
+        help = "Prints a token with scope b3scale:node for a node agent. It may register one\n" ..
+               "backend (agent_ref = the ref), which starts disabled (admin state init) until\n" ..
+               "an admin enables it, see and report the state of that backend, nothing else.\n" ..
+               "Works offline. Also accepted: auth authorize-node-agent.",
         run = function(ctx, _, flags)
             local ref = flags.ref
             if ref == nil or ref == "" then ref = "node-" .. jwt.random_hex(4) end

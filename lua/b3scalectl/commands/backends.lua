@@ -99,7 +99,8 @@ return {
         },
         summary = "create a backend, or change what is given",
         help = "Creates the backend when no backend has this host (--secret is required then;\n" ..
-               "it starts in admin state ready), otherwise changes only what is given.\n" ..
+               "it starts in admin state ready, or init with a node agent's token), otherwise\n" ..
+               "changes only what is given (admin token).\n" ..
                "The host is normalised: https:// is assumed without a scheme, a bare\n" ..
                "https://bbb1.example.org becomes https://bbb1.example.org/bigbluebutton/api/,\n" ..
                "and it always ends in /.",
@@ -117,8 +118,15 @@ return {
                 if flags.tags ~= nil then body.settings = { tags = util.csv(flags.tags) } end
                 if lf then body.load_factor = lf end
                 local _, raw, v = c.post("/api/v1/backends", body)
-                return util.reply(ctx, raw, "created backend %s (id %s)\n",
-                    util.backend_host(v or body), util.show((v or {}).id) or "?")
+                v = v or {}
+                -- a node agent's token registers its backend disabled: an admin enables it
+                local note = ""
+                if v.admin_state == "init" then
+                    note = string.format("; admin state init: an admin enables it with" ..
+                        " `b3scalectl enable backend %s`", util.backend_host(v))
+                end
+                return util.reply(ctx, raw, "created backend %s (id %s)%s\n",
+                    util.backend_host(v.bbb and v or body), util.show(v.id) or "?", note)
             end
             local patch, n = {}, 0
             if flags.secret ~= nil then patch.bbb = { secret = flags.secret }; n = n + 1 end
