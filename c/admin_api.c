@@ -21,6 +21,7 @@
 #include "migrate.h"
 #include "poller.h"
 #include "policy.h"
+#include "policy_builtin.h"
 #include "policy_stats.h"
 #include "route_cache.h"
 #include "stats.h"
@@ -226,6 +227,15 @@ static int admin_api_bbb_call(lua_State *L)
 	return lua_yield(L, 0);
 }
 
+/* host.load(load_factor, meetings, pending, participants) -> the scheduler's load figure */
+static int admin_api_load(lua_State *L)
+{
+	lua_pushnumber(L, policy_builtin_load(luaL_checknumber(L, 1), (long)luaL_checkinteger(L, 2),
+					      (long)luaL_checkinteger(L, 3),
+					      (long)luaL_checkinteger(L, 4)));
+	return 1;
+}
+
 /* host.node_health() -> { [backend id] = { state, inflight, failures, rejected, opened } }:
  * this instance's circuit breakers and bulkheads. */
 static int admin_api_node_health(lua_State *L)
@@ -362,6 +372,7 @@ static int admin_api_open(lua_State *L)
 		{ "policy_stats", admin_api_policy_stats },
 		{ "node_state", admin_api_node_state },
 		{ "node_health", admin_api_node_health },
+		{ "load", admin_api_load },
 		{ NULL, NULL },
 	};
 	const luaL_Reg *f;

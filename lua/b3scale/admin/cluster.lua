@@ -10,16 +10,14 @@ local db = require("b3scale.admin.db")
 
 local ipairs, type, tonumber, tostring, time = ipairs, type, tonumber, tostring, os.time
 
--- load as least_load computes it: load_factor x max((meetings + pending) x 15, attendees),
--- pending = meeting rows placed since the node was last polled (as /metrics does)
+-- load as the scheduler computes it (host.load, the C formula; pending from the
+-- backend_pending view), so the page shows what placement sees
 local BACKENDS = "SELECT b.id::text AS id, b.host, b.admin_state, b.node_state, b.last_error,"
   .. " b.meetings_count, b.attendees_count, b.video_count, b.voice_count, b.listener_count,"
-  .. " b.latency_ms, b.load_factor::text AS load_factor,"
-  .. " (b.load_factor * GREATEST((b.meetings_count + (SELECT count(*) FROM meetings m"
-  .. "   WHERE m.backend_id = b.id AND (b.polled_at IS NULL OR m.created_at > b.polled_at)))"
-  .. "   * 15, b.attendees_count))::text AS load,"
+  .. " b.latency_ms, b.load_factor::text AS load_factor, p.pending,"
   .. " array_to_json(b.tags)::text AS tags"
-  .. " FROM backends b ORDER BY b.host"
+  .. " FROM backends b JOIN backend_pending p ON p.backend_id = b.id ORDER BY b.host"
+
 
 local FRONTENDS = "SELECT f.key, f.active, count(m.id)::text AS meetings,"
   .. " coalesce(sum(m.participants), 0)::text AS attendees"
@@ -56,7 +54,9 @@ local function backend(r)
     listeners = num(r.listener_count),
     latency_ms = db.num(r.latency_ms) or json.null,
     last_error = scrub(r.last_error),
-    load_factor = num(r.load_factor), load = num(r.load),
+    load_factor = num(r.load_factor),
+    load = db.host().load(num(r.load_factor), num(r.meetings_count), num(r.pending),
+      num(r.attendees_count)),
     tags = json.raw(db.val(r.tags) or "[]"),
   }
 end
