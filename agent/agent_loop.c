@@ -125,9 +125,9 @@ static int agent_loop_outcome(struct agent_loop *l, const char *call, int rc, co
 		return rc;
 	}
 	if (agent_loop_throttle(&l->log_reject_at, now, 0))
-		log_error("agent", "event=report_refused call=%s error=\"%s\"%s", call, err,
-			  rc == -ENOENT ? " hint=\"no backend for this agent: register it "
-					  "(b3scalectl, or run with --register)\""
+		log_error("agent", "event=report_refused call=%s error=\"%s\" hint=\"%s\"", call, err,
+			  rc == -ENOENT ? "no backend for this agent: register it "
+					  "(b3scalectl, or run with --register)"
 					: "");
 	return rc;
 }

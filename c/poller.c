@@ -155,13 +155,11 @@ static int poller_record(struct worker *w, const struct lb_backend *b, struct po
 	if (db_poll_record(&w->db, b->id, &pn->res, w->cfg->unavailable_after,
 			   w->cfg->available_after, state, sizeof(state), err, errlen) < 0)
 		return -EIO;
-	if (strcmp(state, b->node_state) != 0)
+	if (strcmp(state, b->node_state) != 0) {
 		route_cache_bump();
-	if (strcmp(state, b->node_state) != 0)
-		log_info("poller", "event=node_state backend=%s from=%s to=%s%s%s%s", b->host,
-			 b->node_state, state, pn->res.ok ? "" : " error=\"",
-			 pn->res.ok ? "" : pn->res.error, pn->res.ok ? "" : "\"");
-	else
+		log_info("poller", "event=node_state backend=%s from=%s to=%s error=\"%s\"", b->host,
+			 b->node_state, state, pn->res.ok ? "" : pn->res.error);
+	} else
 		log_debug("poller", "event=polled backend=%s ok=%d latency_ms=%ld meetings=%ld",
 			  b->host, pn->res.ok, pn->res.latency_ms, pn->res.meetings);
 	if (!pn->res.ok)
