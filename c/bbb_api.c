@@ -10,6 +10,7 @@
 
 #include "bbb_checksum.h"
 #include "bbb_meetings.h"
+#include "bbb_reply.h"
 #include "bbb_xml.h"
 #include "db_frontends.h"
 #include "log.h"
@@ -17,16 +18,6 @@
 
 #define BBB_API_MAX_CALL 64
 
-static void bbb_api_fail(struct bbb_ctx *c, const char *key, const char *msg)
-{
-	buf_reset(&c->a->body);
-	bbb_xml_error(&c->a->body, key, msg);
-	c->a->status = 200;
-	c->a->content_type = "text/xml";
-	/* key may live on a handler's stack: the access log runs after the handler returned */
-	snprintf(c->outcome_buf, sizeof(c->outcome_buf), "%s", key);
-	c->outcome = c->outcome_buf;
-}
 
 /* Splits /bbb/<key>/[bigbluebutton/]api[/<call>] ; call "" is the API index. */
 static int bbb_api_parse_path(const char *path, char *key, size_t keycap, char *call,
@@ -100,7 +91,7 @@ static void bbb_api_dispatch(struct bbb_ctx *c)
 			return;
 		}
 	}
-	bbb_api_fail(c, "unsupportedRequest", "This request is not supported.");
+	bbb_reply_fail(c, "unsupportedRequest", "This request is not supported.");
 }
 
 /* Parses, resolves the frontend and verifies the checksum; 0 when the call may run. */
@@ -114,11 +105,11 @@ static int bbb_api_verify(struct bbb_ctx *c)
 	int cached, known, rc;
 
 	if (req->query_len > w->cfg->max_query) {
-		bbb_api_fail(c, "validationError", "The query string is too long.");
+		bbb_reply_fail(c, "validationError", "The query string is too long.");
 		return -EINVAL;
 	}
 	if (req->body_too_big) {
-		bbb_api_fail(c, "validationError", "The request body is too large.");
+		bbb_reply_fail(c, "validationError", "The request body is too large.");
 		return -EINVAL;
 	}
 	/* the index needs no checksum (as on BBB) and so tells nothing about the key: every key,
@@ -138,11 +129,11 @@ static int bbb_api_verify(struct bbb_ctx *c)
 	 * lookup needs no trust, the checksum is verified before anything is used */
 	rc = query_parse(&c->params, c->raw, c->rawlen);
 	if (rc == -E2BIG) {
-		bbb_api_fail(c, "validationError", "Too many parameters.");
+		bbb_reply_fail(c, "validationError", "Too many parameters.");
 		return rc;
 	}
 	if (rc < 0) {
-		bbb_api_fail(c, "internalError", "Out of memory.");
+		bbb_reply_fail(c, "internalError", "Out of memory.");
 		return rc;
 	}
 	mid = bbb_api_names_meeting(c->call) ? query_get(&c->params, "meetingID") : NULL;
@@ -166,7 +157,7 @@ static int bbb_api_verify(struct bbb_ctx *c)
 	if (rc < 0 && rc != -ENOENT) {
 		log_error("bbb", "event=db_error call=%s frontend=%s error=\"%s\"", c->call, c->key,
 			  err);
-		bbb_api_fail(c, "internalError", "The service is temporarily unavailable.");
+		bbb_reply_fail(c, "internalError", "The service is temporarily unavailable.");
 		return rc;
 	}
 	/* an unknown key is verified like a known one against a secret nobody has, so it gets
@@ -176,13 +167,13 @@ static int bbb_api_verify(struct bbb_ctx *c)
 	if (rc == 0 && !known)
 		rc = BBB_CHECKSUM_MISMATCH;
 	if (rc != 0) {
-		bbb_api_fail(c, "checksumError",
+		bbb_reply_fail(c, "checksumError",
 			     rc == BBB_CHECKSUM_MISSING ? "You must provide the checksum"
 							: "Checksums do not match");
 		return -EACCES;
 	}
 	if (!fe->active) {
-		bbb_api_fail(c, "checksumError", "This frontend is disabled.");
+		bbb_reply_fail(c, "checksumError", "This frontend is disabled.");
 		return -EACCES;
 	}
 	/* verified: from here on the checksum is of no use, and policies must never see it */
@@ -212,51 +203,4 @@ void bbb_api_handle(struct worker *w, const struct http_request *req, struct htt
 	if (bbb_api_verify(c) == 0)
 		bbb_api_dispatch(c);
 	bbb_task_settle(c);
-}
-
-/* bbb-web answers a failed browser join (redirect not false) with a redirect to the
- * frontend's errorRedirectUrl or logoutURL carrying errors=[{"key","message"}], so the user
- * lands back on the frontend's page instead of raw XML. Only after the checksum was
- * verified: an unsigned URL must never become a redirect target. */
-static int bbb_api_join_redirect(struct bbb_ctx *c, const char *key, const char *msg)
-{
-	const char *redirect = query_get(&c->params, "redirect");
-	const char *to = query_get(&c->params, "errorRedirectUrl");
-	struct buf json, url;
-
-	if (strcmp(c->call, "join") != 0 || (redirect && strcasecmp(redirect, "false") == 0))
-		return 0;
-	if (!to || !*to)
-		to = query_get(&c->params, "logoutURL");
-	if (!to || (strncmp(to, "http://", 7) != 0 && strncmp(to, "https://", 8) != 0) ||
-	    strpbrk(to, "\r\n"))
-		return 0;
-	buf_init(&json);
-	buf_init(&url);
-	buf_puts(&json, "[{\"key\":");
-	buf_json_str(&json, key);
-	buf_puts(&json, ",\"message\":");
-	buf_json_str(&json, msg);
-	buf_puts(&json, "}]");
-	buf_printf(&url, "%s%serrors=", to, strchr(to, '?') ? "&" : "?");
-	query_escape(&url, buf_str(&json));
-	buf_free(&json);
-	if (url.oom) {
-		buf_free(&url);
-		return 0;
-	}
-	buf_reset(&c->a->body);
-	buf_puts(&c->a->body, "<html><body>Redirecting.</body></html>\n");
-	c->a->status = 302;
-	c->a->content_type = "text/html";
-	c->a->location = buf_take(&url, NULL);
-	snprintf(c->outcome_buf, sizeof(c->outcome_buf), "%s", key);
-	c->outcome = c->outcome_buf;
-	return 1;
-}
-
-void bbb_api_error(struct bbb_ctx *c, const char *key, const char *msg)
-{
-	if (!bbb_api_join_redirect(c, key, msg))
-		bbb_api_fail(c, key, msg);
 }

@@ -9,6 +9,7 @@
 
 #include "bbb_backend.h"
 #include "bbb_ids.h"
+#include "bbb_reply.h"
 #include "bbb_xml.h"
 #include "db_backends.h"
 #include "db_meetings.h"
@@ -49,20 +50,20 @@ static int bbb_meetings_id(struct bbb_ctx *c, struct buf *nsid, const char **mid
 {
 	*mid = query_get(&c->params, "meetingID");
 	if (!*mid || !**mid) {
-		bbb_api_error(c, "missingParamMeetingID", "You must provide a meeting ID");
+		bbb_reply_error(c, "missingParamMeetingID", "You must provide a meeting ID");
 		return -EINVAL;
 	}
 	if (strchr(*mid, ',')) {
-		bbb_api_error(c, "validationError", "Meeting ID cannot contain ','");
+		bbb_reply_error(c, "validationError", "Meeting ID cannot contain ','");
 		return -EINVAL;
 	}
 	if (strlen(*mid) < 2 || bbb_meetings_has_control(*mid)) {
-		bbb_api_error(c, "validationError",
+		bbb_reply_error(c, "validationError",
 			      "Meeting ID must be between 2 and 256 characters without control characters");
 		return -EINVAL;
 	}
 	if (bbb_ids_encode(nsid, c->fe->key, *mid) < 0) {
-		bbb_api_error(c, "validationError", "Meeting ID is too long for this server.");
+		bbb_reply_error(c, "validationError", "Meeting ID is too long for this server.");
 		return -E2BIG;
 	}
 	return 0;
@@ -72,7 +73,7 @@ static int bbb_meetings_id(struct bbb_ctx *c, struct buf *nsid, const char **mid
 static int bbb_meetings_encode(struct bbb_ctx *c, const char *nsid, struct buf *out)
 {
 	if (query_set(&c->params, "meetingID", nsid) < 0 || query_encode(&c->params, out) < 0) {
-		bbb_api_error(c, "internalError", "Out of memory.");
+		bbb_reply_error(c, "internalError", "Out of memory.");
 		return -ENOMEM;
 	}
 	return 0;
@@ -104,7 +105,7 @@ static int bbb_meetings_present_create(struct bbb_ctx *c, const char *mid, int h
 	rc = policy_create_params(c->w->policy, &in, &c->params, body, body_len, key, sizeof(key),
 				  msg, sizeof(msg));
 	if (rc == 1) {
-		bbb_api_error(c, key, msg);
+		bbb_reply_error(c, key, msg);
 		return -EPERM;
 	}
 	return 0;
@@ -130,7 +131,7 @@ static int bbb_meetings_present_join(struct bbb_ctx *c, const char *mid,
 	c->w->policy = policy_engine_sync(c->w->policy);
 	rc = policy_join_params(c->w->policy, &in, &c->params, key, sizeof(key), msg, sizeof(msg));
 	if (rc == 1) {
-		bbb_api_error(c, key, msg);
+		bbb_reply_error(c, key, msg);
 		return -EPERM;
 	}
 	return 0;
@@ -171,7 +172,7 @@ static void bbb_meetings_place(struct bbb_ctx *c, const struct scheduler_create 
 {
 	c->run = scheduler_run_new(sc);
 	if (!c->run) {
-		bbb_api_error(c, "internalError", "Out of memory.");
+		bbb_reply_error(c, "internalError", "Out of memory.");
 		return;
 	}
 	c->placed = placed;
@@ -181,7 +182,7 @@ static void bbb_meetings_place(struct bbb_ctx *c, const struct scheduler_create 
 static void bbb_meetings_created(struct bbb_ctx *c)
 {
 	if (c->run->rc < 0) {
-		bbb_api_error(c, c->run->key, c->run->msg);
+		bbb_reply_error(c, c->run->key, c->run->msg);
 		return;
 	}
 	bbb_meetings_reply(c, c->run->answer);
@@ -198,14 +199,14 @@ void bbb_meetings_create(struct bbb_ctx *c)
 	if (bbb_meetings_id(c, &c->nsid, &mid) < 0)
 		return;
 	if (has_body && !bbb_meetings_xml_body(c->req->content_type)) {
-		bbb_api_error(c, "unsupportedContentType",
+		bbb_reply_error(c, "unsupportedContentType",
 			      "POST request Content-Type is missing or unsupported");
 		return;
 	}
 	/* the policy sees the frontend's own ID; keep a copy before namespacing params */
 	c->mid = strdup(mid);
 	if (!c->mid) {
-		bbb_api_error(c, "internalError", "Out of memory.");
+		bbb_reply_error(c, "internalError", "Out of memory.");
 		return;
 	}
 	if (bbb_meetings_present_create(c, c->mid, has_body, &body, &body_len) < 0) {
@@ -253,7 +254,7 @@ static int bbb_meetings_lookup(struct bbb_ctx *c, const char *mid)
 
 	if (rc < 0 && rc != -ENOENT) {
 		log_error("bbb", "event=db_error call=%s error=\"%s\"", c->call, err);
-		bbb_api_error(c, "internalError", "The service is temporarily unavailable.");
+		bbb_reply_error(c, "internalError", "The service is temporarily unavailable.");
 	}
 	if (rc == 0 && c->m.has_backend)
 		snprintf(c->backend_host, sizeof(c->backend_host), "%s", c->m.backend.host);
@@ -272,7 +273,7 @@ static void bbb_meetings_join_finish(struct bbb_ctx *c)
 	if (bbb_meetings_encode(c, c->m.backend_meeting_id, &c->q) < 0)
 		goto out;
 	if (bbb_backend_url(&url, &c->m.backend, "join", buf_str(&c->q)) < 0) {
-		bbb_api_error(c, "internalError", "Out of memory.");
+		bbb_reply_error(c, "internalError", "Out of memory.");
 		goto out;
 	}
 	c->a->status = 302;
@@ -293,7 +294,7 @@ static void bbb_meetings_recreated(struct bbb_ctx *c)
 
 	if (!rcode || strcmp(rcode, "SUCCESS") != 0) {
 		log_warn("bbb", "event=recreate_failed frontend=%s meeting=%s", c->fe->key, c->mid);
-		bbb_api_error(c, "serverUnavailable",
+		bbb_reply_error(c, "serverUnavailable",
 			      "The server for this meeting is offline and no other server could take it.");
 		return;
 	}
@@ -302,7 +303,7 @@ static void bbb_meetings_recreated(struct bbb_ctx *c)
 	if (rc < 0 || !c->m.has_backend) {
 		if (rc == 0 || rc == -ENOENT) {
 			snprintf(err, sizeof(err), "%s", "The service is temporarily unavailable.");
-			bbb_api_error(c, "internalError", err);
+			bbb_reply_error(c, "internalError", err);
 		}
 		return;
 	}
@@ -321,7 +322,7 @@ static void bbb_meetings_recreate(struct bbb_ctx *c)
 	if (db_meetings_create_call(&c->w->db, c->m.id, &query, &body, &body_len, &ct, err,
 				    sizeof(err)) < 0) {
 		log_error("bbb", "event=db_error call=join error=\"%s\"", err);
-		bbb_api_error(c, "serverUnavailable", "The server for this meeting is offline.");
+		bbb_reply_error(c, "serverUnavailable", "The server for this meeting is offline.");
 		return;
 	}
 	bbb_task_own(c, query);
@@ -330,7 +331,7 @@ static void bbb_meetings_recreate(struct bbb_ctx *c)
 	nsid = bbb_task_own(c, strdup(c->m.backend_meeting_id));
 	if (!nsid || query_parse(&c->stored, query, strlen(query)) < 0 ||
 	    query_set(&c->stored, "meetingID", c->mid) < 0) {
-		bbb_api_error(c, "internalError", "Out of memory.");
+		bbb_reply_error(c, "internalError", "Out of memory.");
 		return;
 	}
 	memset(&sc, 0, sizeof(sc));
@@ -356,18 +357,18 @@ void bbb_meetings_join(struct bbb_ctx *c)
 	if (bbb_meetings_id(c, &c->nsid, &mid) < 0)
 		return;
 	if (!query_get(&c->params, "fullName") || !*query_get(&c->params, "fullName")) {
-		bbb_api_error(c, "missingParamFullName", "You must provide your name");
+		bbb_reply_error(c, "missingParamFullName", "You must provide your name");
 		return;
 	}
 	c->mid = strdup(mid);
 	if (!c->mid) {
-		bbb_api_error(c, "internalError", "Out of memory.");
+		bbb_reply_error(c, "internalError", "Out of memory.");
 		return;
 	}
 	rc = bbb_meetings_lookup(c, c->mid);
 	if (rc == -ENOENT) {
 		/* join's own key for it in bbb-web, unlike the other calls' notFound */
-		bbb_api_error(c, "invalidMeetingIdentifier", "The meeting ID that you supplied did not match any existing meetings");
+		bbb_reply_error(c, "invalidMeetingIdentifier", "The meeting ID that you supplied did not match any existing meetings");
 		return;
 	}
 	if (rc < 0)
@@ -390,9 +391,9 @@ static void bbb_meetings_absent(struct bbb_ctx *c, int unreachable)
 		c->a->content_type = "text/xml";
 		c->outcome = "SUCCESS";
 	} else if (unreachable && strcmp(c->call, "end") == 0) {
-		bbb_api_error(c, "internalError", "Unable to access the meeting's server.");
+		bbb_reply_error(c, "internalError", "Unable to access the meeting's server.");
 	} else {
-		bbb_api_error(c, "notFound", "A meeting with that ID does not exist");
+		bbb_reply_error(c, "notFound", "A meeting with that ID does not exist");
 	}
 }
 
@@ -439,7 +440,7 @@ void bbb_meetings_forward(struct bbb_ctx *c)
 	/* insertDocument carries slides as XML in a POST body, passed on unsigned like create's */
 	if (insert && (c->form_body || !c->req->body_len ||
 		       !bbb_meetings_xml_body(c->req->content_type))) {
-		bbb_api_error(c, "unsupportedContentType",
+		bbb_reply_error(c, "unsupportedContentType",
 			      "POST request Content-Type is missing or unsupported");
 		return;
 	}
@@ -460,7 +461,7 @@ void bbb_meetings_forward(struct bbb_ctx *c)
 	if (bbb_task_call(c, &c->m.backend, c->call, insert ? "POST" : "GET", buf_str(&c->q),
 			  insert ? c->req->body : NULL, insert ? c->req->body_len : 0,
 			  insert ? "application/xml" : NULL, bbb_meetings_forwarded) < 0)
-		bbb_api_error(c, "internalError", "Out of memory.");
+		bbb_reply_error(c, "internalError", "Out of memory.");
 }
 
 /* Moves this frontend's <meeting> elements of one node's getMeetings into list. */
@@ -535,7 +536,7 @@ void bbb_meetings_list(struct bbb_ctx *c)
 
 	if (db_backends_of_frontend(&c->w->db, c->fe->id, &c->bl, err, sizeof(err)) < 0) {
 		log_error("bbb", "event=db_error call=getMeetings error=\"%s\"", err);
-		bbb_api_error(c, "internalError", "The service is temporarily unavailable.");
+		bbb_reply_error(c, "internalError", "The service is temporarily unavailable.");
 		return;
 	}
 	/* unreachable nodes are left out up front; the others are asked all at once on the

@@ -11,7 +11,5 @@ void bbb_meetings_join(struct bbb_ctx *c);
  * meeting's backend. Handlers that call a node return with calls added (bbb_task.h). */
 void bbb_meetings_forward(struct bbb_ctx *c);
 void bbb_meetings_list(struct bbb_ctx *c);
-/* Answers with the BBB error envelope (bbb_api.c). */
-void bbb_api_error(struct bbb_ctx *c, const char *key, const char *msg);
 
 #endif

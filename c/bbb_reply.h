@@ -1,0 +1,13 @@
+/* bbb_reply.h: BBB-shaped errors for the handlers of bbb_api.c and bbb_meetings.c. */
+#ifndef B3S_BBB_REPLY_H
+#define B3S_BBB_REPLY_H
+
+#include "bbb_task.h"
+
+/* HTTP 200, FAILED, messageKey key: the envelope of every error a frontend sees. */
+void bbb_reply_fail(struct bbb_ctx *c, const char *key, const char *msg);
+/* The same, except that a failed browser join (redirect not false) goes back to the
+ * frontend's errorRedirectUrl or logoutURL with errors=, as bbb-web does. */
+void bbb_reply_error(struct bbb_ctx *c, const char *key, const char *msg);
+
+#endif
