@@ -164,6 +164,10 @@ static int bbb_api_verify(struct bbb_ctx *c)
 	 * the very answer a wrong or missing checksum gets: frontend keys cannot be probed */
 	known = rc == 0;
 	rc = bbb_checksum_verify(c->call, c->raw, c->rawlen, known ? fe->secret : "");
+	/* a form POST may be signed either way: over its body, or (bbb-web 2.7/3.0 docs) over
+	 * the empty URL query */
+	if (rc == BBB_CHECKSUM_MISMATCH && c->form_body)
+		rc = bbb_checksum_verify_empty(c->call, c->raw, c->rawlen, known ? fe->secret : "");
 	if (rc == 0 && !known)
 		rc = BBB_CHECKSUM_MISMATCH;
 	if (rc != 0) {

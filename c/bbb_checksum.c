@@ -76,21 +76,20 @@ static int bbb_checksum_alg_for_len(size_t len, enum bbb_hash *alg)
 	return -EINVAL;
 }
 
-int bbb_checksum_verify(const char *call, const char *raw, size_t rawlen, const char *secret)
+/* The one checksum pair of raw: its lowercased hex in got, its algorithm, and the span of
+ * the pair; 0, BBB_CHECKSUM_MISSING or BBB_CHECKSUM_MISMATCH. */
+static int bbb_checksum_given(const char *raw, size_t rawlen, char *got, size_t *glen,
+			      enum bbb_hash *alg, size_t *ps, size_t *pe)
 {
-	char want[BBB_CHECKSUM_HEX_MAX], got[BBB_CHECKSUM_HEX_MAX];
 	const char *val;
-	size_t vlen, ps, pe, i;
-	enum bbb_hash alg;
-	struct buf stripped;
-	int rc;
+	size_t vlen, i;
 
-	if (query_raw_find(raw, rawlen, "checksum", &val, &vlen, &ps, &pe) < 0)
+	if (query_raw_find(raw, rawlen, "checksum", &val, &vlen, ps, pe) < 0)
 		return BBB_CHECKSUM_MISSING;
 	/* bbb-web 3.0 refuses a second checksum: literal stripping would remove both copies */
 	if (query_raw_count(raw, rawlen, "checksum") != 1)
 		return BBB_CHECKSUM_MISMATCH;
-	if (bbb_checksum_alg_for_len(vlen, &alg) < 0)
+	if (bbb_checksum_alg_for_len(vlen, alg) < 0)
 		return BBB_CHECKSUM_MISMATCH;
 	for (i = 0; i < vlen; i++) {
 		char c = val[i];
@@ -99,7 +98,21 @@ int bbb_checksum_verify(const char *call, const char *raw, size_t rawlen, const 
 		got[i] = c;
 	}
 	got[vlen] = '\0';
+	*glen = vlen;
+	return 0;
+}
 
+int bbb_checksum_verify(const char *call, const char *raw, size_t rawlen, const char *secret)
+{
+	char want[BBB_CHECKSUM_HEX_MAX], got[BBB_CHECKSUM_HEX_MAX];
+	size_t vlen, ps, pe;
+	enum bbb_hash alg;
+	struct buf stripped;
+	int rc;
+
+	rc = bbb_checksum_given(raw, rawlen, got, &vlen, &alg, &ps, &pe);
+	if (rc != 0)
+		return rc;
 	/* Remove the pair and one joining '&' (the one before it when there is one). */
 	buf_init(&stripped);
 	if (ps > 0)
@@ -114,6 +127,23 @@ int bbb_checksum_verify(const char *call, const char *raw, size_t rawlen, const 
 	}
 	rc = bbb_checksum_compute(alg, call, buf_str(&stripped), stripped.len, secret, want);
 	buf_free(&stripped);
+	if (rc < 0)
+		return rc;
+	return CRYPTO_memcmp(want, got, vlen) == 0 ? 0 : BBB_CHECKSUM_MISMATCH;
+}
+
+int bbb_checksum_verify_empty(const char *call, const char *raw, size_t rawlen,
+			      const char *secret)
+{
+	char want[BBB_CHECKSUM_HEX_MAX], got[BBB_CHECKSUM_HEX_MAX];
+	size_t vlen, ps, pe;
+	enum bbb_hash alg;
+	int rc;
+
+	rc = bbb_checksum_given(raw, rawlen, got, &vlen, &alg, &ps, &pe);
+	if (rc != 0)
+		return rc;
+	rc = bbb_checksum_compute(alg, call, "", 0, secret, want);
 	if (rc < 0)
 		return rc;
 	return CRYPTO_memcmp(want, got, vlen) == 0 ? 0 : BBB_CHECKSUM_MISMATCH;

@@ -24,6 +24,10 @@ int bbb_checksum_compute(enum bbb_hash alg, const char *call, const char *query,
 			 const char *secret, char *hex);
 /* Verifies a raw query string as bbb-web does; constant-time compare, case-insensitive hex. */
 int bbb_checksum_verify(const char *call, const char *raw, size_t rawlen, const char *secret);
+/* bbb-web 2.7/3.0's rule for a form POST with an empty URL query: the checksum (taken from
+ * raw, the body) is computed over the empty query, H(call + secret). */
+int bbb_checksum_verify_empty(const char *call, const char *raw, size_t rawlen,
+			      const char *secret);
 /* Appends "&checksum=<hex>" (no '&' when q is empty) computed over q's current content. */
 int bbb_checksum_sign(struct buf *q, const char *call, const char *secret, enum bbb_hash alg);
 

@@ -187,6 +187,21 @@ describe("b3scaled BBB API", function()
     assert.equal("invalidMeetingIdentifier", mkey(body))
   end)
 
+  it("accepts a form POST signed over its body or over the empty URL query (bbb-web 2.7/3.0)", function()
+    local url = h.frontend_api(d, "fe1") .. "create"
+    local form = { ["content-type"] = "application/x-www-form-urlencoded" }
+    local q = "name=Form+Post&meetingID=form-body"
+    local st, body = h.post(url, h.sign("create", q, FE_SECRET), form)
+    assert.equal(200, st)
+    assert.equal("SUCCESS", rc(body), body)
+    q = "name=Form+Post&meetingID=form-empty"
+    st, body = h.post(url, q .. "&checksum=" .. h.sha("sha256", "create" .. FE_SECRET), form)
+    assert.equal(200, st)
+    assert.equal("SUCCESS", rc(body), body)
+    st, body = h.post(url, q .. "&checksum=" .. h.sha("sha256", "create" .. "wrong"), form)
+    assert.equal("checksumError", mkey(body))
+  end)
+
   it("refuses a meeting ID shorter than 2 characters or with control characters", function()
     for _, mid in ipairs({ "x", "a%01b", "a%0Ab" }) do
       local st, body = api(d, "fe1", FE_SECRET, "create", "name=Short+ID&meetingID=" .. mid)
