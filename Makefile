@@ -1,11 +1,29 @@
 # b3scale-c: build, test and demo. `make run` and `make test` install what is missing.
 PKGS      := luajit libmicrohttpd libpq libcurl openssl expat libjwt
 CC        ?= cc
-CFLAGS    ?= -O2 -g
-CFLAGS    += -std=c11 -D_GNU_SOURCE -fPIC -pthread -Wall -Wextra -Werror \
-             $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS    += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -pthread -lm
+
+# SANITIZE=1 (or address): AddressSanitizer + UndefinedBehaviorSanitizer build in build/san;
+# SANITIZE=thread: ThreadSanitizer build in build/tsan. Each kind has its own build directory,
+# so normal and instrumented objects never mix (BUILD=dir on the command line picks another).
+SANITIZE  ?=
+ifeq ($(SANITIZE),)
 BUILD     := build
+CFLAGS    ?= -O2 -g
+else ifneq ($(filter 1 address,$(SANITIZE)),)
+BUILD     := build/san
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer
+CFLAGS    ?= -O1 -g
+else ifeq ($(SANITIZE),thread)
+BUILD     := build/tsan
+SAN_FLAGS := -fsanitize=thread -fno-omit-frame-pointer
+CFLAGS    ?= -O1 -g
+else
+$(error SANITIZE=$(SANITIZE): use SANITIZE=1 (address,undefined) or SANITIZE=thread)
+endif
+CFLAGS    += -std=c11 -D_GNU_SOURCE -fPIC -pthread -Wall -Wextra -Werror $(SAN_FLAGS) \
+             $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDFLAGS   += $(SAN_FLAGS)
+LDLIBS    += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -pthread -lm
 
 CORE_SRC  := $(filter-out c/main.c,$(wildcard c/*.c))
 CORE_OBJ  := $(CORE_SRC:c/%.c=$(BUILD)/core/%.o)
@@ -23,7 +41,7 @@ AGENT_DEPS := $(BUILD)/core/buf.o $(BUILD)/core/log.o $(BUILD)/core/query.o \
               $(BUILD)/core/clock.o
 AGENT_LIBS := -lhiredis $(shell pkg-config --libs libcurl openssl 2>/dev/null) -pthread
 
-.PHONY: all deps test run clean bench check-deps
+.PHONY: all deps test run clean bench check-deps tsan fuzz fuzz-build lint
 all: $(BUILD)/b3scaled $(BUILD)/bbbsim $(BUILD)/libb3scale.so $(BUILD)/b3scaleagent
 
 $(BUILD)/core/%.o: c/%.c $(wildcard c/*.h) | $(BUILD)/core
@@ -36,21 +54,22 @@ $(BUILD)/core $(BUILD)/sim $(BUILD)/agent:
 	mkdir -p $@
 
 $(BUILD)/b3scaled: $(BUILD)/core/main.o $(CORE_OBJ)
-	@echo "  LD  $@"; $(CC) -o $@ $^ $(LDLIBS)
+	@echo "  LD  $@"; $(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/libb3scale.so: $(CORE_OBJ)
-	@echo "  LD  $@"; $(CC) -shared -o $@ $^ $(LDLIBS)
+	@echo "  LD  $@"; $(CC) $(LDFLAGS) -shared -o $@ $^ $(LDLIBS)
 $(BUILD)/bbbsim: $(SIM_OBJ) $(SIM_DEPS)
-	@echo "  LD  $@"; $(CC) -o $@ $^ $(LDLIBS)
+	@echo "  LD  $@"; $(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/b3scaleagent: $(AGENT_OBJ) $(AGENT_DEPS)
-	@echo "  LD  $@"; $(CC) -o $@ $^ $(AGENT_LIBS)
+	@echo "  LD  $@"; $(CC) $(LDFLAGS) -o $@ $^ $(AGENT_LIBS)
 
 # Installs the Debian packages listed in .ci/packages when any is missing.
 deps:
 	@sh .ci/deps.sh
 
+# SANITIZE=1: the whole suite against build/san (reports fail the run; spec/support/run.sh)
 test: deps
 	@$(MAKE) --no-print-directory all
-	@sh spec/support/run.sh
+	@B3SCALE_BUILD=$(BUILD) B3SCALE_SANITIZE=$(SANITIZE) sh spec/support/run.sh
 
 run: deps
 	@$(MAKE) --no-print-directory all
@@ -61,6 +80,50 @@ bench: deps
 	@$(MAKE) --no-print-directory all
 	@PACKAGES_FILE=.ci/bench-packages sh .ci/deps.sh
 	@sh bench/run.sh
+
+# ThreadSanitizer over the specs that run the daemon's threads concurrently. Not in CI: it
+# lists the races it sees (every report is a failure; the reports are kept in build/tsan/reports).
+TSAN_SPECS := spec/faults spec/integration/bbb_api_spec.lua spec/integration/route_cache_spec.lua \
+              spec/integration/races_spec.lua
+tsan: deps
+	@$(MAKE) --no-print-directory SANITIZE=thread all
+	@rm -rf build/tsan/reports
+	@B3SCALE_BUILD=build/tsan B3SCALE_SANITIZE=thread B3SCALE_SANITIZER_LOGS=$(CURDIR)/build/tsan/reports \
+	  sh spec/support/run.sh $(TSAN_SPECS)
+
+# libFuzzer targets (fuzz/README.md): fuzz/fuzz_<name>.c linked with the core objects built
+# by clang with -fsanitize=fuzzer-no-link,address,undefined in build/fuzz. `make fuzz` runs
+# each for FUZZ_SECONDS (FUZZ_TARGETS picks some) and fails on a crash (saved in fuzz/crashes/).
+FUZZ_CC      := clang
+FUZZ_BUILD   := build/fuzz
+FUZZ_TARGETS ?= query xml agent_redis jwt log agent_props
+FUZZ_SECONDS ?= 60
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_CFLAGS  := -O1 -g -std=c11 -D_GNU_SOURCE -pthread -Wall -Wextra -Werror $(FUZZ_SAN) \
+                $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+FUZZ_CORE    := $(CORE_SRC:c/%.c=$(FUZZ_BUILD)/core/%.o)
+FUZZ_AGENT   := $(filter-out $(FUZZ_BUILD)/agent/agent_main.o,$(AGENT_SRC:agent/%.c=$(FUZZ_BUILD)/agent/%.o))
+FUZZ_BINS    := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
+
+$(FUZZ_BUILD)/core/%.o: c/%.c $(wildcard c/*.h) | $(FUZZ_BUILD)/core
+	@echo "  CC  $< (fuzz)"; $(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+$(FUZZ_BUILD)/agent/%.o: agent/%.c $(wildcard agent/*.h c/*.h) | $(FUZZ_BUILD)/agent
+	@echo "  CC  $< (fuzz)"; $(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -Ic -c -o $@ $<
+$(FUZZ_BUILD)/fuzz_%.o: fuzz/fuzz_%.c $(wildcard c/*.h agent/*.h) | $(FUZZ_BUILD)
+	@echo "  CC  $<"; $(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -Ic -Iagent -c -o $@ $<
+$(FUZZ_BUILD)/libcore.a: $(FUZZ_CORE) $(FUZZ_AGENT)
+	@echo "  AR  $@"; rm -f $@; ar rcs $@ $^
+$(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/fuzz_%.o $(FUZZ_BUILD)/libcore.a
+	@echo "  LD  $@"; $(FUZZ_CC) -fsanitize=fuzzer $(FUZZ_SAN) -o $@ $^ $(LDLIBS) $(AGENT_LIBS)
+$(FUZZ_BUILD) $(FUZZ_BUILD)/core $(FUZZ_BUILD)/agent:
+	mkdir -p $@
+
+.SECONDARY: $(FUZZ_BINS:%=%.o)
+fuzz-build: $(FUZZ_BINS)
+fuzz: deps
+	@PACKAGES_FILE=.ci/fuzz-packages sh .ci/deps.sh
+	@$(MAKE) --no-print-directory fuzz-build
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) sh fuzz/run.sh $(FUZZ_TARGETS)
 
 clean:
 	rm -rf $(BUILD) var
