@@ -81,6 +81,12 @@ bench: deps
 	@PACKAGES_FILE=.ci/bench-packages sh .ci/deps.sh
 	@sh bench/run.sh
 
+# cppcheck and clang-tidy (.ci/lint.sh; suppressions with their reasons in .clang-tidy and
+# .ci/*-suppressions). Installs the tools from .ci/lint-packages when missing.
+lint:
+	@PACKAGES_FILE=.ci/lint-packages sh .ci/deps.sh
+	@LINT_CFLAGS="$(filter-out -Werror -O% -g -fPIC,$(CFLAGS))" sh .ci/lint.sh
+
 # ThreadSanitizer over the specs that run the daemon's threads concurrently. Not in CI: it
 # lists the races it sees (every report is a failure; the reports are kept in build/tsan/reports).
 TSAN_SPECS := spec/faults spec/integration/bbb_api_spec.lua spec/integration/route_cache_spec.lua \
