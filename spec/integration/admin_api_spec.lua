@@ -25,27 +25,11 @@ local NODE = token("agent-1", "b3scale:node")
 
 -- method, path, token (or false), body (table -> JSON; string as is), daemon
 local function api(method, path, tok, body, daemon)
-  local headers = {}
-  if tok then
-    headers.authorization = "Bearer " .. tok
-  end
-  if type(body) == "table" then
-    body = cjson.encode(body)
-  end
-  if body then
-    headers["content-type"] = "application/json"
-  end
-  local st, raw, hd = h.http(method, (daemon or d).url .. path, body, headers, 30)
-  assert(st, "no answer: " .. tostring(raw))
-  local ok, v = pcall(cjson.decode, raw)
-  return st, ok and v or raw, hd
+  return tokens.request((daemon or d).url, method, path, tok, body)
 end
 
 
-local function must(want, st, body)
-  assert.equal(want, st, type(body) == "table" and cjson.encode(body) or tostring(body))
-  return body
-end
+local must = tokens.must
 
 
 local function bbb(key, secret, call, query)

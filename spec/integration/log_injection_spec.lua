@@ -11,56 +11,7 @@ local FORGE_PATH = "/bbb/x%0Ats=2026-01-01T00:00:00.000Z%20lvl=error%20subsys=fo
 local OVERFLOW_PATH = "/api/v1/" .. ("%01"):rep(681) .. "%20" .. ("a"):rep(60) .. "=" .. ("%01"):rep(200)
 local OVERFLOW_DECODED = "/api/v1/" .. ("\1"):rep(681) .. " " .. ("a"):rep(60) .. "=" .. ("\1"):rep(200)
 
--- key=value pairs of one text line (see c/log.h): values by key, keys in order
-local ESC = { n = "\n", r = "\r", t = "\t", ['"'] = '"', ["\\"] = "\\" }
-local function parse_text(line)
-  local vals, keys, i = {}, {}, 1
-  while i <= #line do
-    local k, j = line:match("^([a-z0-9_]+)=()", i)
-    if not k then return nil, "no key at byte " .. i end
-    i = j
-    local v
-    if line:sub(i, i) == '"' then
-      local b = {}
-      i = i + 1
-      while true do
-        local c = line:sub(i, i)
-        if c == "" then return nil, "unterminated quote" end
-        if c == '"' then
-          i = i + 1
-          break
-        elseif c == "\\" then
-          local e = line:sub(i + 1, i + 1)
-          if e == "x" then
-            local byte = tonumber(line:sub(i + 2, i + 3), 16)
-            if not byte then return nil, "bad \\x" end
-            b[#b + 1] = string.char(byte)
-            i = i + 4
-          elseif ESC[e] then
-            b[#b + 1] = ESC[e]
-            i = i + 2
-          else
-            return nil, "unknown escape \\" .. e
-          end
-        else
-          b[#b + 1] = c
-          i = i + 1
-        end
-      end
-      v = table.concat(b)
-    else
-      v, i = line:match("^([^ ]*)()", i)
-    end
-    if vals[k] then return nil, "duplicate key " .. k end
-    vals[k] = v
-    keys[#keys + 1] = k
-    if i <= #line then
-      if line:sub(i, i) ~= " " then return nil, "junk after " .. k end
-      i = i + 1
-    end
-  end
-  return vals, keys
-end
+local parse_text = require("support.logline").parse
 
 -- every line of the daemon's log, parsed; fails on the first one that does not parse
 local function events(d, json)

@@ -19,26 +19,10 @@ local ADMIN = token("root", "b3scale:admin")
 
 -- method, path, token (or false), body (table -> JSON, string as is), daemon
 local function api(d, method, path, tok, body)
-  local headers = {}
-  if tok then
-    headers.authorization = "Bearer " .. tok
-  end
-  if type(body) == "table" then
-    body = cjson.encode(body)
-  end
-  if body then
-    headers["content-type"] = "application/json"
-  end
-  local st, raw, hd = h.http(method, d.url .. path, body, headers, 30)
-  assert(st, "no answer: " .. tostring(raw))
-  local ok, v = pcall(cjson.decode, raw)
-  return st, ok and v or raw, hd
+  return tokens.request(d.url, method, path, tok, body)
 end
 
-local function must(want, st, body)
-  assert.equal(want, st, type(body) == "table" and cjson.encode(body) or tostring(body))
-  return body
-end
+local must = tokens.must
 
 local function count(db, where)
   return tonumber(h.psql(db, "SELECT count(*) FROM backends WHERE " .. where))

@@ -4,6 +4,7 @@
 local ffi = require("ffi")
 local jwt = require("b3scalectl.jwt")
 local cjson = require("cjson")
+local assert = require("luassert")
 
 local _M = {}
 
@@ -39,6 +40,34 @@ function _M.other_alg(alg, claims, secret)
   end
   assert(alg == "HS256", "tokens.other_alg: HS256 or none")
   return input .. "." .. jwt.b64url(hmac_sha256(secret, input))
+end
+
+
+-- One admin API request against base_url: method, path, token (or false), body (a table is
+-- sent as JSON, a string as is). Returns status, the decoded JSON (or the raw body), headers.
+function _M.request(base_url, method, path, tok, body)
+  local h = require("helpers")
+  local headers = {}
+  if tok then
+    headers.authorization = "Bearer " .. tok
+  end
+  if type(body) == "table" then
+    body = cjson.encode(body)
+  end
+  if body then
+    headers["content-type"] = "application/json"
+  end
+  local st, raw, hd = h.http(method, base_url .. path, body, headers, 30)
+  assert(st, "no answer: " .. tostring(raw))
+  local ok, v = pcall(cjson.decode, raw)
+  return st, ok and v or raw, hd
+end
+
+
+-- Asserts the status of a request() answer and returns its body.
+function _M.must(want, st, body)
+  assert.equal(want, st, type(body) == "table" and cjson.encode(body) or tostring(body))
+  return body
 end
 
 

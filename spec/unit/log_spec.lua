@@ -47,54 +47,10 @@ local function lines_of(out, json)
 end
 
 -- one text line as key=value pairs: returns the values by key and the keys in order
-local ESC = { n = "\n", r = "\r", t = "\t", ['"'] = '"', ["\\"] = "\\" }
+local logline = require("support.logline")
 local function parse_text(line)
-  local vals, keys, i = {}, {}, 1
-  while i <= #line do
-    local k, j = line:match("^([a-z0-9_]+)=()", i)
-    assert(k, "no key at byte " .. i .. " of: " .. line)
-    i = j
-    local v
-    if line:sub(i, i) == '"' then
-      local b = {}
-      i = i + 1
-      while true do
-        local c = line:sub(i, i)
-        assert(c ~= "", "unterminated quote in: " .. line)
-        if c == '"' then
-          i = i + 1
-          break
-        elseif c == "\\" then
-          local e = line:sub(i + 1, i + 1)
-          if e == "x" then
-            local byte = tonumber(line:sub(i + 2, i + 3), 16)
-            assert.is_number(byte, "bad \\x escape in: " .. line)
-            b[#b + 1] = string.char(byte)
-            i = i + 4
-          else
-            assert.is_string(ESC[e], "unknown escape \\" .. e)
-            b[#b + 1] = ESC[e]
-            i = i + 2
-          end
-        else
-          b[#b + 1] = c
-          i = i + 1
-        end
-      end
-      v = table.concat(b)
-    else
-      v, i = line:match("^([^ ]*)()", i)
-      assert(v ~= "", "empty bare value in: " .. line)
-      assert.is_nil(v:find('["=\\]'), "unsafe bare value " .. v)
-    end
-    assert.is_nil(vals[k], "duplicate key " .. k)
-    vals[k] = v
-    keys[#keys + 1] = k
-    if i <= #line then
-      assert.equal(" ", line:sub(i, i), "junk after the value of " .. k)
-      i = i + 1
-    end
-  end
+  local vals, keys = logline.parse(line)
+  assert(vals, tostring(keys) .. " in: " .. line)
   return vals, keys
 end
 
