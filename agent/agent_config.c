@@ -11,6 +11,10 @@
 
 #define AGENT_PROPS_MAX_FILE (4u << 20) /* bbb-web.properties is ~20 KB; refuse anything odd */
 #define AGENT_PROPS_MAX_DEPTH 10        /* ${a} -> ${b} -> ... ; stops reference loops */
+/* References expanded for one value, and its size: a file whose values each name another
+ * several times grows as fan-out^depth (libFuzzer found one that ran for minutes). */
+#define AGENT_PROPS_MAX_REFS 1000
+#define AGENT_PROPS_MAX_VALUE (64u << 10)
 
 struct agent_props_kv {
 	char *key;
@@ -246,10 +250,12 @@ static const char *agent_config_props_raw(const struct agent_props *p, const cha
 	return NULL;
 }
 
+/* Once the budget is spent further references stay literal, and output stops growing at
+ * AGENT_PROPS_MAX_VALUE: the setting it feeds is then refused as too long or invalid. */
 static int agent_config_interpolate(const struct agent_props *p, const char *s, struct buf *out,
-				    int depth)
+				    int depth, unsigned *budget)
 {
-	while (*s) {
+	while (*s && out->len < AGENT_PROPS_MAX_VALUE) {
 		const char *open = strstr(s, "${"), *close, *ref;
 		if (!open || !(close = strchr(open + 2, '}'))) {
 			buf_puts(out, s);
@@ -257,10 +263,12 @@ static int agent_config_interpolate(const struct agent_props *p, const char *s, 
 		}
 		buf_append(out, s, (size_t)(open - s));
 		ref = agent_config_props_raw(p, open + 2, (size_t)(close - open - 2));
-		if (ref && depth < AGENT_PROPS_MAX_DEPTH)
-			agent_config_interpolate(p, ref, out, depth + 1);
-		else /* unknown reference (or a loop): kept literally, as bbb-web's Spring would */
+		if (ref && depth < AGENT_PROPS_MAX_DEPTH && *budget > 0) {
+			(*budget)--;
+			agent_config_interpolate(p, ref, out, depth + 1, budget);
+		} else { /* unknown reference (or a loop): kept literally, as bbb-web's Spring would */
 			buf_append(out, open, (size_t)(close + 1 - open));
+		}
 		s = close + 1;
 	}
 	return out->oom ? -ENOMEM : 0;
@@ -269,13 +277,14 @@ static int agent_config_interpolate(const struct agent_props *p, const char *s, 
 char *agent_config_props_get(const struct agent_props *p, const char *key)
 {
 	const char *raw = agent_config_props_raw(p, key, strlen(key));
+	unsigned budget = AGENT_PROPS_MAX_REFS;
 	struct buf out;
 
 	if (!raw)
 		return NULL;
 	buf_init(&out);
 	buf_append(&out, "", 0);
-	if (agent_config_interpolate(p, raw, &out, 0) < 0) {
+	if (agent_config_interpolate(p, raw, &out, 0, &budget) < 0) {
 		buf_free(&out);
 		return NULL;
 	}

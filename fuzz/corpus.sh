@@ -73,5 +73,9 @@ printf 'error="%%s %%i" %%s%%zu x=%%g%%s y=%%ld%%u%%s p=%%p w=%%*s%%%%\000api\00
 cp "$shared/bbb-web.properties" "$c/agent_props/bbb-web.properties"
 printf 'a=${b}\nb=${a}\nsecuritySalt=x\\\n  y\\u0041\\\n' >"$c/agent_props/cycle-continuation"
 printf '! comment\\\nredisHost = h\\:1\nredisPort:${redisHost}${missing}\n' >"$c/agent_props/separators"
+# references that fan out 8 ways over 10 levels (a libFuzzer timeout before the budget)
+{ echo 'redisHost=${k0}'; i=0; while [ $i -lt 10 ]; do
+    printf 'k%d=' $i; j=0; while [ $j -lt 8 ]; do printf '${k%d}' $((i + 1)); j=$((j + 1)); done
+    echo; i=$((i + 1)); done; echo 'k10=y'; } >"$c/agent_props/fanout"
 
 du -sh "$c"/*

@@ -239,6 +239,16 @@ describe("b3scaleagent", function()
         code, out = h.run({ AGENT, "--check-config" }, env, 5)
         assert.equal(0, code, out)
         assert.matches("bbb_api=http://x", out)
+        -- references that fan out at every level (8^10 expansions unbounded; libFuzzer's
+        -- fuzz_agent_props found one that ran for minutes) end at the expansion budget
+        local lines = { "bigbluebutton.web.serverURL=http://x${k0}", "securitySalt=s", "k10=yyyyyyyyyy" }
+        for i = 0, 9 do lines[#lines + 1] = ("k%d=%s"):format(i, ("${k" .. (i + 1) .. "}"):rep(8)) end
+        h.write_file(p, table.concat(lines, "\n"))
+        local t0 = h.now()
+        code, out = h.run({ AGENT, "--check-config" }, env, 5)
+        assert.is_true(h.now() - t0 < 5, "still expanding after 5 s")
+        assert.equal(2, code, out)
+        assert.matches("^b3scaleagent: bigbluebutton%.web%.serverURL is too long\n$", out)
     end)
 
     it("signs getMeetings with the salt as Java reads it (continuation, \\uXXXX)", function()
