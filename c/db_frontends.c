@@ -64,9 +64,9 @@ int db_frontends_find(struct db *db, const char *key, const char *meeting_id,
 	rc = db_frontends_row(r, out);
 	if (rc == 0 && meeting_id && !PQgetisnull(r, 0, 6)) {
 		rc = db_meetings_row(r, 6, m);
-		if (rc == 0)
+		if (rc == 0 && has_meeting)
 			*has_meeting = 1;
-		else
+		else if (rc < 0)
 			lb_frontend_clear(out);
 	}
 out:
