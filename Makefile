@@ -83,7 +83,7 @@ bench: deps
 
 # cppcheck and clang-tidy (.ci/lint.sh; suppressions with their reasons in .clang-tidy and
 # .ci/*-suppressions). Installs the tools from .ci/lint-packages when missing.
-lint:
+lint: deps
 	@PACKAGES_FILE=.ci/lint-packages sh .ci/deps.sh
 	@LINT_CFLAGS="$(filter-out -Werror -O% -g -fPIC,$(CFLAGS))" sh .ci/lint.sh
 
