@@ -89,8 +89,9 @@ int bbb_backend_answer(const struct node_call *nc, const char *host, struct xml_
 		snprintf(err, errlen, "%s", why);
 	else
 		rc = bbb_backend_parse(res, doc, err, errlen);
-	/* a call refused before it left (open circuit, full bulkhead) is not a node's answer */
-	if (rc != -EHOSTDOWN && rc != -EBUSY && rc != -ENOBUFS)
+	/* a call refused before it left (open circuit, full bulkhead), or answered with another
+	 * call's answer, is not a node's answer */
+	if (rc != -EHOSTDOWN && rc != -EBUSY && rc != -ENOBUFS && !node_call_shared(nc))
 		stats_backend_call(host, rc == 0);
 	return rc;
 }

@@ -14,6 +14,7 @@
 #include "db_backends.h"
 #include "db_meetings.h"
 #include "log.h"
+#include "node_share.h"
 #include "policy.h"
 #include "scheduler.h"
 
@@ -413,6 +414,17 @@ static void bbb_meetings_note_state(struct bbb_ctx *c, const struct lb_meeting *
 		log_warn("bbb", "event=db_error call=getMeetingInfo error=\"%s\"", err);
 }
 
+/* An end reached the node: answers kept for reuse must not say the meeting still runs, here
+ * (at once) or on the other instances (through Postgres). */
+static void bbb_meetings_ended(struct bbb_ctx *c)
+{
+	char err[512];
+
+	node_share_invalidate(c->m.backend_meeting_id);
+	if (db_meetings_changed(&c->w->db, c->m.backend_meeting_id, err, sizeof(err)) < 0)
+		log_warn("bbb", "event=db_error call=end error=\"%s\"", err);
+}
+
 static void bbb_meetings_forwarded(struct bbb_ctx *c)
 {
 	struct xml_node *doc;
@@ -424,7 +436,10 @@ static void bbb_meetings_forwarded(struct bbb_ctx *c)
 		bbb_meetings_absent(c, 1);
 		return;
 	}
-	bbb_meetings_note_state(c, &c->m, doc);
+	if (!bbb_task_answer_shared(c, 0))
+		bbb_meetings_note_state(c, &c->m, doc);
+	if (strcmp(c->call, "end") == 0)
+		bbb_meetings_ended(c);
 	bbb_meetings_reply(c, doc);
 	xml_dom_free(doc);
 }
@@ -460,8 +475,13 @@ void bbb_meetings_forward(struct bbb_ctx *c)
 		return;
 	if (bbb_task_call(c, &c->m.backend, c->call, insert ? "POST" : "GET", buf_str(&c->q),
 			  insert ? c->req->body : NULL, insert ? c->req->body_len : 0,
-			  insert ? "application/xml" : NULL, bbb_meetings_forwarded) < 0)
+			  insert ? "application/xml" : NULL, bbb_meetings_forwarded) < 0) {
 		bbb_reply_error(c, "internalError", "Out of memory.");
+		return;
+	}
+	/* what frontends poll all day: one node call answers them all (B3SCALE_INFO_CACHE_MS) */
+	if (strcmp(c->call, "getMeetingInfo") == 0 || strcmp(c->call, "isMeetingRunning") == 0)
+		bbb_task_share(c, c->m.backend_meeting_id);
 }
 
 /* Moves this frontend's <meeting> elements of one node's getMeetings into list. */

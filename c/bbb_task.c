@@ -86,13 +86,11 @@ static void bbb_task_start(struct http_park *p)
 	}
 }
 
-static void bbb_task_resume(struct http_park *p, struct http_answer *a)
+/* The calls just done move aside (next reads them) and the handler goes on. */
+static void bbb_task_advance(struct bbb_ctx *c)
 {
-	struct bbb_ctx *c = (struct bbb_ctx *)p;
 	void (*next)(struct bbb_ctx *) = c->next;
 
-	c->a = a;
-	/* the finished calls move aside so next may add new ones */
 	bbb_task_free_calls(c->done, c->ndone);
 	c->done = c->pend;
 	c->ndone = c->npend;
@@ -100,6 +98,14 @@ static void bbb_task_resume(struct http_park *p, struct http_answer *a)
 	c->npend = 0;
 	c->next = NULL;
 	next(c);
+}
+
+static void bbb_task_resume(struct http_park *p, struct http_answer *a)
+{
+	struct bbb_ctx *c = (struct bbb_ctx *)p;
+
+	c->a = a;
+	bbb_task_advance(c);
 	if (c->npend) {
 		a->park = &c->park;
 		return;
@@ -141,8 +147,33 @@ struct bbb_ctx *bbb_task_new(struct worker *w, const struct http_request *req,
 	return c;
 }
 
+/* 1 when every added call is shared and its answer fresh in the reuse window: they are
+ * done already, and the request needs no park. */
+static int bbb_task_reuse(struct bbb_ctx *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->npend; i++)
+		if (!c->pend[i].spec.share_scope)
+			return 0;
+	for (i = 0; i < c->npend; i++) {
+		c->pend[i].call = node_call_reused(&c->pend[i].spec);
+		if (!c->pend[i].call)
+			break;
+	}
+	if (i == c->npend)
+		return 1;
+	while (i-- > 0) {
+		node_call_free(c->pend[i].call);
+		c->pend[i].call = NULL;
+	}
+	return 0;
+}
+
 void bbb_task_settle(struct bbb_ctx *c)
 {
+	while (c->npend && bbb_task_reuse(c))
+		bbb_task_advance(c);
 	if (c->npend) {
 		c->a->park = &c->park;
 		return;
@@ -175,6 +206,12 @@ int bbb_task_call(struct bbb_ctx *c, const struct lb_backend *b, const char *cal
 	return 0;
 }
 
+void bbb_task_share(struct bbb_ctx *c, const char *scope)
+{
+	if (c->npend)
+		c->pend[c->npend - 1].spec.share_scope = scope;
+}
+
 int bbb_task_answer(struct bbb_ctx *c, size_t i, struct xml_node **doc, char *err,
 		    size_t errlen)
 {
@@ -184,6 +221,11 @@ int bbb_task_answer(struct bbb_ctx *c, size_t i, struct xml_node **doc, char *er
 		return -EINVAL;
 	}
 	return bbb_backend_answer(c->done[i].call, c->done[i].b->host, doc, err, errlen);
+}
+
+int bbb_task_answer_shared(const struct bbb_ctx *c, size_t i)
+{
+	return i < c->ndone && c->done[i].call && node_call_shared(c->done[i].call);
 }
 
 size_t bbb_task_answer_size(const struct bbb_ctx *c, size_t i)

@@ -74,9 +74,14 @@ void bbb_task_settle(struct bbb_ctx *c);
 int bbb_task_call(struct bbb_ctx *c, const struct lb_backend *b, const char *call,
 		  const char *method, const char *encoded_query, const char *body,
 		  size_t body_len, const char *content_type, void (*next)(struct bbb_ctx *c));
+/* Marks the call just added as shared (node_share.h): identical calls wait for one node
+ * call, and a fresh answer is reused. scope (the backend meeting ID) must outlive the park. */
+void bbb_task_share(struct bbb_ctx *c, const char *scope);
 /* In next: the answer of the i-th call added before the wait, as bbb_backend_answer. */
 int bbb_task_answer(struct bbb_ctx *c, size_t i, struct xml_node **doc, char *err,
 		    size_t errlen);
+/* 1 when the i-th call's answer was another call's (the node was not asked for it). */
+int bbb_task_answer_shared(const struct bbb_ctx *c, size_t i);
 /* The size in bytes of the i-th call's answer (0 when there was none). */
 size_t bbb_task_answer_size(const struct bbb_ctx *c, size_t i);
 /* Keeps p until the task ends (freed with it); returns p. */

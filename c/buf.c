@@ -102,6 +102,15 @@ const char *buf_str(const struct buf *b)
 	return b->data ? b->data : "";
 }
 
+unsigned buf_hash(unsigned h, const char *s)
+{
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)s; *p; p++)
+		h = (h ^ *p) * 16777619u;
+	return h;
+}
+
 int buf_json_str(struct buf *b, const char *s)
 {
 	const unsigned char *p;

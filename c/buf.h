@@ -23,5 +23,9 @@ int buf_json_str(struct buf *b, const char *s);
 char *buf_take(struct buf *b, size_t *len);
 /* "" when empty, never NULL. */
 const char *buf_str(const struct buf *b);
+/* FNV-1a over a NUL-terminated string, continuing from h (start with BUF_HASH_SEED): the
+ * one hash of the in-memory tables (route cache, node breakers, shared node calls). */
+#define BUF_HASH_SEED 2166136261u
+unsigned buf_hash(unsigned h, const char *s);
 
 #endif

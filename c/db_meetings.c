@@ -183,6 +183,22 @@ static const struct db_stmt db_meetings_frontend_attendees_stmt = {
 	"SELECT coalesce(sum(participants), 0) FROM meetings WHERE frontend_id = $1", 1
 };
 
+static const struct db_stmt db_meetings_changed_stmt = {
+	DB_MEETING_CHANGED, "meeting_changed", "SELECT pg_notify('b3scale_meetings', $1)", 1
+};
+
+int db_meetings_changed(struct db *db, const char *backend_meeting_id, char *err, size_t errlen)
+{
+	const char *vals[1] = { backend_meeting_id };
+	PGresult *r = db_exec(db, &db_meetings_changed_stmt, vals, NULL, NULL, PGRES_TUPLES_OK,
+			      err, errlen);
+
+	if (!r)
+		return -EIO;
+	PQclear(r);
+	return 0;
+}
+
 int db_meetings_set_state(struct db *db, long long id, long participants, int running,
 			  char *err, size_t errlen)
 {

@@ -51,6 +51,9 @@ int db_meetings_drop_claim(struct db *db, long long id, char *err, size_t errlen
 int db_meetings_create_call(struct db *db, long long id, char **query, char **body,
 			    size_t *body_len, char **content_type, char *err, size_t errlen);
 /* Records what the node last said about the meeting (participants, running). */
+/* Tells every instance (LISTEN b3scale_meetings) that a meeting changed in a way no row
+ * shows (an end a node accepted): their reused answers for it go. */
+int db_meetings_changed(struct db *db, const char *backend_meeting_id, char *err, size_t errlen);
 int db_meetings_set_state(struct db *db, long long id, long participants, int running,
 			  char *err, size_t errlen);
 /* Participants over all of a frontend's meetings, as last known. */

@@ -14,6 +14,7 @@
 #include "http_server.h"
 #include "log.h"
 #include "node_loop.h"
+#include "node_share.h"
 #include "db_backends.h"
 #include "policy.h"
 #include "policy_builtin.h"
@@ -226,6 +227,7 @@ static void metrics_nodes(struct buf *out)
 	size_t n = v ? node_loop_health(v, METRICS_MAX_NODES) : 0, i, k;
 
 	struct http_server_counters hc;
+	unsigned long coalesced, reused;
 
 	http_server_counters(&hc);
 	buf_printf(out, "# HELP b3scale_http_parked_requests Requests waiting for a node, their connection parked.\n"
@@ -248,6 +250,12 @@ static void metrics_nodes(struct buf *out)
 			"b3scale_http_bodies_refused_total %lu\n",
 		   http_server_parked(), http_server_inflight(), http_server_connections(),
 		   hc.connections_refused, hc.requests_cut, hc.bodies_refused);
+	node_share_counters(&coalesced, &reused);
+	buf_printf(out, "# HELP b3scale_node_calls_shared_total Calls to nodes answered with another call's answer: waited for one in flight, or reused within B3SCALE_INFO_CACHE_MS.\n"
+			"# TYPE b3scale_node_calls_shared_total counter\n"
+			"b3scale_node_calls_shared_total{how=\"coalesced\"} %lu\n"
+			"b3scale_node_calls_shared_total{how=\"reused\"} %lu\n",
+		   coalesced, reused);
 	buf_puts(out, "# HELP b3scale_backend_circuit_state This instance's circuit breaker for calls to a node.\n"
 		      "# TYPE b3scale_backend_circuit_state gauge\n");
 	for (i = 0; i < n; i++)

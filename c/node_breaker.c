@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "log.h"
 
 #define NODE_BREAKER_BUCKETS 1024
@@ -55,11 +56,7 @@ void node_breaker_teardown(void)
 
 static size_t node_breaker_hash(const char *s)
 {
-	size_t h = 2166136261u;
-
-	while (*s)
-		h = (h ^ (unsigned char)*s++) * 16777619u;
-	return h % NODE_BREAKER_BUCKETS;
+	return buf_hash(BUF_HASH_SEED, s) % NODE_BREAKER_BUCKETS;
 }
 
 struct node_entry *node_breaker_get(const char *backend_id, const char *host)

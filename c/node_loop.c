@@ -14,6 +14,7 @@
 #include "clock.h"
 #include "log.h"
 #include "node_breaker.h"
+#include "node_share.h"
 
 #define NODE_LOOP_TICK_MS 100
 #define NODE_LOOP_MAX_CONNECTS 4096
@@ -30,6 +31,9 @@ struct node_call {
 	char *host;
 	struct proxy_opts opts;
 	int probe;
+	char *share_scope;  /* shared calls only */
+	int share_lead;     /* others wait for this one's answer */
+	int shared;         /* the answer is another call's */
 	node_call_done_fn done;
 	void *ud;
 	struct node_entry *node;
@@ -52,16 +56,80 @@ static struct {
 	const struct lb_config *cfg;
 } node_loop = { .mu = PTHREAD_MUTEX_INITIALIZER };
 
+/* Moves a shared answer into c (its own result is replaced). */
+static void node_loop_take_answer(struct node_call *c, struct node_share_answer *a)
+{
+	proxy_result_free(&c->res);
+	c->res = a->res;
+	proxy_result_init(&a->res);
+	c->rc = a->rc;
+	memcpy(c->err, a->err, sizeof(c->err));
+	c->shared = 1;
+}
+
+static void node_loop_complete(struct node_call *c, int rc, const char *why);
+
+/* The leader's outcome goes to every call that waited for it. */
+static void node_loop_complete_followers(struct node_call *c)
+{
+	struct node_share_answer a, fa;
+	void **f;
+	size_t n, i;
+
+	a.rc = c->rc;
+	a.res = c->res; /* borrowed: node_share_done copies what it keeps */
+	memcpy(a.err, c->err, sizeof(a.err));
+	f = node_share_done(c->url, &a, &n);
+	for (i = 0; i < n; i++) {
+		struct node_call *fc = f[i];
+		proxy_result_init(&fa.res);
+		if (node_share_copy(&fa, &a) < 0) {
+			node_share_answer_free(&fa);
+			node_loop_complete(fc, -ENOMEM, "out of memory");
+			continue;
+		}
+		node_loop_take_answer(fc, &fa);
+		node_loop_complete(fc, fc->rc, NULL);
+	}
+	free(f);
+}
+
 static void node_loop_complete(struct node_call *c, int rc, const char *why)
 {
 	if (rc < 0 && why)
 		snprintf(c->err, sizeof(c->err), "%s", why);
 	c->rc = rc;
 	c->ended_ms = clock_mono_ms();
+	if (c->share_lead)
+		node_loop_complete_followers(c);
 	pthread_mutex_lock(&node_loop.mu);
 	node_loop.pending--;
 	pthread_mutex_unlock(&node_loop.mu);
 	c->done(c, c->ud);
+}
+
+/* A shared call waits for the same one in flight or takes a fresh answer; 1 when that
+ * settled it (it must not be started). */
+static int node_loop_share(struct node_call *c)
+{
+	struct node_share_answer hit;
+
+	proxy_result_init(&hit.res);
+	switch (node_share_begin(c->url, c->share_scope, c, &hit)) {
+	case NODE_SHARE_FOLLOW:
+		return 1; /* completed with its leader */
+	case NODE_SHARE_HIT:
+		node_loop_take_answer(c, &hit);
+		node_loop_complete(c, c->rc, NULL);
+		return 1;
+	case NODE_SHARE_LEAD:
+		c->share_lead = 1;
+		break;
+	case NODE_SHARE_NONE:
+		break;
+	}
+	node_share_answer_free(&hit);
+	return 0;
 }
 
 /* Starts an admitted call on the multi handle; negative when it could not be set up. */
@@ -110,6 +178,8 @@ static void node_loop_admit(struct node_call *c)
 		node_loop_complete(c, c->rc, NULL);
 		return;
 	}
+	if (c->share_scope && node_loop_share(c))
+		return;
 	c->node = node_breaker_get(c->backend_id, c->host);
 	if (!c->node) {
 		node_loop_complete(c, -ENOMEM, "out of memory");
@@ -212,6 +282,7 @@ int node_loop_start(const struct lb_config *cfg, char *err, size_t errlen)
 {
 	node_loop.cfg = cfg;
 	node_breaker_setup(cfg);
+	node_share_setup(cfg->info_cache_ms);
 	node_loop.multi = curl_multi_init();
 	if (!node_loop.multi) {
 		snprintf(err, errlen, "cannot create the libcurl multi handle");
@@ -249,6 +320,7 @@ void node_loop_stop(void)
 	curl_multi_cleanup(node_loop.multi);
 	node_loop.multi = NULL;
 	node_breaker_teardown();
+	node_share_teardown();
 }
 
 static struct node_call *node_call_new(const struct node_call_spec *s, node_call_done_fn done,
@@ -280,6 +352,10 @@ static struct node_call *node_call_new(const struct node_call_spec *s, node_call
 	if (c->opts.connect_timeout_ms > c->opts.timeout_ms)
 		c->opts.connect_timeout_ms = c->opts.timeout_ms;
 	c->probe = s->probe;
+	if (s->share_scope && !(c->share_scope = strdup(s->share_scope))) {
+		node_call_free(c);
+		return NULL;
+	}
 	c->done = done;
 	c->ud = ud;
 	return c;
@@ -334,6 +410,34 @@ long node_call_latency_ms(const struct node_call *c)
 	return c->started_ms ? (long)(c->ended_ms - c->started_ms) : 0;
 }
 
+int node_call_shared(const struct node_call *c)
+{
+	return c->shared;
+}
+
+static void node_loop_no_done(struct node_call *c, void *ud)
+{
+	(void)c;
+	(void)ud;
+}
+
+struct node_call *node_call_reused(const struct node_call_spec *s)
+{
+	struct node_share_answer hit;
+	struct node_call *c;
+
+	if (!s->share_scope || !node_loop.cfg)
+		return NULL;
+	proxy_result_init(&hit.res);
+	if (!node_share_lookup(s->url, &hit))
+		return NULL;
+	c = node_call_new(s, node_loop_no_done, NULL);
+	if (c)
+		node_loop_take_answer(c, &hit);
+	node_share_answer_free(&hit);
+	return c;
+}
+
 void node_call_free(struct node_call *c)
 {
 	if (!c)
@@ -341,6 +445,7 @@ void node_call_free(struct node_call *c)
 	free(c->url);
 	free(c->host);
 	free(c->body);
+	free(c->share_scope);
 	proxy_result_free(&c->res);
 	free(c);
 }

@@ -28,6 +28,9 @@ struct node_call_spec {
 	long timeout_ms;         /* 0: B3SCALE_BACKEND_TIMEOUT_MS */
 	long connect_timeout_ms; /* 0: B3SCALE_BACKEND_CONNECT_TIMEOUT_MS */
 	int probe;               /* polls: pass an open circuit, their outcome closes or opens it */
+	/* non-NULL: identical calls (same URL) share one answer, in flight and for the reuse
+	 * window (node_share.h); the backend meeting ID whose changes drop it */
+	const char *share_scope;
 };
 
 enum node_breaker_state { NODE_CLOSED, NODE_OPEN, NODE_HALF_OPEN };
@@ -57,6 +60,11 @@ struct node_call *node_call_submit(const struct node_call_spec *s, node_call_don
 int node_call_result(const struct node_call *c, const struct proxy_result **res,
 		     const char **err);
 long node_call_latency_ms(const struct node_call *c);
+/* 1 when the answer is another call's (waited for, or reused): the node was not asked. */
+int node_call_shared(const struct node_call *c);
+/* A shared call answered at once from the reuse window, done already (its done callback
+ * never runs), or NULL: lets a worker answer without parking. */
+struct node_call *node_call_reused(const struct node_call_spec *s);
 void node_call_free(struct node_call *c);
 
 /* Submits n calls and waits until all are done (for background threads, never for HTTP

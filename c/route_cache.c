@@ -13,9 +13,11 @@
 
 #include <libpq-fe.h>
 
+#include "buf.h"
 #include "clock.h"
 #include "db.h"
 #include "log.h"
+#include "node_share.h"
 
 #define ROUTE_CACHE_SLOTS 4096 /* per worker; a slot is overwritten on collision */
 
@@ -45,15 +47,8 @@ void route_cache_bump(void)
 
 static unsigned route_hash(const char *key, const char *mid)
 {
-	unsigned h = 2166136261u;
-	const unsigned char *p;
-
-	for (p = (const unsigned char *)key; *p; p++)
-		h = (h ^ *p) * 16777619u;
-	h = (h ^ 0u) * 16777619u;
-	for (p = (const unsigned char *)mid; *p; p++)
-		h = (h ^ *p) * 16777619u;
-	return h % ROUTE_CACHE_SLOTS;
+	/* the NUL between the two keeps ("ab","c") and ("a","bc") apart */
+	return buf_hash(buf_hash(BUF_HASH_SEED, key) * 16777619u, mid) % ROUTE_CACHE_SLOTS;
 }
 
 static int route_same(const struct route_entry *e, const char *key, const char *mid)
@@ -166,8 +161,8 @@ static PGconn *route_listen_connect(const struct lb_config *cfg)
 	char err[512];
 	PGconn *c = db_connect_url(cfg->db_url, cfg->db_timeout_ms, err, sizeof(err));
 
-	if (c && db_conn_exec(c, "LISTEN b3scale_routes", cfg->db_timeout_ms, err,
-			      sizeof(err)) < 0) {
+	if (c && db_conn_exec(c, "LISTEN b3scale_routes; LISTEN b3scale_meetings",
+			      cfg->db_timeout_ms, err, sizeof(err)) < 0) {
 		PQfinish(c);
 		c = NULL;
 	}
@@ -196,6 +191,7 @@ static void *route_listen_thread(void *arg)
 			/* changes made while nobody listened are unknown: forget everything */
 			route_cache_bump();
 			atomic_store(&route_listening, 1);
+			node_share_set_live(1);
 			log_info("routes", "event=listening");
 		}
 		pfd.fd = PQsocket(c);
@@ -206,6 +202,7 @@ static void *route_listen_thread(void *arg)
 		if (PQconsumeInput(c) == 0 || PQstatus(c) != CONNECTION_OK) {
 			atomic_store(&route_listening, 0);
 			route_cache_bump();
+			node_share_set_live(0);
 			/* libpq's message runs over several lines; a log event is one */
 			log_warn("routes", "event=listener_lost error=\"%.*s\"",
 				 (int)strcspn(PQerrorMessage(c), "\n"), PQerrorMessage(c));
@@ -214,18 +211,23 @@ static void *route_listen_thread(void *arg)
 			continue;
 		}
 		while ((n = PQnotifies(c))) {
-			route_cache_bump();
+			/* a meeting's live state changed: its shared node answers go, routes stay */
+			if (strcmp(n->relname, "b3scale_meetings") == 0)
+				node_share_invalidate(n->extra);
+			else
+				route_cache_bump();
 			PQfreemem(n);
 		}
 	}
 	atomic_store(&route_listening, 0);
+	node_share_set_live(0);
 	PQfinish(c);
 	return NULL;
 }
 
 int route_cache_listen_start(const struct lb_config *cfg, char *err, size_t errlen)
 {
-	if (cfg->route_cache_ms <= 0)
+	if (cfg->route_cache_ms <= 0 && cfg->info_cache_ms <= 0)
 		return 0;
 	atomic_store(&route_stop, 0);
 	if (pthread_create(&route_thread, NULL, route_listen_thread, (void *)cfg) != 0) {

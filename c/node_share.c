@@ -1,0 +1,253 @@
+/* node_share.c: the table of shared node calls (see node_share.h). An entry lives while its
+ * call runs (the leader and its followers) and then, holding the answer, for the reuse
+ * window. Invalidation needs no walk over entries: each meeting ID hashes to one of
+ * NODE_SHARE_SLOTS generation counters, an entry remembers its slot's value when its call
+ * started, and a change bumps the slot (a collision only costs a spurious miss). */
+#include "node_share.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "clock.h"
+
+#define NODE_SHARE_BUCKETS 4096
+#define NODE_SHARE_SLOTS 1024
+#define NODE_SHARE_MAX 16384 /* entries at most; past it calls run unshared */
+
+struct node_share_entry {
+	struct node_share_entry *next;
+	char *key;
+	unsigned slot;
+	unsigned long gen, all_gen; /* generations when the call started */
+	int running;
+	void **followers;
+	size_t nf, capf;
+	int has_answer;
+	struct node_share_answer answer;
+	long long at_ms;
+};
+
+static struct {
+	pthread_mutex_t mu;
+	struct node_share_entry *buckets[NODE_SHARE_BUCKETS];
+	unsigned long gens[NODE_SHARE_SLOTS], all_gen;
+	size_t count;
+	long reuse_ms;
+	int live;
+	unsigned long coalesced, reused;
+} share = { .mu = PTHREAD_MUTEX_INITIALIZER };
+
+void node_share_answer_free(struct node_share_answer *a)
+{
+	proxy_result_free(&a->res);
+}
+
+int node_share_copy(struct node_share_answer *dst, const struct node_share_answer *src)
+{
+	dst->rc = src->rc;
+	memcpy(dst->err, src->err, sizeof(dst->err));
+	dst->res.status = src->res.status;
+	memcpy(dst->res.content_type, src->res.content_type, sizeof(dst->res.content_type));
+	buf_reset(&dst->res.body);
+	if (src->res.body.len && buf_append(&dst->res.body, src->res.body.data, src->res.body.len) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static void node_share_entry_free(struct node_share_entry *e)
+{
+	free(e->key);
+	free(e->followers);
+	node_share_answer_free(&e->answer);
+	free(e);
+}
+
+void node_share_setup(long reuse_ms)
+{
+	pthread_mutex_lock(&share.mu);
+	share.reuse_ms = reuse_ms;
+	pthread_mutex_unlock(&share.mu);
+}
+
+void node_share_teardown(void)
+{
+	struct node_share_entry *e;
+	size_t i;
+
+	pthread_mutex_lock(&share.mu);
+	for (i = 0; i < NODE_SHARE_BUCKETS; i++) {
+		while ((e = share.buckets[i])) {
+			share.buckets[i] = e->next;
+			node_share_entry_free(e);
+		}
+	}
+	share.count = 0;
+	pthread_mutex_unlock(&share.mu);
+}
+
+static unsigned node_share_slot(const char *scope)
+{
+	return buf_hash(BUF_HASH_SEED, scope) % NODE_SHARE_SLOTS;
+}
+
+/* A stored answer still good to hand out (mutex held). */
+static int node_share_fresh(const struct node_share_entry *e, long long now)
+{
+	return e->has_answer && share.live && share.reuse_ms > 0 &&
+	       now - e->at_ms < share.reuse_ms && e->gen == share.gens[e->slot] &&
+	       e->all_gen == share.all_gen;
+}
+
+/* Finds key in its bucket, dropping the bucket's idle entries whose answers went stale
+ * (mutex held); *pb is the bucket's head. */
+static struct node_share_entry *node_share_find(const char *key, long long now,
+						struct node_share_entry ***pb)
+{
+	struct node_share_entry **pp, *e, *found = NULL;
+
+	*pb = &share.buckets[buf_hash(BUF_HASH_SEED, key) % NODE_SHARE_BUCKETS];
+	for (pp = *pb; (e = *pp);) {
+		if (!e->running && !node_share_fresh(e, now)) {
+			*pp = e->next;
+			node_share_entry_free(e);
+			share.count--;
+			continue;
+		}
+		if (strcmp(e->key, key) == 0)
+			found = e;
+		pp = &e->next;
+	}
+	return found;
+}
+
+enum node_share_role node_share_begin(const char *key, const char *scope, void *token,
+				      struct node_share_answer *hit)
+{
+	long long now = clock_mono_ms();
+	struct node_share_entry **bucket, *e;
+	enum node_share_role role = NODE_SHARE_NONE;
+
+	pthread_mutex_lock(&share.mu);
+	e = node_share_find(key, now, &bucket);
+	if (e && e->running) {
+		if (e->nf == e->capf) {
+			size_t cap = e->capf ? e->capf * 2 : 8;
+			void **f = realloc(e->followers, cap * sizeof(*f));
+			if (!f)
+				goto out;
+			e->followers = f;
+			e->capf = cap;
+		}
+		e->followers[e->nf++] = token;
+		share.coalesced++;
+		role = NODE_SHARE_FOLLOW;
+		goto out;
+	}
+	if (e) { /* fresh: node_share_find dropped it otherwise */
+		if (node_share_copy(hit, &e->answer) == 0) {
+			share.reused++;
+			role = NODE_SHARE_HIT;
+		}
+		goto out;
+	}
+	if (share.count >= NODE_SHARE_MAX)
+		goto out;
+	e = calloc(1, sizeof(*e));
+	if (!e || !(e->key = strdup(key))) {
+		free(e);
+		goto out;
+	}
+	proxy_result_init(&e->answer.res);
+	e->slot = node_share_slot(scope ? scope : "");
+	e->gen = share.gens[e->slot];
+	e->all_gen = share.all_gen;
+	e->running = 1;
+	e->next = *bucket;
+	*bucket = e;
+	share.count++;
+	role = NODE_SHARE_LEAD;
+out:
+	pthread_mutex_unlock(&share.mu);
+	return role;
+}
+
+int node_share_lookup(const char *key, struct node_share_answer *hit)
+{
+	struct node_share_entry **bucket, *e;
+	int found = 0;
+
+	pthread_mutex_lock(&share.mu);
+	if (share.reuse_ms > 0 && share.live) {
+		e = node_share_find(key, clock_mono_ms(), &bucket);
+		if (e && !e->running && node_share_copy(hit, &e->answer) == 0) {
+			share.reused++;
+			found = 1;
+		}
+	}
+	pthread_mutex_unlock(&share.mu);
+	return found;
+}
+
+void **node_share_done(const char *key, const struct node_share_answer *a, size_t *n)
+{
+	struct node_share_entry **pp, *e;
+	void **followers = NULL;
+
+	*n = 0;
+	pthread_mutex_lock(&share.mu);
+	pp = &share.buckets[buf_hash(BUF_HASH_SEED, key) % NODE_SHARE_BUCKETS];
+	for (; (e = *pp); pp = &e->next)
+		if (e->running && strcmp(e->key, key) == 0)
+			break;
+	if (!e)
+		goto out;
+	followers = e->followers;
+	*n = e->nf;
+	e->followers = NULL;
+	e->nf = e->capf = 0;
+	e->running = 0;
+	/* only a node's answer is reused, never a timeout; and not when the meeting changed
+	 * while the call ran (the answer may predate the change) */
+	if (a->rc == 0 && a->res.status == 200 && share.reuse_ms > 0 &&
+	    e->gen == share.gens[e->slot] && e->all_gen == share.all_gen &&
+	    node_share_copy(&e->answer, a) == 0) {
+		e->has_answer = 1;
+		e->at_ms = clock_mono_ms();
+	} else {
+		*pp = e->next;
+		node_share_entry_free(e);
+		share.count--;
+	}
+out:
+	pthread_mutex_unlock(&share.mu);
+	return followers;
+}
+
+void node_share_invalidate(const char *scope)
+{
+	pthread_mutex_lock(&share.mu);
+	if (scope)
+		share.gens[node_share_slot(scope)]++;
+	else
+		share.all_gen++;
+	pthread_mutex_unlock(&share.mu);
+}
+
+void node_share_set_live(int live)
+{
+	pthread_mutex_lock(&share.mu);
+	share.live = live;
+	share.all_gen++; /* whatever happened while nobody listened is unknown */
+	pthread_mutex_unlock(&share.mu);
+}
+
+void node_share_counters(unsigned long *coalesced, unsigned long *reused)
+{
+	pthread_mutex_lock(&share.mu);
+	*coalesced = share.coalesced;
+	*reused = share.reused;
+	pthread_mutex_unlock(&share.mu);
+}

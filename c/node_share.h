@@ -1,0 +1,55 @@
+/* node_share.h: one node call for many identical requests. Frontends poll getMeetingInfo
+ * and isMeetingRunning all day, often hundreds for one meeting: calls marked as shared (the
+ * same signed URL means the same question) wait for the one already running (single flight)
+ * and reuse a fresh answer for B3SCALE_INFO_CACHE_MS. Any change to the meeting (end,
+ * re-create, an agent's event, on any instance through LISTEN/NOTIFY) drops its answers.
+ * The table is guarded by one mutex; node_loop.c drives it from its thread, and HTTP workers
+ * read fresh answers without parking. */
+#ifndef B3S_NODE_SHARE_H
+#define B3S_NODE_SHARE_H
+
+#include <stddef.h>
+
+#include "proxy.h"
+
+/* A stored outcome: the node's answer (rc 0, res) or why there was none (rc < 0, err). */
+struct node_share_answer {
+	int rc;
+	struct proxy_result res;
+	char err[256];
+};
+
+enum node_share_role {
+	NODE_SHARE_LEAD,   /* nobody asks this yet: run the call, then node_share_done */
+	NODE_SHARE_FOLLOW, /* the same call is running: the caller's token waits for it */
+	NODE_SHARE_HIT,    /* a fresh answer was copied into *hit */
+	NODE_SHARE_NONE,   /* the table is full: run the call unshared */
+};
+
+/* reuse_ms 0: single flight only, no reuse. */
+void node_share_setup(long reuse_ms);
+void node_share_teardown(void);
+
+/* The role of a call for key (its signed URL) about scope (the backend meeting ID). FOLLOW
+ * keeps token until node_share_done hands it back. */
+enum node_share_role node_share_begin(const char *key, const char *scope, void *token,
+				      struct node_share_answer *hit);
+/* A fresh answer for key copied into *hit (1), or 0: the workers' look before parking. */
+int node_share_lookup(const char *key, struct node_share_answer *hit);
+/* The leader of key finished: keeps a successful answer for reuse (unless its meeting
+ * changed meanwhile) and returns the followers' tokens (malloc'ed, caller frees), *n of them. */
+void **node_share_done(const char *key, const struct node_share_answer *a, size_t *n);
+
+/* A change to one meeting (its backend meeting ID), or to anything (NULL). */
+void node_share_invalidate(const char *scope);
+/* Reuse holds only while changes can be heard (the LISTEN connection is up). */
+void node_share_set_live(int live);
+
+/* Copies an answer (0, or -ENOMEM). */
+int node_share_copy(struct node_share_answer *dst, const struct node_share_answer *src);
+void node_share_answer_free(struct node_share_answer *a);
+
+/* Calls answered without asking the node: by waiting for one in flight, or from the window. */
+void node_share_counters(unsigned long *coalesced, unsigned long *reused);
+
+#endif
