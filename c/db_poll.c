@@ -136,12 +136,13 @@ static int db_poll_flag(struct xml_node *a, const char *name)
 	return t && strcmp(t, "true") == 0;
 }
 
-/* Attendees keyed by position: a snapshot's user ids are external ones, which an agent's
- * events (internal ids) never match, and the next snapshot replaces them all anyway. */
+/* Attendees keyed by BBB's user ID (the internal w_... one an agent's events carry, so a
+ * later leave finds its user), by position when a node leaves it out. */
 static void db_poll_attendees(struct buf *j, struct xml_node *meeting)
 {
 	struct xml_node *list = meeting ? xml_dom_child(meeting, "attendees") : NULL, *a;
-	const char *role;
+	const char *role, *uid;
+	char pos[24];
 	int i = 0;
 
 	buf_puts(j, "{");
@@ -149,7 +150,12 @@ static void db_poll_attendees(struct buf *j, struct xml_node *meeting)
 		if (strcmp(a->name, "attendee") != 0)
 			continue;
 		role = xml_dom_child_text(a, "role");
-		buf_printf(j, "%s\"s%d\":{\"role\":", i ? "," : "", i);
+		uid = xml_dom_child_text(a, "userID");
+		snprintf(pos, sizeof(pos), "s%d", i);
+		if (i)
+			buf_puts(j, ",");
+		buf_json_str(j, uid && *uid ? uid : pos);
+		buf_puts(j, ":{\"role\":");
 		buf_json_str(j, role ? role : "");
 		buf_printf(j, ",\"voice\":%s,\"listen\":%s,\"video\":%d}",
 			   db_poll_flag(a, "hasJoinedVoice") ? "true" : "false",
@@ -182,19 +188,31 @@ static int db_poll_json(struct buf *j, const struct db_poll_meeting *m, size_t n
 }
 
 int db_poll_meetings(struct db *db, const char *backend_id, const struct db_poll_meeting *m,
-		     size_t n, long long since_epoch_ms, char *err, size_t errlen)
+		     size_t n, long long since_epoch_ms, long agent_max_age_ms, char *err,
+		     size_t errlen)
 {
+	/* The live view takes the snapshot row by row, and only where it is newer news: a row an
+	 * agent's event changed after the snapshot was taken stays. A poll ($4 > 0) leaves the
+	 * view alone altogether while the node's agent beats (it is the authority then). */
 	static const char *update_sql =
-		"WITH u AS (SELECT * FROM jsonb_to_recordset($2::jsonb) AS u(id text, internal_id text,"
-		"  name text, running boolean, is_breakout boolean, attendees jsonb)),"
+		"WITH live AS (SELECT $4::double precision > 0 AND coalesce(agent_heartbeat >"
+		"  now() - make_interval(secs => $4::double precision / 1000), false) AS agent"
+		"  FROM backends WHERE id = $1::uuid),"
+		" u AS (SELECT * FROM jsonb_to_recordset($2::jsonb) AS u(id text, internal_id text,"
+		"  name text, running boolean, is_breakout boolean, attendees jsonb)"
+		"  WHERE NOT coalesce((SELECT agent FROM live), true)),"
 		" gone AS (DELETE FROM node_meetings nm WHERE nm.backend_id = $1::uuid"
+		"  AND NOT coalesce((SELECT agent FROM live), true)"
+		"  AND nm.updated_at < to_timestamp($3::double precision / 1000)"
 		"  AND NOT EXISTS (SELECT 1 FROM u WHERE u.internal_id = nm.internal_id)),"
-		" ins AS (INSERT INTO node_meetings (backend_id, internal_id, meeting_id, name, running,"
-		"  is_breakout, attendees) SELECT DISTINCT ON (u.internal_id) $1::uuid, u.internal_id,"
-		"  u.id, u.name, u.running, u.is_breakout, u.attendees FROM u"
+		" ins AS (INSERT INTO node_meetings AS nm (backend_id, internal_id, meeting_id, name,"
+		"  running, is_breakout, attendees, updated_at) SELECT DISTINCT ON (u.internal_id)"
+		"  $1::uuid, u.internal_id, u.id, u.name, u.running, u.is_breakout, u.attendees,"
+		"  to_timestamp($3::double precision / 1000) FROM u"
 		"  ON CONFLICT (backend_id, internal_id) DO UPDATE SET meeting_id = EXCLUDED.meeting_id,"
 		"  name = EXCLUDED.name, running = EXCLUDED.running, is_breakout = EXCLUDED.is_breakout,"
-		"  attendees = EXCLUDED.attendees, updated_at = now())"
+		"  attendees = EXCLUDED.attendees, updated_at = EXCLUDED.updated_at"
+		"  WHERE nm.updated_at < EXCLUDED.updated_at)"
 		" SELECT 1";
 	static const char *refresh_sql = "SELECT b3s_refresh_node($1::uuid)";
 	/* a meeting under a frontend's namespace with no row is adopted, so its frontend can
@@ -212,14 +230,17 @@ int db_poll_meetings(struct db *db, const char *backend_id, const struct db_poll
 		"  AND length(nm.meeting_id) > length(f.key) + 1"
 		" ON CONFLICT DO NOTHING RETURNING meeting_id";
 	/* a row the node no longer has is gone, but only if the node had confirmed it before
-	 * this poll began: a create in flight must never lose its row */
+	 * this poll began (a create in flight must never lose its row) and the live view does
+	 * not have it either (an agent saw it after the snapshot) */
 	static const char *delete_sql =
 		"DELETE FROM meetings m WHERE m.backend_id = $1::uuid AND m.confirmed_at IS NOT NULL"
 		" AND m.confirmed_at < to_timestamp($3::double precision / 1000)"
 		" AND NOT EXISTS (SELECT 1 FROM jsonb_to_recordset($2::jsonb) AS u(id text)"
-		"  WHERE u.id = m.backend_meeting_id)";
-	char since[32];
-	const char *vals[3] = { backend_id, NULL, since };
+		"  WHERE u.id = m.backend_meeting_id)"
+		" AND NOT EXISTS (SELECT 1 FROM node_meetings nm WHERE nm.backend_id = $1::uuid"
+		"  AND nm.meeting_id = m.backend_meeting_id)";
+	char since[32], max_age[24];
+	const char *vals[4] = { backend_id, NULL, since, max_age };
 	struct buf j;
 	PGresult *r;
 	int rc;
@@ -231,7 +252,8 @@ int db_poll_meetings(struct db *db, const char *backend_id, const struct db_poll
 	}
 	vals[1] = buf_str(&j);
 	snprintf(since, sizeof(since), "%lld", since_epoch_ms);
-	r = db_exec_sql(db, update_sql, 2, vals, err, errlen);
+	snprintf(max_age, sizeof(max_age), "%ld", agent_max_age_ms);
+	r = db_exec_sql(db, update_sql, 4, vals, err, errlen);
 	if (!r || PQresultStatus(r) != PGRES_TUPLES_OK) {
 		rc = db_poll_fail(r, db, err, errlen);
 		goto out;

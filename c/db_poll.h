@@ -37,11 +37,15 @@ int db_poll_release(struct db *db, const char *owner, char *err, size_t errlen);
 int db_poll_record(struct db *db, const char *backend_id, const struct db_poll_result *res,
 		   int fail_after, int ok_after, char *node_state, size_t nslen, char *err,
 		   size_t errlen);
-/* Replaces what the node runs (node_meetings) with this snapshot and refreshes the backend's
- * counters and meeting rows from it; then removes confirmed rows of this backend the node no
- * longer has (confirmed before since_epoch_ms, so a create in flight is never lost). */
+/* Takes this snapshot (taken at since_epoch_ms) into what the node runs (node_meetings),
+ * except rows that changed after it; with agent_max_age_ms > 0 (a poll) nothing at all while
+ * the node's agent beat within that time (its reports are the live view then). Refreshes
+ * the backend's counters and meeting rows from the live view, then removes confirmed rows of
+ * this backend that neither the snapshot nor the live view has (confirmed before
+ * since_epoch_ms, so a create in flight is never lost). */
 int db_poll_meetings(struct db *db, const char *backend_id, const struct db_poll_meeting *m,
-		     size_t n, long long since_epoch_ms, char *err, size_t errlen);
+		     size_t n, long long since_epoch_ms, long agent_max_age_ms, char *err,
+		     size_t errlen);
 /* IDs the node reported whose row places the meeting on another backend (the meeting was
  * moved while this node was unreachable). Caller frees each string and the array. */
 int db_poll_strays(struct db *db, const char *backend_id, const struct db_poll_meeting *m,

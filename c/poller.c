@@ -147,7 +147,7 @@ static void poller_end_strays(struct worker *w, const struct lb_backend *b, stru
 
 /* Records one poll outcome; on success also reconciles the meetings and ends strays. */
 static int poller_record(struct worker *w, const struct lb_backend *b, struct poller_node *pn,
-			 long long since, char *err, size_t errlen)
+			 long long since, int from_agent, char *err, size_t errlen)
 {
 	char state[32];
 
@@ -164,7 +164,8 @@ static int poller_record(struct worker *w, const struct lb_backend *b, struct po
 			  b->host, pn->res.ok, pn->res.latency_ms, pn->res.meetings);
 	if (!pn->res.ok)
 		return 0;
-	if (db_poll_meetings(&w->db, b->id, pn->meetings, pn->n, since, err, errlen) < 0)
+	if (db_poll_meetings(&w->db, b->id, pn->meetings, pn->n, since,
+			     from_agent ? 0 : w->cfg->agent_max_age_ms, err, errlen) < 0)
 		return -EIO;
 	poller_end_strays(w, b, pn);
 	return 0;
@@ -186,7 +187,7 @@ int poller_apply(struct worker *w, const struct lb_backend *b, struct xml_node *
 	}
 	if (poller_read(doc, &pn) < 0)
 		return -ENOMEM;
-	ret = poller_record(w, b, &pn, taken_at_ms, err, errlen);
+	ret = poller_record(w, b, &pn, taken_at_ms, 1, err, errlen);
 	free(pn.meetings);
 	return ret;
 }
@@ -213,7 +214,7 @@ static void poller_poll_done(struct worker *w, struct lb_backend *b, struct node
 		snprintf(pn.res.error, sizeof(pn.res.error), "out of memory");
 	}
 	/* the snapshot is as old as the moment the node was asked */
-	if (poller_record(w, b, &pn, clock_wall_ms() - pn.res.latency_ms, err, sizeof(err)) < 0)
+	if (poller_record(w, b, &pn, clock_wall_ms() - pn.res.latency_ms, 0, err, sizeof(err)) < 0)
 		log_warn("poller", "event=db_error backend=%s error=\"%s\"", b->host, err);
 	free(pn.meetings);
 	xml_dom_free(doc);

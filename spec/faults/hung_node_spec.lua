@@ -54,11 +54,12 @@ local function setup_cluster(name, env)
   end)
 end
 
--- The same, then the second node hangs under `call` for its meeting at 10 requests/s.
-local function setup_hung(name, env, call, settle_s)
+-- The same, then the second node hangs under `call` for its meeting at 10 requests/s
+-- (`extra`: more parameters of the call).
+local function setup_hung(name, env, call, settle_s, extra)
   local sims, d, on = setup_cluster(name, env)
   h.sim_req(sims[2], "POST", "/sim/mode?fail=hang")
-  local bg = load(api_url(d, call, "meetingID=" .. on[sims[2].name]), 10, 6)
+  local bg = load(api_url(d, call, "meetingID=" .. on[sims[2].name] .. (extra or "")), 10, 6)
   h.sleep(settle_s) -- calls to the hung node pile up
   return sims, d, on, bg
 end
@@ -114,9 +115,11 @@ describe("a node's bulkhead", function()
   local sims, d, on, bg
 
   setup(function()
+    -- a call each request makes anew: identical isMeetingRunning calls would share one
+    -- (shared_calls_spec) and never fill the bulkhead
     sims, d, on, bg = setup_hung("bulkhead", { B3SCALE_BACKEND_TIMEOUT_MS = "5000",
       B3SCALE_NODE_BREAKER_FAILURES = "1000", B3SCALE_NODE_MAX_INFLIGHT = "3" },
-      "isMeetingRunning", 1)
+      "sendChatMessage", 1, "&message=hello")
   end)
 
   teardown(function() teardown_cluster(sims, d, bg) end)
