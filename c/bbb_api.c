@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "bbb_checksum.h"
+#include "bbb_list.h"
 #include "bbb_meetings.h"
 #include "bbb_reply.h"
 #include "bbb_xml.h"
@@ -79,7 +80,7 @@ static void bbb_api_dispatch(struct bbb_ctx *c)
 		{ "end", bbb_meetings_forward },
 		{ "isMeetingRunning", bbb_meetings_forward },
 		{ "getMeetingInfo", bbb_meetings_forward },
-		{ "getMeetings", bbb_meetings_list },
+		{ "getMeetings", bbb_list_meetings },
 		{ "insertDocument", bbb_meetings_forward },
 		{ "sendChatMessage", bbb_meetings_forward },
 	};

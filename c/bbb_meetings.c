@@ -138,9 +138,6 @@ static int bbb_meetings_present_join(struct bbb_ctx *c, const char *mid,
 	return 0;
 }
 
-/* the answers of one getMeetings fan-out together (each is capped at 32 MiB) */
-#define BBB_MEETINGS_FANOUT_MAX ((size_t)64 << 20)
-
 static void bbb_meetings_sched_answer(struct bbb_ctx *c);
 
 /* Drives the scheduler: a create to send parks the request, the end runs c->placed. */
@@ -482,92 +479,4 @@ void bbb_meetings_forward(struct bbb_ctx *c)
 	/* what frontends poll all day: one node call answers them all (B3SCALE_INFO_CACHE_MS) */
 	if (strcmp(c->call, "getMeetingInfo") == 0 || strcmp(c->call, "isMeetingRunning") == 0)
 		bbb_task_share(c, c->m.backend_meeting_id);
-}
-
-/* Moves this frontend's <meeting> elements of one node's getMeetings into list. */
-static void bbb_meetings_collect(struct bbb_ctx *c, struct xml_node *doc, struct xml_node *list)
-{
-	struct xml_node *meetings = xml_dom_child(doc, "meetings"), *m, *next;
-	const char *id;
-
-	for (m = meetings ? meetings->first : NULL; m; m = next) {
-		next = m->next;
-		id = xml_dom_child_text(m, "meetingID");
-		if (strcmp(m->name, "meeting") != 0 || !id || !bbb_ids_decode(id, c->fe->key))
-			continue;
-		xml_dom_unlink(m);
-		bbb_ids_rewrite(m, c->fe->key);
-		xml_dom_append(list, m);
-	}
-}
-
-/* Every node that holds one of the frontend's meetings has answered (or failed). */
-static void bbb_meetings_listed(struct bbb_ctx *c)
-{
-	struct xml_node *doc, list;
-	const struct xml_node *m;
-	char err[512];
-	size_t i, total = 0;
-
-	memset(&list, 0, sizeof(list));
-	for (i = 0; i < c->ndone; i++) {
-		/* each answer is bounded, and so is their sum: a few broken nodes cannot make one
-		 * getMeetings hold gigabytes */
-		total += bbb_task_answer_size(c, i);
-		if (total > BBB_MEETINGS_FANOUT_MAX) {
-			log_warn("bbb", "event=fanout_too_large call=getMeetings backend=%s bytes=%zu",
-				 c->done[i].b->host, total);
-			continue;
-		}
-		if (bbb_task_answer(c, i, &doc, err, sizeof(err)) < 0) {
-			log_warn("bbb", "event=backend_failed call=getMeetings backend=%s error=\"%s\"",
-				 c->done[i].b->host, err);
-			continue;
-		}
-		bbb_meetings_collect(c, doc, &list);
-		xml_dom_free(doc);
-	}
-	buf_reset(&c->a->body);
-	buf_puts(&c->a->body, "<response><returncode>SUCCESS</returncode>");
-	if (!list.first) {
-		buf_puts(&c->a->body, "<meetings/><messageKey>noMeetings</messageKey>"
-				      "<message>no meetings were found on this server</message>");
-	} else {
-		buf_puts(&c->a->body, "<meetings>");
-		for (m = list.first; m; m = m->next)
-			xml_dom_write(&c->a->body, m);
-		buf_puts(&c->a->body, "</meetings>");
-	}
-	buf_puts(&c->a->body, "</response>");
-	c->a->status = 200;
-	c->a->content_type = "text/xml";
-	c->outcome = "SUCCESS";
-	while (list.first) {
-		struct xml_node *x = list.first;
-		xml_dom_unlink(x);
-		xml_dom_free(x);
-	}
-}
-
-void bbb_meetings_list(struct bbb_ctx *c)
-{
-	char err[512];
-	size_t i;
-
-	if (db_backends_of_frontend(&c->w->db, c->fe->id, &c->bl, err, sizeof(err)) < 0) {
-		log_error("bbb", "event=db_error call=getMeetings error=\"%s\"", err);
-		bbb_reply_error(c, "internalError", "The service is temporarily unavailable.");
-		return;
-	}
-	/* unreachable nodes are left out up front; the others are asked all at once on the
-	 * node loop, so one slow node costs its own timeout rather than adding to everybody's */
-	for (i = 0; i < c->bl.n; i++) {
-		if (!lb_backend_reachable(&c->bl.v[i]))
-			continue;
-		if (bbb_task_call(c, &c->bl.v[i], "getMeetings", "GET", "", NULL, 0, NULL,
-				  bbb_meetings_listed) < 0)
-			log_error("bbb", "event=oom call=getMeetings backend=%s", c->bl.v[i].host);
-	}
-	if (!c->npend)
-		bbb_meetings_listed(c);
 }

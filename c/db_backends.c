@@ -1,4 +1,4 @@
-/* db_backends.c: backend snapshots for placement and fan-out calls. */
+/* db_backends.c: backend snapshots for placement. */
 #include "db_backends.h"
 
 #include <errno.h>
@@ -20,13 +20,6 @@ static const struct db_stmt db_backends_eligible_stmt = {
 	" AND (b.agent_ref IS NULL OR b.agent_heartbeat >"
 	"  now() - make_interval(secs => $1::double precision / 1000))"
 	" ORDER BY b.created_at, b.id",
-	1
-};
-
-static const struct db_stmt db_backends_of_frontend_stmt = {
-	DB_BACKENDS_OF_FRONTEND, "backends_of_frontend",
-	"SELECT DISTINCT b.id::text, b.host, b.secret, b.admin_state, b.node_state"
-	" FROM meetings m JOIN backends b ON b.id = m.backend_id WHERE m.frontend_id = $1",
 	1
 };
 
@@ -87,26 +80,6 @@ int db_backends_eligible(struct db *db, long agent_max_age_ms, struct lb_backend
 	if (!r)
 		return -EIO;
 	rc = db_backends_list(r, out, 1);
-	PQclear(r);
-	if (rc < 0)
-		lb_backend_list_clear(out);
-	return rc;
-}
-
-int db_backends_of_frontend(struct db *db, const char *frontend_id, struct lb_backend_list *out,
-			    char *err, size_t errlen)
-{
-	const char *vals[1] = { frontend_id };
-	PGresult *r;
-	int rc;
-
-	out->v = NULL;
-	out->n = 0;
-	r = db_exec(db, &db_backends_of_frontend_stmt, vals, NULL, NULL, PGRES_TUPLES_OK, err,
-		    errlen);
-	if (!r)
-		return -EIO;
-	rc = db_backends_list(r, out, 0);
 	PQclear(r);
 	if (rc < 0)
 		lb_backend_list_clear(out);

@@ -14,9 +14,6 @@
  * when the node has an agent), in a stable order. */
 int db_backends_eligible(struct db *db, long agent_max_age_ms, struct lb_backend_list *out,
 			 char *err, size_t errlen);
-/* Backends holding at least one meeting of this frontend. */
-int db_backends_of_frontend(struct db *db, const char *frontend_id, struct lb_backend_list *out,
-			    char *err, size_t errlen);
 /* One backend by id (id, host, secret and states); -ENOENT when there is none. */
 int db_backends_find(struct db *db, const char *id, struct lb_backend *b, char *err,
 		     size_t errlen);

@@ -55,14 +55,20 @@ static const struct db_stmt db_meetings_confirm_stmt = {
 	/* a repeated create of a running meeting keeps the parameters the meeting has: BBB
 	 * ignored the new ones (duplicateWarning), and a failover must re-create the meeting
 	 * it really was */
-	"UPDATE meetings SET internal_id = $3, create_time = $4::bigint, attendee_pw = $5,"
+	"WITH c AS (UPDATE meetings SET internal_id = $3, create_time = $4::bigint, attendee_pw = $5,"
 	" moderator_pw = $6,"
 	" create_query = CASE WHEN confirmed_at IS NULL THEN $7 ELSE create_query END,"
 	" create_body = CASE WHEN confirmed_at IS NULL THEN $8 ELSE create_body END,"
 	" create_content_type = CASE WHEN confirmed_at IS NULL THEN $9 ELSE create_content_type END,"
 	" confirmed_at = coalesce(confirmed_at, now()), updated_at = now()"
-	" WHERE id = $1 AND backend_id = $2",
-	9
+	" WHERE id = $1 AND backend_id = $2::uuid RETURNING backend_meeting_id),"
+	/* the live view has it at once (getMeetings lists it), as the node does; the node's next
+	 * snapshot or its agent fill in the rest */
+	" nm AS (INSERT INTO node_meetings (backend_id, internal_id, meeting_id, name)"
+	"  SELECT $2::uuid, $3, c.backend_meeting_id, coalesce($10, '') FROM c WHERE $3 IS NOT NULL"
+	"  ON CONFLICT DO NOTHING)"
+	" SELECT count(*) FROM c",
+	10
 };
 
 static const struct db_stmt db_meetings_drop_stmt = {
@@ -137,20 +143,20 @@ int db_meetings_confirm(struct db *db, long long id, const char *backend_id,
 			char *err, size_t errlen)
 {
 	char ids[24];
-	const char *vals[9] = { ids, backend_id, ans->internal_id, ans->create_time,
-				ans->attendee_pw, ans->moderator_pw, call->query, call->body,
-				call->content_type };
-	int lens[9] = { 0, 0, 0, 0, 0, 0, 0, (int)call->body_len, 0 };
-	int bin[9] = { 0, 0, 0, 0, 0, 0, 0, 1, 0 };
+	const char *vals[10] = { ids, backend_id, ans->internal_id, ans->create_time,
+				 ans->attendee_pw, ans->moderator_pw, call->query, call->body,
+				 call->content_type, ans->name };
+	int lens[10] = { 0, 0, 0, 0, 0, 0, 0, (int)call->body_len, 0, 0 };
+	int bin[10] = { 0, 0, 0, 0, 0, 0, 0, 1, 0, 0 };
 	PGresult *r;
 	int rc;
 
 	snprintf(ids, sizeof(ids), "%lld", id);
-	r = db_exec(db, &db_meetings_confirm_stmt, vals, lens, bin, PGRES_COMMAND_OK, err, errlen);
+	r = db_exec(db, &db_meetings_confirm_stmt, vals, lens, bin, PGRES_TUPLES_OK, err, errlen);
 	if (!r)
 		return -EIO;
 	/* 0 rows: the row is gone or points elsewhere; the caller must not assume it holds */
-	rc = strtol(PQcmdTuples(r), NULL, 10) == 1 ? 0 : -ENOENT;
+	rc = strtol(PQgetvalue(r, 0, 0), NULL, 10) == 1 ? 0 : -ENOENT;
 	if (rc < 0)
 		snprintf(err, errlen, "the meeting's row is gone or moved");
 	PQclear(r);

@@ -19,6 +19,7 @@ struct db_create_answer {
 	const char *create_time;
 	const char *attendee_pw;
 	const char *moderator_pw;
+	const char *name;         /* the call's name parameter, for the live view */
 };
 
 /* The columns db_meetings_row reads (tables aliased m and b). */

@@ -157,19 +157,24 @@ static void db_poll_attendees(struct buf *j, struct xml_node *meeting)
 		buf_json_str(j, uid && *uid ? uid : pos);
 		buf_puts(j, ":{\"role\":");
 		buf_json_str(j, role ? role : "");
-		buf_printf(j, ",\"voice\":%s,\"listen\":%s,\"video\":%d}",
+		buf_puts(j, ",\"name\":");
+		buf_json_str(j, xml_dom_child_text(a, "fullName") ? xml_dom_child_text(a, "fullName") : "");
+		buf_printf(j, ",\"voice\":%s,\"listen\":%s,\"video\":%d,\"presenter\":%s}",
 			   db_poll_flag(a, "hasJoinedVoice") ? "true" : "false",
 			   db_poll_flag(a, "isListeningOnly") ? "true" : "false",
-			   db_poll_flag(a, "hasVideo"));
+			   db_poll_flag(a, "hasVideo"),
+			   db_poll_flag(a, "isPresenter") ? "true" : "false");
 		i++;
 	}
 	buf_puts(j, "}");
 }
 
-static int db_poll_json(struct buf *j, const struct db_poll_meeting *m, size_t n)
+static int db_poll_json(struct buf *j, const struct db_poll_meeting *m, size_t n, int with_xml)
 {
+	struct buf x;
 	size_t i;
 
+	buf_init(&x);
 	buf_puts(j, "[");
 	for (i = 0; i < n; i++) {
 		buf_puts(j, i ? ",{\"id\":" : "{\"id\":");
@@ -181,10 +186,17 @@ static int db_poll_json(struct buf *j, const struct db_poll_meeting *m, size_t n
 		buf_printf(j, ",\"running\":%s,\"is_breakout\":%s,\"attendees\":",
 			   m[i].running ? "true" : "false", m[i].is_breakout ? "true" : "false");
 		db_poll_attendees(j, m[i].xml);
+		if (with_xml && m[i].xml) { /* kept for getMeetings (sql/0010) */
+			xml_dom_write(&x, m[i].xml);
+			buf_puts(j, ",\"xml\":");
+			buf_json_str(j, buf_str(&x));
+			buf_reset(&x);
+		}
 		buf_puts(j, "}");
 	}
 	buf_puts(j, "]");
-	return j->oom ? -ENOMEM : 0;
+	buf_free(&x);
+	return j->oom || x.oom ? -ENOMEM : 0;
 }
 
 int db_poll_meetings(struct db *db, const char *backend_id, const struct db_poll_meeting *m,
@@ -199,20 +211,25 @@ int db_poll_meetings(struct db *db, const char *backend_id, const struct db_poll
 		"  now() - make_interval(secs => $4::double precision / 1000), false) AS agent"
 		"  FROM backends WHERE id = $1::uuid),"
 		" u AS (SELECT * FROM jsonb_to_recordset($2::jsonb) AS u(id text, internal_id text,"
-		"  name text, running boolean, is_breakout boolean, attendees jsonb)"
+		"  name text, running boolean, is_breakout boolean, attendees jsonb, xml text)"
 		"  WHERE NOT coalesce((SELECT agent FROM live), true)),"
 		" gone AS (DELETE FROM node_meetings nm WHERE nm.backend_id = $1::uuid"
 		"  AND NOT coalesce((SELECT agent FROM live), true)"
 		"  AND nm.updated_at < to_timestamp($3::double precision / 1000)"
 		"  AND NOT EXISTS (SELECT 1 FROM u WHERE u.internal_id = nm.internal_id)),"
 		" ins AS (INSERT INTO node_meetings AS nm (backend_id, internal_id, meeting_id, name,"
-		"  running, is_breakout, attendees, updated_at) SELECT DISTINCT ON (u.internal_id)"
-		"  $1::uuid, u.internal_id, u.id, u.name, u.running, u.is_breakout, u.attendees,"
+		"  running, is_breakout, attendees, xml, updated_at) SELECT DISTINCT ON (u.internal_id)"
+		"  $1::uuid, u.internal_id, u.id, u.name, u.running, u.is_breakout, u.attendees, u.xml,"
 		"  to_timestamp($3::double precision / 1000) FROM u"
 		"  ON CONFLICT (backend_id, internal_id) DO UPDATE SET meeting_id = EXCLUDED.meeting_id,"
 		"  name = EXCLUDED.name, running = EXCLUDED.running, is_breakout = EXCLUDED.is_breakout,"
-		"  attendees = EXCLUDED.attendees, updated_at = EXCLUDED.updated_at"
-		"  WHERE nm.updated_at < EXCLUDED.updated_at)"
+		"  attendees = EXCLUDED.attendees, xml = EXCLUDED.xml, updated_at = EXCLUDED.updated_at"
+		"  WHERE nm.updated_at < EXCLUDED.updated_at),"
+		/* what only a node's answer tells (metadata, times) is taken from a poll even then */
+		" doc AS (UPDATE node_meetings nm SET xml = x.xml FROM jsonb_to_recordset($2::jsonb)"
+		"  AS x(internal_id text, xml text) WHERE coalesce((SELECT agent FROM live), false)"
+		"  AND nm.backend_id = $1::uuid AND nm.internal_id = x.internal_id"
+		"  AND nm.xml IS DISTINCT FROM x.xml)"
 		" SELECT 1";
 	static const char *refresh_sql = "SELECT b3s_refresh_node($1::uuid)";
 	/* a meeting under a frontend's namespace with no row is adopted, so its frontend can
@@ -246,7 +263,7 @@ int db_poll_meetings(struct db *db, const char *backend_id, const struct db_poll
 	int rc;
 
 	buf_init(&j);
-	if (db_poll_json(&j, m, n) < 0) {
+	if (db_poll_json(&j, m, n, 1) < 0) {
 		buf_free(&j);
 		return -ENOMEM;
 	}
@@ -316,7 +333,7 @@ int db_poll_strays(struct db *db, const char *backend_id, const struct db_poll_m
 	if (n == 0)
 		return 0;
 	buf_init(&j);
-	if (db_poll_json(&j, m, n) < 0) {
+	if (db_poll_json(&j, m, n, 0) < 0) {
 		buf_free(&j);
 		return -ENOMEM;
 	}

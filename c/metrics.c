@@ -253,8 +253,8 @@ static void metrics_nodes(struct buf *out)
 	node_share_counters(&coalesced, &reused);
 	buf_printf(out, "# HELP b3scale_node_calls_shared_total Calls to nodes answered with another call's answer: waited for one in flight, or reused within B3SCALE_INFO_CACHE_MS.\n"
 			"# TYPE b3scale_node_calls_shared_total counter\n"
-			"b3scale_node_calls_shared_total{how=\"coalesced\"} %lu\n"
-			"b3scale_node_calls_shared_total{how=\"reused\"} %lu\n",
+			"b3scale_node_calls_shared_total{kind=\"coalesced\"} %lu\n"
+			"b3scale_node_calls_shared_total{kind=\"reused\"} %lu\n",
 		   coalesced, reused);
 	buf_puts(out, "# HELP b3scale_backend_circuit_state This instance's circuit breaker for calls to a node.\n"
 		      "# TYPE b3scale_backend_circuit_state gauge\n");

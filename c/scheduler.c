@@ -197,6 +197,7 @@ static void scheduler_confirm(struct worker *w, const struct scheduler_create *s
 	ans.create_time = xml_dom_child_text(doc, "createTime");
 	ans.attendee_pw = xml_dom_child_text(doc, "attendeePW");
 	ans.moderator_pw = xml_dom_child_text(doc, "moderatorPW");
+	ans.name = query_get(sc->params, "name");
 	if (ans.create_time && strspn(ans.create_time, "0123456789") != strlen(ans.create_time))
 		ans.create_time = NULL;
 	if (ans.create_time && !*ans.create_time)

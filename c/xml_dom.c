@@ -223,6 +223,26 @@ int xml_dom_set_text(struct xml_node *n, const char *text)
 	return buf_puts(&n->text, text) < 0 ? -ENOMEM : 0;
 }
 
+int xml_dom_set_child_text(struct xml_node *n, const char *name, const char *text)
+{
+	struct xml_node *ch = xml_dom_child(n, name);
+
+	if (!ch) {
+		ch = calloc(1, sizeof(*ch));
+		if (!ch)
+			return -ENOMEM;
+		buf_init(&ch->text);
+		ch->name = strdup(name);
+		ch->attrs = calloc(1, sizeof(char *));
+		if (!ch->name || !ch->attrs) {
+			xml_dom_free(ch);
+			return -ENOMEM;
+		}
+		xml_dom_append(n, ch);
+	}
+	return xml_dom_set_text(ch, text);
+}
+
 void xml_dom_unlink(struct xml_node *child)
 {
 	struct xml_node *p = child->parent, *prev = NULL, *it;

@@ -26,6 +26,8 @@ const char *xml_dom_child_text(const struct xml_node *n, const char *name);
 const char *xml_dom_text(struct xml_node *n);
 /* Replaces the element's text. */
 int xml_dom_set_text(struct xml_node *n, const char *text);
+/* Replaces the text of n's child called name, appending that child when n has none. */
+int xml_dom_set_child_text(struct xml_node *n, const char *name, const char *text);
 /* Detaches child from its parent (the caller owns it afterwards). */
 void xml_dom_unlink(struct xml_node *child);
 void xml_dom_append(struct xml_node *parent, struct xml_node *child);

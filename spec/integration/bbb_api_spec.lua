@@ -435,39 +435,6 @@ describe("b3scaled start-up", function()
 end)
 
 
-describe("getMeetings over nodes that hang", function()
-  local db, d, sims
-
-  setup(function()
-    sims = { h.bbbsim({ name = "h1" }), h.bbbsim({ name = "h2" }), h.bbbsim({ name = "h3" }) }
-    db, d = cluster("hang", sims, { B3SCALE_BACKEND_TIMEOUT_MS = "1000", B3SCALE_POLL_WORKERS = "0" })
-    -- one meeting per node: least_load spreads three creates over three empty nodes
-    for i = 1, 3 do
-      local _, b = api(d, "fe1", FE_SECRET, "create", "name=Hang+" .. i .. "&meetingID=hang-" .. i)
-      assert.equal("SUCCESS", rc(b))
-    end
-  end)
-
-  teardown(function()
-    for _, s in ipairs(sims or {}) do h.sim_req(s, "POST", "/sim/mode?fail=none") end
-    stop(d)
-  end)
-
-  it("asks the nodes at once: two hanging nodes cost one timeout, and the others still answer", function()
-    h.sim_req(sims[1], "POST", "/sim/mode?fail=hang&delay_ms=3000")
-    h.sim_req(sims[2], "POST", "/sim/mode?fail=hang&delay_ms=3000")
-    local t0 = h.now()
-    local st, body = api(d, "fe1", FE_SECRET, "getMeetings", "")
-    local took = h.now() - t0
-    assert.equal(200, st)
-    assert.equal("SUCCESS", rc(body))
-    assert.is_true(took < 1.8, "took " .. took .. " s")
-    local n = select(2, body:gsub("<meeting>", ""))
-    assert.equal(1, n)
-  end)
-end)
-
-
 describe("failed browser joins", function()
   local db, d
 

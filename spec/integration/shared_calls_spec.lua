@@ -80,7 +80,7 @@ describe("shared node calls", function()
     local node = create("burst")
     h.sim_req(node, "POST", "/sim/mode?delay_ms=300")
     clear(sims)
-    local before = metric(d, 'b3scale_node_calls_shared_total{how="coalesced"}')
+    local before = metric(d, 'b3scale_node_calls_shared_total{kind="coalesced"}')
     local bodies = burst(h.api_url(api, "getMeetingInfo", "meetingID=burst", FE_SECRET), 200)
     h.sim_req(node, "POST", "/sim/mode?fail=none")
     for i, b in ipairs(bodies) do
@@ -90,8 +90,8 @@ describe("shared node calls", function()
     local calls = node_calls(node, "getMeetingInfo")
     print(string.format("# 200 concurrent getMeetingInfo: %d node call(s)", calls))
     assert.is_true(calls >= 1 and calls <= 2, calls .. " node calls")
-    local shared = metric(d, 'b3scale_node_calls_shared_total{how="coalesced"}') - before
-      + metric(d, 'b3scale_node_calls_shared_total{how="reused"}')
+    local shared = metric(d, 'b3scale_node_calls_shared_total{kind="coalesced"}') - before
+      + metric(d, 'b3scale_node_calls_shared_total{kind="reused"}')
     assert.is_true(shared >= 198, "shared answers: " .. shared)
   end)
 

@@ -128,8 +128,9 @@ local function statement(msg)
   local where = " WHERE backend_id = $1::uuid AND internal_id = $2"
   if name == "UserJoinedMeetingEvtMsg" then
     return upd .. "running = true, attendees = attendees || jsonb_build_object($3::text,"
-      .. " jsonb_build_object('role', $4::text, 'voice', false, 'listen', false, 'video', 0))"
-      .. where, { mid, user, type(body.role) == "string" and body.role or "VIEWER" }
+      .. " jsonb_build_object('role', $4::text, 'name', $5::text, 'voice', false, 'listen', false,"
+      .. " 'video', 0))" .. where, { mid, user, type(body.role) == "string" and body.role or "VIEWER",
+      type(body.name) == "string" and body.name or "" }
   elseif name == "UserLeftMeetingEvtMsg" then
     return upd .. "attendees = attendees - $3::text" .. where, { mid, user }
   elseif name == "UserJoinedVoiceConfToClientEvtMsg" or name == "UserLeftVoiceConfToClientEvtMsg" then

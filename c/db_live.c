@@ -1,0 +1,72 @@
+/* db_live.c: the live view, read for the BBB API. Postgres builds each meeting's attendees
+ * element (xmlelement escapes what users typed as their names) and counts, so the C side
+ * only patches them into the stored <meeting> element. */
+#include "db_live.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct db_stmt db_live_meetings_stmt = {
+	DB_LIVE_MEETINGS, "live_meetings",
+	"SELECT DISTINCT ON (nm.meeting_id) nm.meeting_id, nm.internal_id, nm.name, nm.xml,"
+	" a.xml::text, nm.running, nm.is_breakout, a.n, a.moderators, a.voice, a.listen, a.video"
+	" FROM node_meetings nm"
+	" JOIN backends b ON b.id = nm.backend_id AND b.node_state <> 'unavailable'"
+	" LEFT JOIN meetings m ON m.backend_meeting_id = nm.meeting_id"
+	" CROSS JOIN LATERAL (SELECT count(*) AS n,"
+	"  count(*) FILTER (WHERE v->>'role' = 'MODERATOR') AS moderators,"
+	"  count(*) FILTER (WHERE coalesce((v->>'voice')::boolean, false)) AS voice,"
+	"  count(*) FILTER (WHERE coalesce((v->>'listen')::boolean, false)) AS listen,"
+	"  coalesce(sum(coalesce((v->>'video')::int, 0)), 0) AS video,"
+	"  xmlelement(name attendees, xmlagg(xmlelement(name attendee,"
+	"   xmlelement(name \"userID\", k), xmlelement(name \"fullName\", coalesce(v->>'name', '')),"
+	"   xmlelement(name role, coalesce(v->>'role', 'VIEWER')),"
+	"   xmlelement(name \"isPresenter\", coalesce((v->>'presenter')::boolean, false)),"
+	"   xmlelement(name \"isListeningOnly\", coalesce((v->>'listen')::boolean, false)),"
+	"   xmlelement(name \"hasJoinedVoice\", coalesce((v->>'voice')::boolean, false)),"
+	"   xmlelement(name \"hasVideo\", coalesce((v->>'video')::int, 0) > 0),"
+	"   xmlelement(name \"clientType\", 'HTML5')) ORDER BY k)) AS xml"
+	"  FROM jsonb_each(nm.attendees) AS e(k, v)) a"
+	" WHERE nm.meeting_id COLLATE \"C\" >= $1 AND nm.meeting_id COLLATE \"C\" < $2"
+	" ORDER BY nm.meeting_id, (m.backend_id = nm.backend_id) DESC NULLS LAST,"
+	"  nm.updated_at DESC",
+	2
+};
+
+int db_live_meetings(struct db *db, const char *frontend_key,
+		     int (*fn)(const struct db_live_meeting *m, void *ud), void *ud, char *err,
+		     size_t errlen)
+{
+	char lo[80], hi[80];
+	const char *vals[2] = { lo, hi };
+	struct db_live_meeting m;
+	PGresult *r;
+	int i, n, rc = 0;
+
+	/* "<key>~" up to, not including, "<key>\x7f": '~' is 0x7e, so exactly the namespace */
+	snprintf(lo, sizeof(lo), "%s~", frontend_key);
+	snprintf(hi, sizeof(hi), "%s\x7f", frontend_key);
+	r = db_exec(db, &db_live_meetings_stmt, vals, NULL, NULL, PGRES_TUPLES_OK, err, errlen);
+	if (!r)
+		return -EIO;
+	n = PQntuples(r);
+	for (i = 0; i < n && rc >= 0; i++) {
+		m.meeting_id = PQgetvalue(r, i, 0);
+		m.internal_id = PQgetvalue(r, i, 1);
+		m.name = PQgetvalue(r, i, 2);
+		m.xml = PQgetisnull(r, i, 3) ? NULL : PQgetvalue(r, i, 3);
+		m.attendees_xml = PQgetvalue(r, i, 4);
+		m.running = PQgetvalue(r, i, 5)[0] == 't';
+		m.is_breakout = PQgetvalue(r, i, 6)[0] == 't';
+		m.participants = strtol(PQgetvalue(r, i, 7), NULL, 10);
+		m.moderators = strtol(PQgetvalue(r, i, 8), NULL, 10);
+		m.voice = strtol(PQgetvalue(r, i, 9), NULL, 10);
+		m.listeners = strtol(PQgetvalue(r, i, 10), NULL, 10);
+		m.video = strtol(PQgetvalue(r, i, 11), NULL, 10);
+		rc = fn(&m, ud);
+	}
+	PQclear(r);
+	return rc < 0 ? rc : 0;
+}

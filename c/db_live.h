@@ -1,0 +1,27 @@
+/* db_live.h: reading the live view of the nodes (node_meetings, kept by polls and agents)
+ * for the BBB API: a frontend's meetings for getMeetings, without asking any node. */
+#ifndef B3S_DB_LIVE_H
+#define B3S_DB_LIVE_H
+
+#include "db.h"
+
+/* One meeting as the live view has it. Strings point into the result and live only during
+ * the callback. */
+struct db_live_meeting {
+	const char *meeting_id;    /* as the node knows it: "<key>~<id>" */
+	const char *internal_id;
+	const char *name;
+	const char *xml;           /* the latest snapshot's <meeting> element, NULL before one */
+	const char *attendees_xml; /* <attendees> built from the live attendees */
+	int running, is_breakout;
+	long participants, moderators, voice, listeners, video;
+};
+
+/* Calls fn for each meeting in frontend_key's namespace on a node that is not unavailable
+ * (one per meeting ID: the copy on the node its row names, if it runs on two). A negative
+ * return of fn stops the walk and is returned. */
+int db_live_meetings(struct db *db, const char *frontend_key,
+		     int (*fn)(const struct db_live_meeting *m, void *ud), void *ud, char *err,
+		     size_t errlen);
+
+#endif

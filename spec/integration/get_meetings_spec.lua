@@ -1,0 +1,154 @@
+-- getMeetings is answered from the live view (what polls and agents reported), never by
+-- asking the nodes: BBB's whole <meeting> block (metadata, attendees, counts), the
+-- frontend's own meetings and IDs only, and nothing to wait for when nodes hang.
+local h = require("helpers")
+local cluster = require("support.cluster")
+local jwt = require("b3scalectl.jwt")
+
+local FE_SECRET = "gm-fe-secret"
+local JWT_SECRET = "gm-jwt-secret"
+
+local function node_calls(sims, call)
+  local n = 0
+  for _, s in ipairs(sims) do
+    for _, r in ipairs(h.sim_get(s, "/sim/requests")) do
+      if r.call == call then n = n + 1 end
+    end
+  end
+  return n
+end
+
+-- the <meeting> element of one meeting ID in a getMeetings answer
+local function block(body, id)
+  for b in body:gmatch("<meeting>(.-)</meeting>") do
+    if h.xml_text(b, "meetingID") == id then return b end
+  end
+end
+
+local function count(body, tag)
+  return select(2, body:gsub("<" .. tag .. ">", ""))
+end
+
+describe("getMeetings", function()
+  local sims, db, poller, d
+
+  local function api(dd, key, secret, call, query)
+    return h.get(h.api_url(h.frontend_api(dd, key), call, query, secret))
+  end
+
+  local function list()
+    local st, body = api(d, "fe", FE_SECRET, "getMeetings", "")
+    assert.equal(200, st)
+    assert.equal("SUCCESS", h.xml_text(body, "returncode"), body)
+    return body
+  end
+
+  setup(function()
+    sims = { h.bbbsim({ name = "gm1" }), h.bbbsim({ name = "gm2" }), h.bbbsim({ name = "gm3" }) }
+    db = h.new_db("getmeetings")
+    h.migrate(db)
+    cluster.register(db, sims, "fe", FE_SECRET)
+    h.psql(db, "INSERT INTO frontends (key, secret) VALUES ('other', 'other-secret')")
+    -- one instance polls; the one the frontends ask does not, so every getMeetings a node
+    -- sees while it answers is a poll of the first, stopped before the counting starts
+    poller = h.daemon({ db = db, env = { B3SCALE_POLL_INTERVAL_MS = "200", B3SCALE_POLL_WORKERS = "1" } })
+    d = h.daemon({ db = db, env = { B3SCALE_POLL_WORKERS = "0", B3SCALE_API_JWT_SECRET = JWT_SECRET,
+      B3SCALE_AGENT_MAX_AGE_MS = "60000" } })
+    for i = 1, 3 do
+      local st, body = api(d, "fe", FE_SECRET, "create", "name=Room+" .. i .. "&meetingID=gm-" .. i
+        .. "&meta_course=Course+" .. i)
+      assert.equal(200, st)
+      assert.equal("SUCCESS", h.xml_text(body, "returncode"), body)
+    end
+    api(d, "other", "other-secret", "create", "name=Theirs&meetingID=theirs")
+    h.sim_req(cluster.holder(sims, "fe", "gm-1"), "POST", "/sim/attendees?meetingID=fe~gm-1&count=3")
+    -- the polls have seen everything: attendees and metadata are in the live view
+    h.wait_until(function()
+      return h.psql(db, "SELECT count(*) FROM node_meetings WHERE xml LIKE '%Course%'") == "3"
+        and h.psql(db, "SELECT sum(participants) FROM meetings") == "3"
+    end, 5, 0.1)
+    h.stop(poller)
+    for _, s in ipairs(sims) do h.sim_req(s, "DELETE", "/sim/requests") end
+  end)
+
+  teardown(function()
+    for _, s in ipairs(sims) do h.sim_req(s, "POST", "/sim/mode?fail=none") end
+    h.stop(d)
+    h.cleanup()
+  end)
+
+  it("answers BBB's whole meeting block from the live view without asking a node", function()
+    local body
+    for _ = 1, 20 do body = list() end
+    assert.equal(0, node_calls(sims, "getMeetings"))
+    assert.equal(3, count(body, "meeting"))
+    for i = 1, 3 do
+      assert.truthy(body:find("<meetingID>gm-" .. i .. "</meetingID>", 1, true), body)
+      assert.truthy(body:find("<course>Course " .. i .. "</course>", 1, true), body)
+    end
+    assert.is_nil(body:find("fe~", 1, true))
+    assert.is_nil(body:find("theirs", 1, true))
+    -- the three simulated users, as the node showed them, with BBB's elements
+    assert.equal(3, count(body, "attendee"))
+    assert.equal(1, count(body, "participantCount>3</participantCount"))
+    for _, tag in ipairs({ "internalMeetingID", "createTime", "attendeePW", "moderatorPW", "voiceBridge",
+      "hasUserJoined", "moderatorCount", "videoCount", "isBreakout", "userID", "fullName", "role" }) do
+      assert.truthy(body:find("<" .. tag .. ">", 1, true), tag .. " missing")
+    end
+    -- what the node itself answers for the same meeting, block for block
+    local holder = cluster.holder(sims, "fe", "gm-1")
+    local _, direct = h.get(h.sim_api(holder, "getMeetingInfo", "meetingID=" .. h.urlencode("fe~gm-1")))
+    local b1 = block(body, "gm-1")
+    for _, tag in ipairs({ "meetingName", "internalMeetingID", "createTime", "attendeePW", "participantCount",
+      "moderatorCount", "running" }) do
+      assert.equal(h.xml_text(direct, tag), h.xml_text(b1, tag), tag)
+    end
+  end)
+
+  it("lists a new meeting at once, before any poll or agent reported it", function()
+    local st, body = api(d, "fe", FE_SECRET, "create", "name=Fresh&meetingID=gm-fresh")
+    assert.equal("SUCCESS", h.xml_text(body, "returncode"), body)
+    body = list()
+    local b = block(body, "gm-fresh")
+    assert.truthy(b, body)
+    assert.equal("Fresh", h.xml_text(b, "meetingName"))
+    assert.equal("false", h.xml_text(b, "running"))
+    assert.equal("0", h.xml_text(b, "participantCount"))
+    assert.equal(0, node_calls(sims, "getMeetings"))
+  end)
+
+  it("shows an agent's events at once, names escaped", function()
+    local holder = cluster.holder(sims, "fe", "gm-2")
+    h.psql(db, "UPDATE backends SET agent_ref = 'gm-agent' WHERE host = '" .. holder.url .. "'")
+    local token = jwt.mint(JWT_SECRET, "gm-agent", { "b3scale:node" }, 600)
+    local int = h.psql(db, "SELECT internal_id FROM node_meetings WHERE meeting_id = 'fe~gm-2'")
+    local ev = h.cjson.encode({ envelope = { name = "UserJoinedMeetingEvtMsg" }, core = {
+      header = { meetingId = int, userId = "w_zoe" },
+      body = { intId = "w_zoe", name = "Zoë <b>&", role = "MODERATOR" } } })
+    for _, path in ipairs({ "/api/v1/agent/heartbeat", "/api/v1/agent/events" }) do
+      local st, b = h.http("POST", d.url .. path, path:find("events") and ev or "{}",
+        { authorization = "Bearer " .. token, ["content-type"] = "application/json" })
+      assert.equal(200, st, b)
+    end
+    local b = block(list(), "gm-2")
+    assert.equal("1", h.xml_text(b, "participantCount"))
+    assert.equal("1", h.xml_text(b, "moderatorCount"))
+    assert.equal("true", h.xml_text(b, "running"))
+    assert.truthy(b:find("<fullName>Zoë &lt;b&gt;&amp;</fullName>", 1, true), b)
+    assert.truthy(b:find("<userID>w_zoe</userID>", 1, true), b)
+  end)
+
+  it("costs nothing when nodes hang, and leaves out a node found unavailable", function()
+    h.sim_req(sims[1], "POST", "/sim/mode?fail=hang")
+    h.sim_req(sims[2], "POST", "/sim/mode?fail=hang")
+    local t0 = h.now()
+    local body = list()
+    print(string.format("# getMeetings with two hung nodes: %.1f ms", (h.now() - t0) * 1000))
+    assert.equal(4, count(body, "meeting"))
+    local gone = cluster.holder(sims, "fe", "gm-3")
+    h.psql(db, "UPDATE backends SET node_state = 'unavailable' WHERE host = '" .. gone.url .. "'")
+    body = list()
+    assert.is_nil(body:find("<meetingID>gm-3</meetingID>", 1, true))
+    h.psql(db, "UPDATE backends SET node_state = 'ready' WHERE host = '" .. gone.url .. "'")
+  end)
+end)
