@@ -15,6 +15,7 @@ struct policy_stat {
 	char name[64];
 	unsigned long outcomes[POLICY_OUTCOMES];
 	unsigned long fallbacks;
+	double seconds;
 	time_t last_log[POLICY_OUTCOMES];
 	unsigned long suppressed[POLICY_OUTCOMES];
 };
@@ -39,13 +40,14 @@ static struct policy_stat *policy_stats_slot(const char *policy)
 	return &policy_stats[policy_stats_n++];
 }
 
-void policy_stats_count(const char *policy, enum policy_outcome o, int fallback)
+void policy_stats_count(const char *policy, enum policy_outcome o, int fallback, double seconds)
 {
 	struct policy_stat *s;
 
 	pthread_mutex_lock(&policy_stats_lock);
 	s = policy_stats_slot(policy);
 	s->outcomes[o]++;
+	s->seconds += seconds;
 	if (fallback)
 		s->fallbacks++;
 	pthread_mutex_unlock(&policy_stats_lock);
@@ -104,6 +106,11 @@ void policy_stats_render(struct buf *out)
 		buf_printf(out, "b3scale_policy_calls_total{policy=\"%s\"} %lu\n",
 			   policy_stats[i].name, total);
 	}
+	buf_puts(out, "# HELP b3scale_policy_seconds_total Time spent in a policy's select calls (divided by calls_total: the mean decision time).\n"
+		      "# TYPE b3scale_policy_seconds_total counter\n");
+	for (i = 0; i < policy_stats_n; i++)
+		buf_printf(out, "b3scale_policy_seconds_total{policy=\"%s\"} %.9f\n",
+			   policy_stats[i].name, policy_stats[i].seconds);
 	buf_puts(out, "# HELP b3scale_policy_nones_total Decisions where the policy found no backend.\n"
 		      "# TYPE b3scale_policy_nones_total counter\n");
 	for (i = 0; i < policy_stats_n; i++)

@@ -17,8 +17,9 @@ enum policy_outcome {
 
 const char *policy_outcome_name(enum policy_outcome o);
 
-/* Counts one select outcome; fallback says the C fallback placed the meeting. */
-void policy_stats_count(const char *policy, enum policy_outcome o, int fallback);
+/* Counts one select outcome and the seconds the call took; fallback says the C fallback
+ * placed the meeting. */
+void policy_stats_count(const char *policy, enum policy_outcome o, int fallback, double seconds);
 /* Logs a policy error: the first of a burst in full, then a summary at most once a minute. */
 void policy_stats_log_error(const char *policy, const char *kind, const char *frontend,
 			    const char *message);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "bbb_backend.h"
+#include "clock.h"
 #include "db_backends.h"
 #include "log.h"
 #include "node_loop.h"
@@ -50,6 +51,8 @@ static int scheduler_pick(struct worker *w, const struct scheduler_create *sc,
 	enum policy_outcome out;
 	char reason[512], policy[64];
 	size_t idx = 0;
+	long long t0;
+	double took;
 	int rc, fallback = 0;
 
 	rc = db_backends_eligible(&w->db, w->cfg->agent_max_age_ms, &bl, msg, msglen);
@@ -69,15 +72,17 @@ static int scheduler_pick(struct worker *w, const struct scheduler_create *sc,
 	pr.excluded = st->excluded;
 	pr.nexcluded = st->nexcluded;
 	w->policy = policy_engine_sync(w->policy);
+	t0 = clock_mono_us();
 	out = policy_select(w->policy, &pr, &bl, &idx, reason, sizeof(reason), policy,
 			    sizeof(policy));
+	took = (double)(clock_mono_us() - t0) / 1e6;
 	if (out == POLICY_OK && scheduler_is_excluded(st, bl.v[idx].id)) {
 		out = POLICY_ERR_BADRET;
 		snprintf(reason, sizeof(reason), "%s: select returned backend %zu, which already "
 						 "failed this request", policy, idx + 1);
 	}
 	if (out == POLICY_NONE) {
-		policy_stats_count(policy, out, 0);
+		policy_stats_count(policy, out, 0, took);
 		log_info("scheduler", "event=no_backend policy=%s frontend=%s attempt=%u reason=\"%s\"",
 			 policy, sc->fe->key, st->attempt, reason);
 		snprintf(msg, msglen, "No server is available for this meeting: %.400s", reason);
@@ -87,7 +92,7 @@ static int scheduler_pick(struct worker *w, const struct scheduler_create *sc,
 	if (out != POLICY_OK) {
 		policy_stats_log_error(policy, policy_outcome_name(out), sc->fe->key, reason);
 		if (w->cfg->policy_reject_on_error) {
-			policy_stats_count(policy, out, 0);
+			policy_stats_count(policy, out, 0, took);
 			snprintf(msg, msglen, "The placement policy failed; the meeting was not created.");
 			rc = -ENOENT;
 			goto out;
@@ -95,13 +100,13 @@ static int scheduler_pick(struct worker *w, const struct scheduler_create *sc,
 		fallback = 1;
 		if (policy_builtin_least_load(&bl, sc->fe->required_tags, st->excluded,
 					      st->nexcluded, &idx) < 0) {
-			policy_stats_count(policy, out, 0);
+			policy_stats_count(policy, out, 0, took);
 			snprintf(msg, msglen, "No server is available for this meeting.");
 			rc = -ENOENT;
 			goto out;
 		}
 	}
-	policy_stats_count(policy, out, fallback);
+	policy_stats_count(policy, out, fallback, took);
 	*pick = bl.v[idx];
 	memset(&bl.v[idx], 0, sizeof(bl.v[idx])); /* ownership moves to *pick */
 	log_info("scheduler", "event=placed policy=%s frontend=%s backend=%s attempt=%u by=%s",

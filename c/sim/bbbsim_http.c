@@ -19,7 +19,8 @@
 
 struct bbbsim_http {
 	struct MHD_Daemon *daemon;
-	struct bbbsim_state *st;
+	struct bbbsim_state *st; /* nodes of their own, n > 1: under /n/<i>/ each */
+	size_t n;
 };
 
 /* Per request; created by the URI log callback, freed when MHD completes the request. */
@@ -64,8 +65,8 @@ static void bbbsim_http_completed(void *cls, struct MHD_Connection *con, void **
 	*req_cls = NULL;
 }
 
-static enum MHD_Result bbbsim_http_send(struct bbbsim_http *h, struct MHD_Connection *con,
-					struct bbbsim_msg_reply *rep)
+static enum MHD_Result bbbsim_http_send(const struct bbbsim_state *st,
+					struct MHD_Connection *con, struct bbbsim_msg_reply *rep)
 {
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
@@ -81,7 +82,7 @@ static enum MHD_Result bbbsim_http_send(struct bbbsim_http *h, struct MHD_Connec
 		return MHD_NO;
 	}
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, rep->content_type);
-	MHD_add_response_header(resp, "X-Bbbsim-Name", h->st->name);
+	MHD_add_response_header(resp, "X-Bbbsim-Name", st->name);
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
 	if (rep->location)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, rep->location);
@@ -90,15 +91,36 @@ static enum MHD_Result bbbsim_http_send(struct bbbsim_http *h, struct MHD_Connec
 	return ret;
 }
 
-static void bbbsim_http_route(struct bbbsim_http *h, const struct bbbsim_msg_request *req,
+/* The node a path is for: the only one, or with several "/n/<i>/..." (the prefix is taken
+ * off req->path); NULL when there is no such node. */
+static struct bbbsim_state *bbbsim_http_node(struct bbbsim_http *h, struct bbbsim_msg_request *req)
+{
+	const char *p = req->path;
+	char *end;
+	unsigned long i;
+
+	if (h->n == 1)
+		return h->st;
+	if (strncmp(p, "/n/", 3) != 0 || p[3] < '0' || p[3] > '9')
+		return NULL;
+	i = strtoul(p + 3, &end, 10);
+	if (*end != '/' || i >= h->n)
+		return NULL;
+	req->path = end;
+	return &h->st[i];
+}
+
+static void bbbsim_http_route(struct bbbsim_state *st, const struct bbbsim_msg_request *req,
 			      struct bbbsim_msg_reply *rep)
 {
 	int rc;
 
-	if (bbbsim_api_match(req->path))
-		rc = bbbsim_api_handle(h->st, req, rep);
+	if (!st)
+		rc = bbbsim_msg_reply_text(rep, 404, "no such node (paths are /n/<i>/...)");
+	else if (bbbsim_api_match(req->path))
+		rc = bbbsim_api_handle(st, req, rep);
 	else if (bbbsim_ctl_match(req->path))
-		rc = bbbsim_ctl_handle(h->st, req, rep);
+		rc = bbbsim_ctl_handle(st, req, rep);
 	else
 		rc = bbbsim_msg_reply_text(rep, 404, "not found");
 	if (rc < 0) {
@@ -117,6 +139,7 @@ static enum MHD_Result bbbsim_http_access(void *cls, struct MHD_Connection *con,
 	struct bbbsim_http_ctx *ctx = *req_cls;
 	struct bbbsim_msg_request req = { 0 };
 	struct bbbsim_msg_reply rep;
+	struct bbbsim_state *st;
 	enum MHD_Result ret;
 	char *q;
 
@@ -150,13 +173,14 @@ static enum MHD_Result bbbsim_http_access(void *cls, struct MHD_Connection *con,
 						       MHD_HTTP_HEADER_CONTENT_TYPE);
 	req.body = buf_str(&ctx->body);
 	req.body_len = ctx->body.len;
+	st = bbbsim_http_node(h, &req);
 	if (ctx->too_large)
 		bbbsim_msg_reply_text(&rep, 413, "request body too large");
 	else
-		bbbsim_http_route(h, &req, &rep);
-	log_info("bbbsim", "name=%s method=%s path=%s status=%u bytes=%zu", h->st->name, method,
-		 req.path, rep.status, rep.body.len);
-	ret = bbbsim_http_send(h, con, &rep);
+		bbbsim_http_route(st, &req, &rep);
+	log_info("bbbsim", "name=%s method=%s path=%s status=%u bytes=%zu",
+		 st ? st->name : "-", method, req.path, rep.status, rep.body.len);
+	ret = bbbsim_http_send(st ? st : h->st, con, &rep);
 	bbbsim_msg_reply_free(&rep);
 	return ret;
 }
@@ -172,7 +196,7 @@ static void bbbsim_http_connection(void *cls, struct MHD_Connection *con, void *
 		__atomic_add_fetch(&h->st->connections, 1, __ATOMIC_RELAXED);
 }
 
-int bbbsim_http_start(struct bbbsim_http **out, struct bbbsim_state *st,
+int bbbsim_http_start(struct bbbsim_http **out, struct bbbsim_state *st, size_t n,
 		      const struct sockaddr *addr, socklen_t alen, unsigned *port)
 {
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION;
@@ -185,6 +209,7 @@ int bbbsim_http_start(struct bbbsim_http **out, struct bbbsim_state *st,
 	if (!h)
 		return -ENOMEM;
 	h->st = st;
+	h->n = n;
 	if (addr->sa_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	/* thread per connection: a simulated hang must not stall other clients */

@@ -11,8 +11,9 @@
 
 struct bbbsim_http;
 
-/* Starts serving on addr; *port receives the bound port (useful with port 0). */
-int bbbsim_http_start(struct bbbsim_http **out, struct bbbsim_state *st,
+/* Starts serving n nodes on addr (st[0..n-1]; with n > 1 node i answers under /n/<i>/);
+ * *port receives the bound port (useful with port 0). */
+int bbbsim_http_start(struct bbbsim_http **out, struct bbbsim_state *st, size_t n,
 		      const struct sockaddr *addr, socklen_t alen, unsigned *port);
 void bbbsim_http_stop(struct bbbsim_http *h);
 

@@ -1,6 +1,10 @@
 /* bbbsim_main.c: command line, signals and lifetime of the simulated BBB node.
  *
- *   bbbsim --listen HOST:PORT --secret SECRET [--name NAME] [--hostname URLBASE] [--quiet]
+ *   bbbsim --listen HOST:PORT --secret SECRET [--name NAME] [--hostname URLBASE]
+ *          [--nodes N] [--quiet]
+ *
+ * --nodes N (benchmarks at scale): N nodes in one process on one port, node i under
+ * /n/<i>/ (its API at /n/<i>/bigbluebutton/api/, named NAME-<i>), all with SECRET.
  *
  * Exits 0 on SIGTERM/SIGINT after a clean shutdown, 2 on usage errors, 1 when it cannot
  * listen. One log line per request goes to stderr (--quiet keeps only errors).
@@ -22,13 +26,16 @@ struct bbbsim_main_opts {
 	const char *secret;
 	const char *name;
 	const char *hostname;
+	long nodes;
 	int quiet;
 };
+
+#define BBBSIM_MAX_NODES 10000
 
 static void bbbsim_main_usage(void)
 {
 	fprintf(stderr, "usage: bbbsim --listen HOST:PORT --secret SECRET [--name NAME] "
-			"[--hostname URLBASE] [--quiet]\n");
+			"[--hostname URLBASE] [--nodes N] [--quiet]\n");
 }
 
 static int bbbsim_main_args(int argc, char **argv, struct bbbsim_main_opts *o)
@@ -37,12 +44,20 @@ static int bbbsim_main_args(int argc, char **argv, struct bbbsim_main_opts *o)
 
 	memset(o, 0, sizeof(*o));
 	o->name = "bbbsim";
+	o->nodes = 1;
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		const char **dst = NULL;
+		char *end;
 
 		if (strcmp(a, "--quiet") == 0) {
 			o->quiet = 1;
+			continue;
+		}
+		if (strcmp(a, "--nodes") == 0 && i + 1 < argc) {
+			o->nodes = strtol(argv[++i], &end, 10);
+			if (*end || o->nodes < 1 || o->nodes > BBBSIM_MAX_NODES)
+				return -EINVAL;
 			continue;
 		}
 		if (strcmp(a, "--listen") == 0)
@@ -84,16 +99,47 @@ static int bbbsim_main_split(const char *listen, char *host, size_t hcap, char *
 	return 0;
 }
 
+/* Node i's name, and its base URL once the port is known (every node under /n/<i>). */
+static int bbbsim_main_node(struct bbbsim_state *st, const struct bbbsim_main_opts *o, long i)
+{
+	char name[128];
+
+	if (o->nodes == 1)
+		return bbbsim_state_init(st, o->secret, o->name, o->hostname ? o->hostname : "");
+	snprintf(name, sizeof(name), "%s-%ld", o->name, i);
+	return bbbsim_state_init(st, o->secret, name, "");
+}
+
+static int bbbsim_main_hostname(struct bbbsim_state *st, const char *base, long nodes, long i)
+{
+	char url[400];
+	size_t n;
+
+	bbbsim_state_lock(st);
+	if (nodes > 1 || !*st->hostname) {
+		snprintf(url, sizeof(url), nodes > 1 ? "%s/n/%ld" : "%s", base, i);
+		free(st->hostname);
+		st->hostname = strdup(url);
+	}
+	/* no trailing slash so "<hostname>/html5client/..." stays well-formed */
+	n = st->hostname ? strlen(st->hostname) : 0;
+	while (n > 0 && st->hostname[n - 1] == '/')
+		st->hostname[--n] = '\0';
+	bbbsim_state_unlock(st);
+	return st->hostname ? 0 : -ENOMEM;
+}
+
 int main(int argc, char **argv)
 {
 	struct bbbsim_main_opts o;
-	struct bbbsim_state st;
+	struct bbbsim_state *st = NULL;
 	struct bbbsim_http *http = NULL;
 	struct addrinfo hints = { 0 }, *ai = NULL;
 	char host[256], port[16], base[320];
 	unsigned bound = 0;
+	long i, ready = 0;
 	sigset_t set;
-	int rc, sig, status = 1, state_ok = 0;
+	int rc, sig, status = 1;
 
 	if (bbbsim_main_args(argc, argv, &o) < 0 ||
 	    bbbsim_main_split(o.listen, host, sizeof(host), port, sizeof(port)) < 0) {
@@ -117,32 +163,25 @@ int main(int argc, char **argv)
 	sigaddset(&set, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 
-	/* the hostname default needs the bound port, so start with a placeholder */
-	if (bbbsim_state_init(&st, o.secret, o.name, o.hostname ? o.hostname : "") < 0)
+	st = calloc((size_t)o.nodes, sizeof(*st));
+	if (!st)
 		goto out;
-	state_ok = 1;
-	rc = bbbsim_http_start(&http, &st, ai->ai_addr, ai->ai_addrlen, &bound);
+	/* the hostname default needs the bound port, so start with a placeholder */
+	for (; ready < o.nodes; ready++)
+		if (bbbsim_main_node(&st[ready], &o, ready) < 0)
+			goto out;
+	rc = bbbsim_http_start(&http, st, (size_t)o.nodes, ai->ai_addr, ai->ai_addrlen, &bound);
 	if (rc < 0) {
 		log_error("bbbsim", "listen=%s error=\"%s\"", o.listen, strerror(-rc));
 		goto out;
 	}
-	if (!o.hostname) {
-		snprintf(base, sizeof(base), ai->ai_family == AF_INET6 ? "http://[%s]:%u"
-								 : "http://%s:%u", host, bound);
-		bbbsim_state_lock(&st);
-		free(st.hostname);
-		st.hostname = strdup(base);
-		bbbsim_state_unlock(&st);
-		if (!st.hostname)
+	snprintf(base, sizeof(base), ai->ai_family == AF_INET6 ? "http://[%s]:%u" : "http://%s:%u",
+		 host, bound);
+	for (i = 0; i < o.nodes; i++)
+		if (bbbsim_main_hostname(&st[i], o.hostname ? o.hostname : base, o.nodes, i) < 0)
 			goto out;
-	} else {
-		/* no trailing slash so "<hostname>/html5client/..." stays well-formed */
-		size_t n = strlen(st.hostname);
-		while (n > 0 && st.hostname[n - 1] == '/')
-			st.hostname[--n] = '\0';
-	}
-	log_info("bbbsim", "name=%s listen=%s port=%u hostname=%s", st.name, o.listen, bound,
-		 st.hostname);
+	log_info("bbbsim", "name=%s listen=%s port=%u hostname=%s nodes=%ld", st[0].name, o.listen,
+		 bound, st[0].hostname, o.nodes);
 
 	sigdelset(&set, SIGPIPE);
 	for (;;) {
@@ -151,11 +190,12 @@ int main(int argc, char **argv)
 	}
 	status = 0;
 out:
-	if (state_ok)
-		bbbsim_state_stop(&st);
+	for (i = 0; i < ready; i++)
+		bbbsim_state_stop(&st[i]);
 	bbbsim_http_stop(http);
-	if (state_ok)
-		bbbsim_state_free(&st);
+	for (i = 0; i < ready; i++)
+		bbbsim_state_free(&st[i]);
+	free(st);
 	freeaddrinfo(ai);
 	return status;
 }

@@ -16,6 +16,11 @@ local function post(d, path, body, ctype, token)
     authorization = "Bearer " .. token })
 end
 
+-- as b3scaleagent posts it: the state as of the moment it fetched it
+local function state_path()
+  return "/api/v1/agent/state?fetched_at=" .. string.format("%d", h.now() * 1000)
+end
+
 local function row(db, cols)
   return h.psql(db, "SELECT " .. cols .. " FROM backends WHERE agent_ref = 'node-a'")
 end
@@ -77,7 +82,7 @@ describe("agent endpoints", function()
     h.get(sim.url .. "create?" .. q)
     h.sim_req(sim, "POST", "/sim/attendees?meetingID=fe~direct&count=4")
     local _, xml = h.get(h.sim_api(sim, "getMeetings", ""))
-    local st, body = post(d, "/api/v1/agent/state", xml, "application/xml", node_token)
+    local st, body = post(d, state_path(), xml, "application/xml", node_token)
     assert.equal(200, st, body)
     -- beat-1 and beat-3 were created through the balancer, "direct" on the node itself
     assert.equal(tostring(#h.sim_get(sim, "/sim/meetings")), row(db, "meetings_count"))
@@ -92,7 +97,7 @@ describe("agent endpoints", function()
       h.get(h.sim_api(sim, "end", "meetingID=" .. h.urlencode(m.meetingID)))
     end
     local _, xml = h.get(h.sim_api(sim, "getMeetings", ""))
-    post(d, "/api/v1/agent/state", xml, "application/xml", node_token)
+    post(d, state_path(), xml, "application/xml", node_token)
     assert.equal("0|0", row(db, "meetings_count || '|' || attendees_count"))
     local lines = {}
     for _, m in ipairs(dump_messages()) do lines[#lines + 1] = m.payload end

@@ -78,17 +78,17 @@ describe("b3scaleagent with b3scaled", function()
   end)
 
   it("shows a real node's numbers within a second of its Redis traffic", function()
-    -- the agent's last full state was the node before "first" (the simulated node does not
+    -- the live view has "first" since its create succeeded (the simulated node does not
     -- publish to Redis itself); the dump adds the real node's meeting and its one user
     local t0 = h.now()
     R.publish(redis, R.read_dump(R.DUMP))
     assert(h.wait_until(function()
       local b = backend(d)
-      return b.meetings_count == 1 and b.attendees_count == 1
+      return b.meetings_count == 2 and b.attendees_count == 1
     end, 5), "numbers did not arrive")
     assert.is_true(h.now() - t0 < 1.5, "b3scalectl took " .. (h.now() - t0) .. " s")
     assert(h.wait_until(function()
-      return metric(d, 'b3scale_backend_meetings{backend="' .. sim.url .. '"}') == 1
+      return metric(d, 'b3scale_backend_meetings{backend="' .. sim.url .. '"}') == 2
     end, 5))
     assert.is_true(h.now() - t0 < 1.5, "/metrics took " .. (h.now() - t0) .. " s")
     assert.equal(1, metric(d, 'b3scale_backend_participants{backend="' .. sim.url .. '"}'))
