@@ -41,7 +41,7 @@ AGENT_DEPS := $(BUILD)/core/buf.o $(BUILD)/core/log.o $(BUILD)/core/query.o \
               $(BUILD)/core/clock.o
 AGENT_LIBS := -lhiredis $(shell pkg-config --libs libcurl openssl 2>/dev/null) -pthread
 
-.PHONY: all deps test run clean bench check-deps tsan fuzz fuzz-build lint
+.PHONY: all deps test run clean bench bench-scale check-deps tsan fuzz fuzz-build lint
 all: $(BUILD)/b3scaled $(BUILD)/bbbsim $(BUILD)/libb3scale.so $(BUILD)/b3scaleagent
 
 $(BUILD)/core/%.o: c/%.c $(wildcard c/*.h) | $(BUILD)/core
@@ -80,6 +80,13 @@ bench: deps
 	@$(MAKE) --no-print-directory all
 	@PACKAGES_FILE=.ci/bench-packages sh .ci/deps.sh
 	@sh bench/run.sh
+
+# The same machinery at scale: 500 simulated nodes in one bbbsim, 20,000 meetings, agents'
+# reports; each figure printed next to its goal (NODES, MEETINGS, AGENTS tune it).
+bench-scale: deps
+	@$(MAKE) --no-print-directory all
+	@PACKAGES_FILE=.ci/bench-packages sh .ci/deps.sh
+	@sh bench/scale.sh
 
 # cppcheck and clang-tidy (.ci/lint.sh; suppressions with their reasons in .clang-tidy and
 # .ci/*-suppressions). Installs the tools from .ci/lint-packages when missing.

@@ -52,3 +52,31 @@ void bbb_ids_rewrite(struct xml_node *n, const char *frontend_key)
 		}
 	}
 }
+
+/* Appends xml with key's prefix taken off every meetingID/parentMeetingID element's text:
+ * bbb_ids_rewrite for XML written by xml_dom_write (no attributes, no blanks around text),
+ * without parsing it. */
+int bbb_ids_rewrite_text(struct buf *out, const char *xml, const char *frontend_key)
+{
+	static const char *const tags[] = { "<meetingID>", "<parentMeetingID>" };
+	size_t kl = strlen(frontend_key), i;
+	const char *p = xml, *lt;
+
+	while ((lt = strchr(p, '<'))) {
+		for (i = 0; i < 2; i++) {
+			size_t tl = strlen(tags[i]);
+			if (strncmp(lt, tags[i], tl) == 0 && strncmp(lt + tl, frontend_key, kl) == 0 &&
+			    lt[tl + kl] == '~') {
+				buf_append(out, p, (size_t)(lt - p) + tl);
+				p = lt + tl + kl + 1;
+				break;
+			}
+		}
+		if (i == 2) {
+			buf_append(out, p, (size_t)(lt - p) + 1);
+			p = lt + 1;
+		}
+	}
+	buf_puts(out, p);
+	return out->oom ? -ENOMEM : 0;
+}

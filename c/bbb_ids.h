@@ -14,5 +14,7 @@ int bbb_ids_encode(struct buf *out, const char *frontend_key, const char *meetin
 const char *bbb_ids_decode(const char *nsid, const char *frontend_key);
 /* Rewrites every meetingID/parentMeetingID element under n that belongs to frontend_key. */
 void bbb_ids_rewrite(struct xml_node *n, const char *frontend_key);
+/* The same on the text of XML that xml_dom_write produced, appended to out. */
+int bbb_ids_rewrite_text(struct buf *out, const char *xml, const char *frontend_key);
 
 #endif

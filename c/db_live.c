@@ -11,10 +11,15 @@
 static const struct db_stmt db_live_meetings_stmt = {
 	DB_LIVE_MEETINGS, "live_meetings",
 	"SELECT DISTINCT ON (nm.meeting_id) nm.meeting_id, nm.internal_id, nm.name, nm.xml,"
-	" a.xml::text, nm.running, nm.is_breakout, a.n, a.moderators, a.voice, a.listen, a.video"
+	" a.xml::text, nm.running, nm.is_breakout, a.n, a.moderators, a.voice, a.listen, a.video,"
+	" c.current"
 	" FROM node_meetings nm"
 	" JOIN backends b ON b.id = nm.backend_id AND b.node_state <> 'unavailable'"
 	" LEFT JOIN meetings m ON m.backend_meeting_id = nm.meeting_id"
+	/* the snapshot's element is current while nothing changed the meeting since: the live
+	 * parts are then neither built here nor patched in C */
+	" CROSS JOIN LATERAL (SELECT nm.xml IS NOT NULL AND nm.xml_at >= nm.updated_at"
+	"  AS current) c"
 	" CROSS JOIN LATERAL (SELECT count(*) AS n,"
 	"  count(*) FILTER (WHERE v->>'role' = 'MODERATOR') AS moderators,"
 	"  count(*) FILTER (WHERE coalesce((v->>'voice')::boolean, false)) AS voice,"
@@ -28,7 +33,7 @@ static const struct db_stmt db_live_meetings_stmt = {
 	"   xmlelement(name \"hasJoinedVoice\", coalesce((v->>'voice')::boolean, false)),"
 	"   xmlelement(name \"hasVideo\", coalesce((v->>'video')::int, 0) > 0),"
 	"   xmlelement(name \"clientType\", 'HTML5')) ORDER BY k)) AS xml"
-	"  FROM jsonb_each(nm.attendees) AS e(k, v)) a"
+	"  FROM jsonb_each(CASE WHEN c.current THEN '{}' ELSE nm.attendees END) AS e(k, v)) a"
 	" WHERE nm.meeting_id COLLATE \"C\" >= $1 AND nm.meeting_id COLLATE \"C\" < $2"
 	" ORDER BY nm.meeting_id, (m.backend_id = nm.backend_id) DESC NULLS LAST,"
 	"  nm.updated_at DESC",
@@ -65,6 +70,7 @@ int db_live_meetings(struct db *db, const char *frontend_key,
 		m.voice = strtol(PQgetvalue(r, i, 9), NULL, 10);
 		m.listeners = strtol(PQgetvalue(r, i, 10), NULL, 10);
 		m.video = strtol(PQgetvalue(r, i, 11), NULL, 10);
+		m.current = PQgetvalue(r, i, 12)[0] == 't';
 		rc = fn(&m, ud);
 	}
 	PQclear(r);

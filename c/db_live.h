@@ -13,6 +13,8 @@ struct db_live_meeting {
 	const char *name;
 	const char *xml;           /* the latest snapshot's <meeting> element, NULL before one */
 	const char *attendees_xml; /* <attendees> built from the live attendees */
+	int current;               /* xml is up to date: nothing to patch (counts and
+				    * attendees_xml are then not filled in) */
 	int running, is_breakout;
 	long participants, moderators, voice, listeners, video;
 };
