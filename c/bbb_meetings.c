@@ -12,6 +12,7 @@
 #include "bbb_reply.h"
 #include "bbb_xml.h"
 #include "db_backends.h"
+#include "db_live.h"
 #include "db_meetings.h"
 #include "log.h"
 #include "node_share.h"
@@ -259,6 +260,31 @@ static int bbb_meetings_lookup(struct bbb_ctx *c, const char *mid)
 	return rc;
 }
 
+/* A breakout room BBB opened in one of the frontend's meetings (BBB names it itself, outside
+ * every namespace): into c->m with its node, under BBB's own ID. 0, -ENOENT, or answered. */
+static int bbb_meetings_breakout(struct bbb_ctx *c, const char *mid)
+{
+	char err[512];
+	int rc;
+
+	lb_meeting_clear(&c->m);
+	rc = db_live_breakout(&c->w->db, c->fe->key, mid, &c->m.backend, err, sizeof(err));
+	if (rc == -EIO) {
+		log_error("bbb", "event=db_error call=%s error=\"%s\"", c->call, err);
+		bbb_reply_error(c, "internalError", "The service is temporarily unavailable.");
+	}
+	if (rc < 0)
+		return rc;
+	c->m.backend_meeting_id = strdup(mid);
+	if (!c->m.backend_meeting_id) {
+		bbb_reply_error(c, "internalError", "Out of memory.");
+		return -ENOMEM;
+	}
+	c->m.has_backend = 1;
+	snprintf(c->backend_host, sizeof(c->backend_host), "%s", c->m.backend.host);
+	return 0;
+}
+
 static void bbb_meetings_join_finish(struct bbb_ctx *c)
 {
 	struct buf url;
@@ -404,7 +430,8 @@ static void bbb_meetings_note_state(struct bbb_ctx *c, const struct lb_meeting *
 	const char *running = xml_dom_child_text(doc, "running");
 	char err[512];
 
-	if (strcmp(c->call, "getMeetingInfo") != 0 || !rc || strcmp(rc, "SUCCESS") != 0 || !pc)
+	if (strcmp(c->call, "getMeetingInfo") != 0 || !rc || strcmp(rc, "SUCCESS") != 0 || !pc ||
+	    !m->id) /* a breakout room has no row of ours */
 		return;
 	if (db_meetings_set_state(&c->w->db, m->id, strtol(pc, NULL, 10),
 				  running && strcmp(running, "true") == 0, err, sizeof(err)) < 0)
@@ -457,6 +484,10 @@ void bbb_meetings_forward(struct bbb_ctx *c)
 		return;
 	}
 	rc = bbb_meetings_lookup(c, mid);
+	/* what BBB answers about a breakout room, the frontend may ask too */
+	if (rc == -ENOENT && (strcmp(c->call, "getMeetingInfo") == 0 ||
+			      strcmp(c->call, "isMeetingRunning") == 0 || strcmp(c->call, "end") == 0))
+		rc = bbb_meetings_breakout(c, mid);
 	if (rc == -ENOENT || (rc == 0 && !c->m.has_backend)) {
 		bbb_meetings_absent(c, 0);
 		return;

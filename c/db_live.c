@@ -8,12 +8,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "db_backends.h"
+
 static const struct db_stmt db_live_meetings_stmt = {
 	DB_LIVE_MEETINGS, "live_meetings",
+	/* the frontend's meetings, and the breakout rooms BBB opened in them */
+	"WITH own AS (SELECT * FROM node_meetings"
+	"  WHERE meeting_id COLLATE \"C\" >= $1 AND meeting_id COLLATE \"C\" < $2),"
+	" sel AS (SELECT * FROM own UNION ALL SELECT br.* FROM own p JOIN node_meetings br"
+	"  ON br.backend_id = p.backend_id AND br.parent_id = p.internal_id)"
 	"SELECT DISTINCT ON (nm.meeting_id) nm.meeting_id, nm.internal_id, nm.name, nm.xml,"
 	" a.xml::text, nm.running, nm.is_breakout, a.n, a.moderators, a.voice, a.listen, a.video,"
 	" c.current"
-	" FROM node_meetings nm"
+	" FROM sel nm"
 	" JOIN backends b ON b.id = nm.backend_id AND b.node_state <> 'unavailable'"
 	" LEFT JOIN meetings m ON m.backend_meeting_id = nm.meeting_id"
 	/* the snapshot's element is current while nothing changed the meeting since: the live
@@ -34,11 +41,47 @@ static const struct db_stmt db_live_meetings_stmt = {
 	"   xmlelement(name \"hasVideo\", coalesce((v->>'video')::int, 0) > 0),"
 	"   xmlelement(name \"clientType\", 'HTML5')) ORDER BY k)) AS xml"
 	"  FROM jsonb_each(CASE WHEN c.current THEN '{}' ELSE nm.attendees END) AS e(k, v)) a"
-	" WHERE nm.meeting_id COLLATE \"C\" >= $1 AND nm.meeting_id COLLATE \"C\" < $2"
 	" ORDER BY nm.meeting_id, (m.backend_id = nm.backend_id) DESC NULLS LAST,"
 	"  nm.updated_at DESC",
 	2
 };
+
+static const struct db_stmt db_live_breakout_stmt = {
+	DB_LIVE_BREAKOUT, "live_breakout",
+	"SELECT b.id::text, b.host, b.secret, b.admin_state, b.node_state"
+	" FROM node_meetings br JOIN node_meetings p ON p.backend_id = br.backend_id"
+	"  AND p.internal_id = br.parent_id JOIN backends b ON b.id = br.backend_id"
+	" WHERE br.meeting_id COLLATE \"C\" = $1 AND br.is_breakout"
+	"  AND p.meeting_id COLLATE \"C\" >= $2 AND p.meeting_id COLLATE \"C\" < $3"
+	" ORDER BY br.updated_at DESC LIMIT 1",
+	3
+};
+
+/* The bounds of a frontend's namespace: "<key>~" up to, not including, "<key>\x7f" ('~' is
+ * 0x7e), for range conditions on an index in the C collation. */
+static void db_live_range(const char *frontend_key, char *lo, char *hi, size_t cap)
+{
+	snprintf(lo, cap, "%s~", frontend_key);
+	snprintf(hi, cap, "%s\x7f", frontend_key);
+}
+
+int db_live_breakout(struct db *db, const char *frontend_key, const char *meeting_id,
+		     struct lb_backend *b, char *err, size_t errlen)
+{
+	char lo[80], hi[80];
+	const char *vals[3] = { meeting_id, lo, hi };
+	PGresult *r;
+	int rc;
+
+	memset(b, 0, sizeof(*b));
+	db_live_range(frontend_key, lo, hi, sizeof(lo));
+	r = db_exec(db, &db_live_breakout_stmt, vals, NULL, NULL, PGRES_TUPLES_OK, err, errlen);
+	if (!r)
+		return -EIO;
+	rc = PQntuples(r) == 1 ? db_backends_row(r, 0, 0, b) : -ENOENT;
+	PQclear(r);
+	return rc;
+}
 
 int db_live_meetings(struct db *db, const char *frontend_key,
 		     int (*fn)(const struct db_live_meeting *m, void *ud), void *ud, char *err,
@@ -50,9 +93,7 @@ int db_live_meetings(struct db *db, const char *frontend_key,
 	PGresult *r;
 	int i, n, rc = 0;
 
-	/* "<key>~" up to, not including, "<key>\x7f": '~' is 0x7e, so exactly the namespace */
-	snprintf(lo, sizeof(lo), "%s~", frontend_key);
-	snprintf(hi, sizeof(hi), "%s\x7f", frontend_key);
+	db_live_range(frontend_key, lo, hi, sizeof(lo));
 	r = db_exec(db, &db_live_meetings_stmt, vals, NULL, NULL, PGRES_TUPLES_OK, err, errlen);
 	if (!r)
 		return -EIO;

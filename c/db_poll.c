@@ -183,6 +183,10 @@ static int db_poll_json(struct buf *j, const struct db_poll_meeting *m, size_t n
 		buf_json_str(j, m[i].internal_id ? m[i].internal_id : m[i].backend_meeting_id);
 		buf_puts(j, ",\"name\":");
 		buf_json_str(j, m[i].name ? m[i].name : "");
+		if (m[i].parent_id) {
+			buf_puts(j, ",\"parent_id\":");
+			buf_json_str(j, m[i].parent_id);
+		}
 		buf_printf(j, ",\"running\":%s,\"is_breakout\":%s,\"attendees\":",
 			   m[i].running ? "true" : "false", m[i].is_breakout ? "true" : "false");
 		db_poll_attendees(j, m[i].xml);
@@ -211,19 +215,21 @@ int db_poll_meetings(struct db *db, const char *backend_id, const struct db_poll
 		"  now() - make_interval(secs => $4::double precision / 1000), false) AS agent"
 		"  FROM backends WHERE id = $1::uuid),"
 		" u AS (SELECT * FROM jsonb_to_recordset($2::jsonb) AS u(id text, internal_id text,"
-		"  name text, running boolean, is_breakout boolean, attendees jsonb, xml text)"
+		"  name text, running boolean, is_breakout boolean, attendees jsonb, xml text,"
+		"  parent_id text)"
 		"  WHERE NOT coalesce((SELECT agent FROM live), true)),"
 		" gone AS (DELETE FROM node_meetings nm WHERE nm.backend_id = $1::uuid"
 		"  AND NOT coalesce((SELECT agent FROM live), true)"
 		"  AND nm.updated_at < to_timestamp($3::double precision / 1000)"
 		"  AND NOT EXISTS (SELECT 1 FROM u WHERE u.internal_id = nm.internal_id)),"
 		" ins AS (INSERT INTO node_meetings AS nm (backend_id, internal_id, meeting_id, name,"
-		"  running, is_breakout, attendees, xml, xml_at, updated_at)"
+		"  running, is_breakout, parent_id, attendees, xml, xml_at, updated_at)"
 		"  SELECT DISTINCT ON (u.internal_id) $1::uuid, u.internal_id, u.id, u.name, u.running,"
-		"  u.is_breakout, u.attendees, u.xml, to_timestamp($3::double precision / 1000),"
-		"  to_timestamp($3::double precision / 1000) FROM u"
-		"  ON CONFLICT (backend_id, internal_id) DO UPDATE SET meeting_id = EXCLUDED.meeting_id,"
-		"  name = EXCLUDED.name, running = EXCLUDED.running, is_breakout = EXCLUDED.is_breakout,"
+		"  u.is_breakout, u.parent_id, u.attendees, u.xml,"
+		"  to_timestamp($3::double precision / 1000), to_timestamp($3::double precision / 1000)"
+		"  FROM u ON CONFLICT (backend_id, internal_id) DO UPDATE SET"
+		"  meeting_id = EXCLUDED.meeting_id, name = EXCLUDED.name, running = EXCLUDED.running,"
+		"  is_breakout = EXCLUDED.is_breakout, parent_id = EXCLUDED.parent_id,"
 		"  attendees = EXCLUDED.attendees, xml = EXCLUDED.xml, xml_at = EXCLUDED.xml_at,"
 		"  updated_at = EXCLUDED.updated_at"
 		"  WHERE nm.updated_at < EXCLUDED.updated_at),"

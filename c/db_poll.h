@@ -19,6 +19,7 @@ struct db_poll_meeting {
 	const char *backend_meeting_id;
 	const char *internal_id;
 	const char *name;
+	const char *parent_id;   /* a breakout room's parent (internal ID), else NULL */
 	long participants;
 	long video;
 	int running;

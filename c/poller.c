@@ -80,6 +80,10 @@ static int poller_read(struct xml_node *doc, struct poller_node *pn)
 		pn->meetings[i].is_breakout = xml_dom_child_text(m, "isBreakout") &&
 					      strcmp(xml_dom_child_text(m, "isBreakout"), "true") == 0;
 		pn->meetings[i].xml = m;
+		if (pn->meetings[i].is_breakout) /* flat as bbb-web prints it, or as documented */
+			pn->meetings[i].parent_id = xml_dom_child_text(m, "parentMeetingID")
+				? xml_dom_child_text(m, "parentMeetingID")
+				: xml_dom_child_text(xml_dom_child(m, "breakout"), "parentMeetingID");
 		pn->meetings[i].participants = poller_num(m, "participantCount");
 		pn->meetings[i].video = poller_num(m, "videoCount");
 		pn->meetings[i].running = running && strcmp(running, "true") == 0;

@@ -144,6 +144,33 @@ static int bbbsim_ctl_attendees(struct bbbsim_state *st, const struct query *q,
 	return bbbsim_ctl_json(rep, 200);
 }
 
+/* POST /sim/breakout?meetingID=<parent>&sequence=N: a moderator opened breakout room N. */
+static int bbbsim_ctl_breakout(struct bbbsim_state *st, const struct query *q,
+			       struct bbbsim_msg_reply *rep)
+{
+	const char *id = query_get(q, "meetingID");
+	struct bbbsim_meeting *parent, *m;
+	long seq;
+
+	if (!id || bbbsim_ctl_number(query_get(q, "sequence"), &seq) < 0 || seq < 1 || seq > 100)
+		return bbbsim_ctl_error(rep, 400, "need meetingID and sequence=1..100");
+	bbbsim_state_lock(st);
+	parent = bbbsim_state_find(st, id);
+	m = parent && !parent->is_breakout ? bbbsim_state_breakout_new(st, parent, seq) : NULL;
+	if (m) {
+		buf_puts(&rep->body, "{\"meetingID\":");
+		buf_json_str(&rep->body, m->meeting_id);
+		buf_puts(&rep->body, ",\"internalMeetingID\":");
+		buf_json_str(&rep->body, m->internal_id);
+		buf_puts(&rep->body, "}\n");
+	}
+	bbbsim_state_unlock(st);
+	if (!m)
+		return bbbsim_ctl_error(rep, parent ? 500 : 404, parent ? "cannot create it"
+								 : "no such (parent) meeting");
+	return bbbsim_ctl_json(rep, 200);
+}
+
 static void bbbsim_ctl_mode_json(struct bbbsim_state *st, struct buf *o)
 {
 	static const char *const names[] = { "none", "error", "hang" };
@@ -324,6 +351,8 @@ int bbbsim_ctl_handle(struct bbbsim_state *st, const struct bbbsim_msg_request *
 		rc = bbbsim_ctl_clear(st, rep);
 	else if (strcmp(p, "/sim/attendees") == 0 && post)
 		rc = bbbsim_ctl_attendees(st, &q, rep);
+	else if (strcmp(p, "/sim/breakout") == 0 && post)
+		rc = bbbsim_ctl_breakout(st, &q, rep);
 	else if (strcmp(p, "/sim/mode") == 0 && (post || get))
 		rc = bbbsim_ctl_mode(st, &q, rep, post);
 	else if (strcmp(p, "/sim/reset") == 0 && post)

@@ -3,6 +3,7 @@
 #include "bbbsim_render.h"
 
 #include <errno.h>
+#include <string.h>
 
 #include "bbb_xml.h"
 
@@ -109,7 +110,23 @@ int bbbsim_render_meeting(struct buf *out, const struct bbbsim_meeting *m)
 		buf_puts(out, "</attendees>");
 	}
 	bbbsim_render_kv(out, "metadata", &m->meta, 0);
-	bbbsim_render_bool(out, "isBreakout", 0);
+	bbbsim_render_bool(out, "isBreakout", m->is_breakout);
+	if (m->is_breakout) { /* flat, as bbb-web's template prints them */
+		bbb_xml_elem(out, "parentMeetingID", m->parent_id);
+		bbbsim_render_num(out, "sequence", m->sequence);
+		bbbsim_render_bool(out, "freeJoin", 0);
+	}
+	if (m->breakouts) {
+		const char *p = m->breakouts, *comma;
+		buf_puts(out, "<breakoutRooms>");
+		for (; p; p = comma ? comma + 1 : NULL) {
+			comma = strchr(p, ',');
+			buf_puts(out, "<breakout>");
+			buf_append(out, p, comma ? (size_t)(comma - p) : strlen(p));
+			buf_puts(out, "</breakout>");
+		}
+		buf_puts(out, "</breakoutRooms>");
+	}
 	return out->oom ? -ENOMEM : 0;
 }
 

@@ -304,6 +304,47 @@ fail:
 	return NULL;
 }
 
+struct bbbsim_meeting *bbbsim_state_breakout_new(struct bbbsim_state *st,
+						 struct bbbsim_meeting *parent, long sequence)
+{
+	char seed[400], sha[BBB_CHECKSUM_HEX_MAX], ext[BBB_CHECKSUM_HEX_MAX + 24], name[300];
+	long long now = bbbsim_state_now_ms();
+	struct bbbsim_meeting *m = NULL;
+	size_t len;
+	char *list;
+
+	/* akka-apps: sha1(parentInternalId-time-seq)-time; the internal ID from that as usual */
+	snprintf(seed, sizeof(seed), "%s-%lld-%ld", parent->internal_id, now, sequence);
+	if (bbb_checksum_compute(BBB_HASH_SHA1, "", seed, strlen(seed), "", sha) < 0)
+		return NULL;
+	snprintf(ext, sizeof(ext), "%s-%lld", sha, now);
+	snprintf(name, sizeof(name), "%s (Room %ld)", parent->name, sequence);
+	m = bbbsim_state_meeting_new(ext, name);
+	if (!m)
+		return NULL;
+	m->is_breakout = 1;
+	m->sequence = sequence;
+	m->parent_id = strdup(parent->internal_id);
+	m->attendee_pw = strdup(parent->attendee_pw);
+	m->moderator_pw = strdup(parent->moderator_pw);
+	m->voice_bridge = strdup(parent->voice_bridge);
+	m->dial_number = strdup(parent->dial_number);
+	len = (parent->breakouts ? strlen(parent->breakouts) + 1 : 0) + strlen(m->internal_id) + 1;
+	list = malloc(len);
+	if (!m->parent_id || !m->attendee_pw || !m->moderator_pw || !m->voice_bridge ||
+	    !m->dial_number || !list) {
+		free(list);
+		bbbsim_state_meeting_free(m);
+		return NULL;
+	}
+	snprintf(list, len, "%s%s%s", parent->breakouts ? parent->breakouts : "",
+		 parent->breakouts ? "," : "", m->internal_id);
+	free(parent->breakouts);
+	parent->breakouts = list;
+	bbbsim_state_add(st, m);
+	return m;
+}
+
 static void bbbsim_state_attendee_free(struct bbbsim_attendee *a)
 {
 	free(a->internal_id);
@@ -329,6 +370,8 @@ void bbbsim_state_meeting_free(struct bbbsim_meeting *m)
 	free(m->moderator_pw);
 	free(m->voice_bridge);
 	free(m->dial_number);
+	free(m->parent_id);
+	free(m->breakouts);
 	free(m);
 }
 

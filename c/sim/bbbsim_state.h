@@ -51,6 +51,10 @@ struct bbbsim_meeting {
 	int chats;           /* sendChatMessage calls it received */
 	int has_user_joined; /* sticky once anybody joined */
 	unsigned synth_seq;  /* numbering for synthetic attendees */
+	int is_breakout;
+	char *parent_id;     /* a breakout's parent, by internal ID */
+	long sequence;       /* a breakout's number */
+	char *breakouts;     /* a parent's breakout rooms' internal IDs, comma-separated */
 	struct bbbsim_kvlist meta;
 	struct bbbsim_attendee *att;
 	size_t natt;
@@ -122,6 +126,10 @@ const struct bbbsim_reqlog *bbbsim_state_log_at(const struct bbbsim_state *st, s
 
 /* Meeting helpers (no lock needed until the meeting is shared). */
 struct bbbsim_meeting *bbbsim_state_meeting_new(const char *meeting_id, const char *name);
+/* A breakout room of parent, as akka-apps makes one when a moderator opens them: IDs
+ * derived from the parent's internal ID, the parent's passwords; added to the state. */
+struct bbbsim_meeting *bbbsim_state_breakout_new(struct bbbsim_state *st,
+						 struct bbbsim_meeting *parent, long sequence);
 void bbbsim_state_meeting_free(struct bbbsim_meeting *m);
 struct bbbsim_attendee *bbbsim_state_attendee_add(struct bbbsim_meeting *m, const char *user_id,
 						  const char *full_name, int moderator);

@@ -105,14 +105,17 @@ local function statement(msg)
     if type(mp.intId) ~= "string" or type(mp.extId) ~= "string" then
       return nil
     end
+    -- a breakout room reaches its frontend through its parent (BBB names it itself)
+    local bp = type(props.breakoutProps) == "table" and props.breakoutProps or {}
+    local parent = (mp.isBreakout == true and type(bp.parentId) == "string") and bp.parentId or db.null()
     -- a create answer not stored yet still finds its row: the meeting ID is ours
     return "WITH n AS (INSERT INTO node_meetings (backend_id, internal_id, meeting_id, name,"
-      .. " running, is_breakout) VALUES ($1::uuid, $2, $3, $4, false, $5::boolean)"
+      .. " running, is_breakout, parent_id) VALUES ($1::uuid, $2, $3, $4, false, $5::boolean, $6)"
       .. " ON CONFLICT (backend_id, internal_id) DO UPDATE SET meeting_id = EXCLUDED.meeting_id,"
-      .. " name = EXCLUDED.name, updated_at = now() RETURNING 1)"
+      .. " name = EXCLUDED.name, parent_id = EXCLUDED.parent_id, updated_at = now() RETURNING 1)"
       .. " UPDATE meetings SET internal_id = coalesce(internal_id, $2)"
       .. " WHERE backend_id = $1::uuid AND backend_meeting_id = $3",
-      { mp.intId, mp.extId, type(mp.name) == "string" and mp.name or "", mp.isBreakout == true }
+      { mp.intId, mp.extId, type(mp.name) == "string" and mp.name or "", mp.isBreakout == true, parent }
   end
   if type(mid) ~= "string" then
     return nil
