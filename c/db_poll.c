@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bbb_checksum.h"
 #include "buf.h"
 #include "db_backends.h"
 #include "log.h"
@@ -169,18 +170,60 @@ static void db_poll_attendees(struct buf *j, struct xml_node *meeting)
 	buf_puts(j, "}");
 }
 
-static int db_poll_json(struct buf *j, const struct db_poll_meeting *m, size_t n, int with_xml)
+/* What the live view holds of a node's meeting elements: internal ID and the hash of its
+ * stored element, so an unchanged element is not sent again (polls carry megabytes of them). */
+struct db_poll_known {
+	char **ids, **hashes;
+	int n;
+	PGresult *r;
+};
+
+static int db_poll_known_read(struct db *db, const char *backend_id, struct db_poll_known *k,
+			      char *err, size_t errlen)
 {
+	const char *vals[1] = { backend_id };
+
+	memset(k, 0, sizeof(*k));
+	k->r = db_exec_sql(db, "SELECT internal_id, xml_hash FROM node_meetings"
+			       " WHERE backend_id = $1::uuid AND xml_hash IS NOT NULL", 1, vals, err,
+			   errlen);
+	if (!k->r || PQresultStatus(k->r) != PGRES_TUPLES_OK) {
+		PGresult *r = k->r;
+		k->r = NULL;
+		return db_poll_fail(r, db, err, errlen);
+	}
+	k->n = PQntuples(k->r);
+	return 0;
+}
+
+static int db_poll_known_has(const struct db_poll_known *k, const char *id, const char *hash)
+{
+	int i;
+
+	for (i = 0; k && k->r && i < k->n; i++)
+		if (strcmp(PQgetvalue(k->r, i, 0), id) == 0)
+			return strcmp(PQgetvalue(k->r, i, 1), hash) == 0;
+	return 0;
+}
+
+/* The snapshot as JSON for jsonb_to_recordset. With with_xml, each meeting's element and
+ * its hash; the element itself only where known does not have that hash already. */
+static int db_poll_json(struct buf *j, const struct db_poll_meeting *m, size_t n, int with_xml,
+			const struct db_poll_known *known)
+{
+	char hash[BBB_CHECKSUM_HEX_MAX];
+	const char *iid;
 	struct buf x;
 	size_t i;
 
 	buf_init(&x);
 	buf_puts(j, "[");
 	for (i = 0; i < n; i++) {
+		iid = m[i].internal_id ? m[i].internal_id : m[i].backend_meeting_id;
 		buf_puts(j, i ? ",{\"id\":" : "{\"id\":");
 		buf_json_str(j, m[i].backend_meeting_id);
 		buf_puts(j, ",\"internal_id\":");
-		buf_json_str(j, m[i].internal_id ? m[i].internal_id : m[i].backend_meeting_id);
+		buf_json_str(j, iid);
 		buf_puts(j, ",\"name\":");
 		buf_json_str(j, m[i].name ? m[i].name : "");
 		if (m[i].parent_id) {
@@ -192,8 +235,13 @@ static int db_poll_json(struct buf *j, const struct db_poll_meeting *m, size_t n
 		db_poll_attendees(j, m[i].xml);
 		if (with_xml && m[i].xml) { /* kept for getMeetings (sql/0010) */
 			xml_dom_write(&x, m[i].xml);
-			buf_puts(j, ",\"xml\":");
-			buf_json_str(j, buf_str(&x));
+			if (bbb_checksum_compute(BBB_HASH_SHA1, "", buf_str(&x), x.len, "", hash) == 0) {
+				buf_printf(j, ",\"xml_hash\":\"%s\"", hash);
+				if (!db_poll_known_has(known, iid, hash)) {
+					buf_puts(j, ",\"xml\":");
+					buf_json_str(j, buf_str(&x));
+				}
+			}
 			buf_reset(&x);
 		}
 		buf_puts(j, "}");
@@ -208,36 +256,41 @@ int db_poll_meetings(struct db *db, const char *backend_id, const struct db_poll
 		     size_t errlen)
 {
 	/* The live view takes the snapshot row by row, and only where it is newer news: a row an
-	 * agent's event changed after the snapshot was taken stays. A poll ($4 > 0) leaves the
-	 * view alone altogether while the node's agent beats (it is the authority then). */
+	 * agent's event changed after the snapshot was taken stays. A row the snapshot shows
+	 * unchanged is not written at all (its times stay those of the data). A poll ($4 > 0)
+	 * leaves the view alone altogether while the node's agent beats (the authority then). */
 	static const char *update_sql =
 		"WITH live AS (SELECT $4::double precision > 0 AND coalesce(agent_heartbeat >"
 		"  now() - make_interval(secs => $4::double precision / 1000), false) AS agent"
 		"  FROM backends WHERE id = $1::uuid),"
 		" u AS (SELECT * FROM jsonb_to_recordset($2::jsonb) AS u(id text, internal_id text,"
 		"  name text, running boolean, is_breakout boolean, attendees jsonb, xml text,"
-		"  parent_id text)"
+		"  xml_hash text, parent_id text)"
 		"  WHERE NOT coalesce((SELECT agent FROM live), true)),"
 		" gone AS (DELETE FROM node_meetings nm WHERE nm.backend_id = $1::uuid"
 		"  AND NOT coalesce((SELECT agent FROM live), true)"
 		"  AND nm.updated_at < to_timestamp($3::double precision / 1000)"
 		"  AND NOT EXISTS (SELECT 1 FROM u WHERE u.internal_id = nm.internal_id)),"
 		" ins AS (INSERT INTO node_meetings AS nm (backend_id, internal_id, meeting_id, name,"
-		"  running, is_breakout, parent_id, attendees, xml, xml_at, updated_at)"
+		"  running, is_breakout, parent_id, attendees, xml, xml_hash, xml_at, updated_at)"
 		"  SELECT DISTINCT ON (u.internal_id) $1::uuid, u.internal_id, u.id, u.name, u.running,"
-		"  u.is_breakout, u.parent_id, u.attendees, u.xml,"
+		"  u.is_breakout, u.parent_id, u.attendees, u.xml, u.xml_hash,"
 		"  to_timestamp($3::double precision / 1000), to_timestamp($3::double precision / 1000)"
 		"  FROM u ON CONFLICT (backend_id, internal_id) DO UPDATE SET"
 		"  meeting_id = EXCLUDED.meeting_id, name = EXCLUDED.name, running = EXCLUDED.running,"
 		"  is_breakout = EXCLUDED.is_breakout, parent_id = EXCLUDED.parent_id,"
-		"  attendees = EXCLUDED.attendees, xml = EXCLUDED.xml, xml_at = EXCLUDED.xml_at,"
+		"  attendees = EXCLUDED.attendees, xml = coalesce(EXCLUDED.xml, nm.xml),"
+		"  xml_hash = EXCLUDED.xml_hash, xml_at = EXCLUDED.xml_at,"
 		"  updated_at = EXCLUDED.updated_at"
-		"  WHERE nm.updated_at < EXCLUDED.updated_at),"
+		"  WHERE nm.updated_at < EXCLUDED.updated_at AND (nm.meeting_id, nm.name, nm.running,"
+		"  nm.is_breakout, nm.parent_id, nm.attendees, nm.xml_hash) IS DISTINCT FROM"
+		"  (EXCLUDED.meeting_id, EXCLUDED.name, EXCLUDED.running, EXCLUDED.is_breakout,"
+		"  EXCLUDED.parent_id, EXCLUDED.attendees, EXCLUDED.xml_hash)),"
 		/* what only a node's answer tells (metadata, times) is taken from a poll even then */
-		" doc AS (UPDATE node_meetings nm SET xml = x.xml FROM jsonb_to_recordset($2::jsonb)"
-		"  AS x(internal_id text, xml text) WHERE coalesce((SELECT agent FROM live), false)"
-		"  AND nm.backend_id = $1::uuid AND nm.internal_id = x.internal_id"
-		"  AND nm.xml IS DISTINCT FROM x.xml)"
+		" doc AS (UPDATE node_meetings nm SET xml = x.xml, xml_hash = x.xml_hash"
+		"  FROM jsonb_to_recordset($2::jsonb) AS x(internal_id text, xml text, xml_hash text)"
+		"  WHERE coalesce((SELECT agent FROM live), false) AND x.xml IS NOT NULL"
+		"  AND nm.backend_id = $1::uuid AND nm.internal_id = x.internal_id)"
 		" SELECT 1";
 	static const char *refresh_sql = "SELECT b3s_refresh_node($1::uuid)";
 	/* a meeting under a frontend's namespace with no row is adopted, so its frontend can
@@ -253,6 +306,10 @@ int db_poll_meetings(struct db *db, const char *backend_id, const struct db_poll
 		"  ON left(nm.meeting_id, length(f.key) + 1) = f.key || '~'"
 		" WHERE nm.backend_id = $1::uuid AND NOT nm.is_breakout"
 		"  AND length(nm.meeting_id) > length(f.key) + 1"
+		/* rows this node has are skipped before their create call is built (a row elsewhere:
+		 * at the conflict); by backend, so it is a short index range whatever the stats */
+		"  AND NOT EXISTS (SELECT 1 FROM meetings m WHERE m.backend_id = $1::uuid"
+		"   AND m.backend_meeting_id = nm.meeting_id)"
 		" ON CONFLICT DO NOTHING RETURNING meeting_id";
 	/* a row the node no longer has is gone, but only if the node had confirmed it before
 	 * this poll began (a create in flight must never lose its row) and the live view does
@@ -266,12 +323,17 @@ int db_poll_meetings(struct db *db, const char *backend_id, const struct db_poll
 		"  AND nm.meeting_id = m.backend_meeting_id)";
 	char since[32], max_age[24];
 	const char *vals[4] = { backend_id, NULL, since, max_age };
+	struct db_poll_known known;
 	struct buf j;
 	PGresult *r;
 	int rc;
 
 	buf_init(&j);
-	if (db_poll_json(&j, m, n, 1) < 0) {
+	if (db_poll_known_read(db, backend_id, &known, err, errlen) < 0)
+		return -EIO;
+	rc = db_poll_json(&j, m, n, 1, &known);
+	PQclear(known.r);
+	if (rc < 0) {
 		buf_free(&j);
 		return -ENOMEM;
 	}
@@ -341,7 +403,7 @@ int db_poll_strays(struct db *db, const char *backend_id, const struct db_poll_m
 	if (n == 0)
 		return 0;
 	buf_init(&j);
-	if (db_poll_json(&j, m, n, 0) < 0) {
+	if (db_poll_json(&j, m, n, 0, NULL) < 0) {
 		buf_free(&j);
 		return -ENOMEM;
 	}

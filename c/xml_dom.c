@@ -279,6 +279,14 @@ int xml_dom_escape(struct buf *out, const char *s)
 	const char *p, *rep;
 
 	for (p = s; *p; p++) {
+		size_t run = strcspn(p, "&<>\"'");
+		if (run) { /* plain text in one append */
+			if (buf_append(out, p, run) < 0)
+				return -ENOMEM;
+			p += run;
+			if (!*p)
+				break;
+		}
 		switch (*p) {
 		case '&':
 			rep = "&amp;";
@@ -309,9 +317,12 @@ int xml_dom_write(struct buf *out, const struct xml_node *n)
 	const struct xml_node *ch;
 	size_t i;
 
-	buf_printf(out, "<%s", n->name);
+	buf_puts(out, "<");
+	buf_puts(out, n->name);
 	for (i = 0; n->attrs && n->attrs[i] && n->attrs[i + 1]; i += 2) {
-		buf_printf(out, " %s=\"", n->attrs[i]);
+		buf_puts(out, " ");
+		buf_puts(out, n->attrs[i]);
+		buf_puts(out, "=\"");
 		xml_dom_escape(out, n->attrs[i + 1]);
 		buf_puts(out, "\"");
 	}
@@ -324,6 +335,8 @@ int xml_dom_write(struct buf *out, const struct xml_node *n)
 	} else {
 		xml_dom_escape(out, buf_str(&n->text));
 	}
-	buf_printf(out, "</%s>", n->name);
+	buf_puts(out, "</");
+	buf_puts(out, n->name);
+	buf_puts(out, ">");
 	return out->oom ? -ENOMEM : 0;
 }
