@@ -45,6 +45,25 @@ static void xml_dom_doctype(void *ud, const XML_Char *name, const XML_Char *sysi
 	xml_dom_refuse(ud, "a DOCTYPE is not accepted");
 }
 
+/* A detached element: the node and its name in one allocation (parses make many), attrs
+ * only when it has some. */
+static struct xml_node *xml_dom_new(const char *name, size_t nattrs)
+{
+	size_t nl = strlen(name) + 1;
+	struct xml_node *n = calloc(1, sizeof(*n) + nl);
+
+	if (!n)
+		return NULL;
+	buf_init(&n->text);
+	n->name = (char *)(n + 1);
+	memcpy(n->name, name, nl);
+	if (nattrs && !(n->attrs = calloc(nattrs + 1, sizeof(char *)))) {
+		free(n);
+		return NULL;
+	}
+	return n;
+}
+
 static void xml_dom_start(void *ud, const XML_Char *name, const XML_Char **attrs)
 {
 	struct xml_dom_ctx *c = ud;
@@ -61,19 +80,11 @@ static void xml_dom_start(void *ud, const XML_Char *name, const XML_Char **attrs
 		xml_dom_refuse(c, "XML has too many elements");
 		return;
 	}
-	n = calloc(1, sizeof(*n));
-	if (!n) {
-		c->oom = 1;
-		return;
-	}
-	buf_init(&n->text);
-	n->name = strdup(name);
 	while (attrs[na])
 		na++;
-	n->attrs = calloc(na + 1, sizeof(char *));
-	if (!n->name || !n->attrs) {
+	n = xml_dom_new(name, na);
+	if (!n) {
 		c->oom = 1;
-		xml_dom_free(n);
 		return;
 	}
 	for (i = 0; i < na; i++) {
@@ -167,9 +178,8 @@ void xml_dom_free(struct xml_node *n)
 		for (i = 0; n->attrs[i]; i++)
 			free(n->attrs[i]);
 	free(n->attrs);
-	free(n->name);
 	buf_free(&n->text);
-	free(n);
+	free(n); /* the name is part of it */
 }
 
 struct xml_node *xml_dom_child(const struct xml_node *n, const char *name)
@@ -228,16 +238,9 @@ int xml_dom_set_child_text(struct xml_node *n, const char *name, const char *tex
 	struct xml_node *ch = xml_dom_child(n, name);
 
 	if (!ch) {
-		ch = calloc(1, sizeof(*ch));
+		ch = xml_dom_new(name, 0);
 		if (!ch)
 			return -ENOMEM;
-		buf_init(&ch->text);
-		ch->name = strdup(name);
-		ch->attrs = calloc(1, sizeof(char *));
-		if (!ch->name || !ch->attrs) {
-			xml_dom_free(ch);
-			return -ENOMEM;
-		}
 		xml_dom_append(n, ch);
 	}
 	return xml_dom_set_text(ch, text);

@@ -8,7 +8,7 @@
 
 struct xml_node {
 	char *name;
-	char **attrs;            /* NULL-terminated key, value, key, value, ... */
+	char **attrs;            /* NULL-terminated key, value, ...; NULL when there are none */
 	struct buf text;         /* character data directly inside this element */
 	struct xml_node *parent;
 	struct xml_node *first;  /* first child */
