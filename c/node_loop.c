@@ -43,6 +43,7 @@ struct node_call {
 	struct proxy_result res;
 	char err[256];
 	long long started_ms, ended_ms;
+	long long started_wall_ms; /* when the node was asked, on the database's clock */
 };
 
 static struct {
@@ -192,6 +193,7 @@ static void node_loop_admit(struct node_call *c)
 		return;
 	}
 	c->started_ms = clock_mono_ms();
+	c->started_wall_ms = clock_wall_ms();
 	if (node_loop_begin(c) < 0) {
 		node_loop_release_easy(c);
 		node_breaker_done(c->node, -ENOMEM, clock_mono_ms());
@@ -408,6 +410,11 @@ int node_call_result(const struct node_call *c, const struct proxy_result **res,
 long node_call_latency_ms(const struct node_call *c)
 {
 	return c->started_ms ? (long)(c->ended_ms - c->started_ms) : 0;
+}
+
+long long node_call_started_at(const struct node_call *c)
+{
+	return c->started_wall_ms;
 }
 
 int node_call_shared(const struct node_call *c)

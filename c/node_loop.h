@@ -60,6 +60,9 @@ struct node_call *node_call_submit(const struct node_call_spec *s, node_call_don
 int node_call_result(const struct node_call *c, const struct proxy_result **res,
 		     const char **err);
 long node_call_latency_ms(const struct node_call *c);
+/* When the call went to the node (wall clock, ms since the epoch), 0 when it never did: what
+ * its answer is as old as. */
+long long node_call_started_at(const struct node_call *c);
 /* 1 when the answer is another call's (waited for, or reused): the node was not asked. */
 int node_call_shared(const struct node_call *c);
 /* A shared call answered at once from the reuse window, done already (its done callback

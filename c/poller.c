@@ -201,6 +201,7 @@ static void poller_poll_done(struct worker *w, struct lb_backend *b, struct node
 {
 	struct poller_node pn;
 	struct xml_node *doc = NULL;
+	long long since;
 	char err[512];
 	const char *rc;
 
@@ -217,8 +218,11 @@ static void poller_poll_done(struct worker *w, struct lb_backend *b, struct node
 		pn.res.ok = 0;
 		snprintf(pn.res.error, sizeof(pn.res.error), "out of memory");
 	}
-	/* the snapshot is as old as the moment the node was asked */
-	if (poller_record(w, b, &pn, clock_wall_ms() - pn.res.latency_ms, 0, err, sizeof(err)) < 0)
+	/* the snapshot is as old as the moment the node was asked: not "now minus its latency",
+	 * since a batch's answers are recorded one after another, seconds later for the last
+	 * (meetings confirmed meanwhile were taken for gone) */
+	since = nc && node_call_started_at(nc) ? node_call_started_at(nc) : clock_wall_ms();
+	if (poller_record(w, b, &pn, since, 0, err, sizeof(err)) < 0)
 		log_warn("poller", "event=db_error backend=%s error=\"%s\"", b->host, err);
 	free(pn.meetings);
 	xml_dom_free(doc);
