@@ -58,23 +58,23 @@ void bbb_ids_rewrite(struct xml_node *n, const char *frontend_key)
  * without parsing it. */
 int bbb_ids_rewrite_text(struct buf *out, const char *xml, const char *frontend_key)
 {
-	static const char *const tags[] = { "<meetingID>", "<parentMeetingID>" };
-	size_t kl = strlen(frontend_key), i;
-	const char *p = xml, *lt;
+	size_t kl = strlen(frontend_key);
+	const char *p = xml, *hit, *tag;
 
-	while ((lt = strchr(p, '<'))) {
-		for (i = 0; i < 2; i++) {
-			size_t tl = strlen(tags[i]);
-			if (strncmp(lt, tags[i], tl) == 0 && strncmp(lt + tl, frontend_key, kl) == 0 &&
-			    lt[tl + kl] == '~') {
-				buf_append(out, p, (size_t)(lt - p) + tl);
-				p = lt + tl + kl + 1;
-				break;
-			}
-		}
-		if (i == 2) {
-			buf_append(out, p, (size_t)(lt - p) + 1);
-			p = lt + 1;
+	/* "eetingID>" ends both opening tags (and others, told apart by what comes before) */
+	while ((hit = strstr(p, "eetingID>"))) {
+		const char *text = hit + 9;
+		tag = NULL;
+		if (hit - xml >= 2 && hit[-1] == 'm' && hit[-2] == '<')
+			tag = hit - 2;
+		else if (hit - xml >= 8 && strncmp(hit - 8, "<parentM", 8) == 0)
+			tag = hit - 8;
+		if (tag && strncmp(text, frontend_key, kl) == 0 && text[kl] == '~') {
+			buf_append(out, p, (size_t)(text - p));
+			p = text + kl + 1;
+		} else {
+			buf_append(out, p, (size_t)(text - p));
+			p = text;
 		}
 	}
 	buf_puts(out, p);

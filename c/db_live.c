@@ -13,16 +13,24 @@
 static const struct db_stmt db_live_meetings_stmt = {
 	DB_LIVE_MEETINGS, "live_meetings",
 	/* the frontend's meetings, and the breakout rooms BBB opened in them */
-	"WITH own AS (SELECT * FROM node_meetings"
+	/* the frontend's meetings and the breakout rooms BBB opened in them, chosen on narrow
+	 * rows (one per meeting ID); the wide ones (the elements) are read only for those */
+	"WITH own AS (SELECT backend_id, internal_id, meeting_id, updated_at FROM node_meetings"
 	"  WHERE meeting_id COLLATE \"C\" >= $1 AND meeting_id COLLATE \"C\" < $2),"
-	" sel AS (SELECT * FROM own UNION ALL SELECT br.* FROM own p JOIN node_meetings br"
-	"  ON br.backend_id = p.backend_id AND br.parent_id = p.internal_id)"
-	"SELECT DISTINCT ON (nm.meeting_id) nm.meeting_id, nm.internal_id, nm.name, nm.xml,"
+	" sel AS (SELECT * FROM own UNION ALL SELECT br.backend_id, br.internal_id, br.meeting_id,"
+	"  br.updated_at FROM own p JOIN node_meetings br"
+	"  ON br.backend_id = p.backend_id AND br.parent_id = p.internal_id),"
+	/* a meeting on two nodes (a stray not ended yet): the copy its row names first; one
+	 * index probe each (LIMIT keeps the planner from hashing the whole table) */
+	" pick AS (SELECT DISTINCT ON (s.meeting_id) s.backend_id, s.internal_id FROM sel s"
+	"  JOIN backends b ON b.id = s.backend_id AND b.node_state <> 'unavailable'"
+	"  LEFT JOIN LATERAL (SELECT m.backend_id FROM meetings m"
+	"   WHERE m.backend_meeting_id = s.meeting_id LIMIT 1) r ON true"
+	"  ORDER BY s.meeting_id, r.backend_id = s.backend_id DESC NULLS LAST, s.updated_at DESC)"
+	"SELECT nm.meeting_id, nm.internal_id, nm.name, nm.xml,"
 	" a.xml::text, nm.running, nm.is_breakout, a.n, a.moderators, a.voice, a.listen, a.video,"
 	" c.current"
-	" FROM sel nm"
-	" JOIN backends b ON b.id = nm.backend_id AND b.node_state <> 'unavailable'"
-	" LEFT JOIN meetings m ON m.backend_meeting_id = nm.meeting_id"
+	" FROM pick JOIN node_meetings nm USING (backend_id, internal_id)"
 	/* the snapshot's element is current while nothing changed the meeting since: the live
 	 * parts are then neither built here nor patched in C */
 	" CROSS JOIN LATERAL (SELECT nm.xml IS NOT NULL AND nm.xml_at >= nm.updated_at"
@@ -41,8 +49,7 @@ static const struct db_stmt db_live_meetings_stmt = {
 	"   xmlelement(name \"hasVideo\", coalesce((v->>'video')::int, 0) > 0),"
 	"   xmlelement(name \"clientType\", 'HTML5')) ORDER BY k)) AS xml"
 	"  FROM jsonb_each(CASE WHEN c.current THEN '{}' ELSE nm.attendees END) AS e(k, v)) a"
-	" ORDER BY nm.meeting_id, (m.backend_id = nm.backend_id) DESC NULLS LAST,"
-	"  nm.updated_at DESC",
+	" ORDER BY nm.meeting_id",
 	2
 };
 

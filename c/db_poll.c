@@ -13,6 +13,10 @@
 #include "db_backends.h"
 #include "log.h"
 
+/* An unchanged answer is still processed in full this often: adoption for a frontend added
+ * since, strays whose end failed, rows removed by hand. */
+#define DB_POLL_DIGEST_MAX_AGE_S "30"
+
 /* Without a result, db_exec*() has already said why in err (the connection may be gone). */
 static int db_poll_fail(PGresult *r, struct db *db, char *err, size_t errlen)
 {
@@ -78,8 +82,8 @@ int db_poll_release(struct db *db, const char *owner, char *err, size_t errlen)
 }
 
 int db_poll_record(struct db *db, const char *backend_id, const struct db_poll_result *res,
-		   int fail_after, int ok_after, char *node_state, size_t nslen, char *err,
-		   size_t errlen)
+		   long long unchanged_at, int fail_after, int ok_after, char *node_state,
+		   size_t nslen, char *err, size_t errlen)
 {
 	/* right-hand sides see the row before the update: "+ 1" is this poll */
 	static const char *sql =
@@ -87,42 +91,33 @@ int db_poll_record(struct db *db, const char *backend_id, const struct db_poll_r
 		" latency_ms = $3::integer,"
 		" consecutive_failures = CASE WHEN $2::boolean THEN 0 ELSE consecutive_failures + 1 END,"
 		" consecutive_successes = CASE WHEN $2::boolean THEN consecutive_successes + 1 ELSE 0 END,"
-		" meetings_count = CASE WHEN $2::boolean THEN $4::integer ELSE meetings_count END,"
-		" attendees_count = CASE WHEN $2::boolean THEN $5::integer ELSE attendees_count END,"
-		" video_count = CASE WHEN $2::boolean THEN $6::integer ELSE video_count END,"
-		" voice_count = CASE WHEN $2::boolean THEN $7::integer ELSE voice_count END,"
-		" listener_count = CASE WHEN $2::boolean THEN $8::integer ELSE listener_count END,"
-		" last_error = CASE WHEN $2::boolean THEN NULL ELSE $9 END,"
+		/* the counters come from the live view (b3s_refresh_node), not from here; an answer
+		 * found unchanged confirms them as of when it was asked */
+		" counters_at = CASE WHEN $7::bigint > 0 THEN greatest(counters_at,"
+		"  to_timestamp($7::double precision / 1000)) ELSE counters_at END,"
+		" last_error = CASE WHEN $2::boolean THEN NULL ELSE $4 END,"
 		" node_state = CASE"
-		"  WHEN $2::boolean AND (node_state <> 'unavailable' OR consecutive_successes + 1 >= $11::integer) THEN 'ready'"
-		"  WHEN NOT $2::boolean AND consecutive_failures + 1 >= $10::integer THEN 'unavailable'"
+		"  WHEN $2::boolean AND (node_state <> 'unavailable' OR consecutive_successes + 1 >= $6::integer) THEN 'ready'"
+		"  WHEN NOT $2::boolean AND consecutive_failures + 1 >= $5::integer THEN 'unavailable'"
 		"  ELSE node_state END,"
 		" updated_at = now()"
 		" WHERE id = $1 RETURNING node_state";
-	char v[10][32];
-	const char *vals[11];
+	char v[4][32];
+	const char *vals[7];
 	PGresult *r;
 
 	snprintf(v[0], 32, "%ld", res->latency_ms);
-	snprintf(v[1], 32, "%ld", res->meetings);
-	snprintf(v[2], 32, "%ld", res->participants);
-	snprintf(v[3], 32, "%ld", res->video);
-	snprintf(v[4], 32, "%ld", res->voice);
-	snprintf(v[5], 32, "%ld", res->listeners);
-	snprintf(v[6], 32, "%d", fail_after);
-	snprintf(v[7], 32, "%d", ok_after);
+	snprintf(v[1], 32, "%d", fail_after);
+	snprintf(v[2], 32, "%d", ok_after);
 	vals[0] = backend_id;
 	vals[1] = res->ok ? "true" : "false";
 	vals[2] = v[0];
-	vals[3] = v[1];
-	vals[4] = v[2];
-	vals[5] = v[3];
-	vals[6] = v[4];
-	vals[7] = v[5];
-	vals[8] = res->ok ? NULL : res->error;
-	vals[9] = v[6];
-	vals[10] = v[7];
-	r = db_exec_sql(db, sql, 11, vals, err, errlen);
+	vals[3] = res->ok ? NULL : res->error;
+	vals[4] = v[1];
+	vals[5] = v[2];
+	snprintf(v[3], 32, "%lld", unchanged_at);
+	vals[6] = v[3];
+	r = db_exec_sql(db, sql, 7, vals, err, errlen);
 	if (!r || PQresultStatus(r) != PGRES_TUPLES_OK)
 		return db_poll_fail(r, db, err, errlen);
 	snprintf(node_state, nslen, "%s", PQntuples(r) ? PQgetvalue(r, 0, 0) : "");
@@ -252,17 +247,15 @@ static int db_poll_json(struct buf *j, const struct db_poll_meeting *m, size_t n
 }
 
 int db_poll_meetings(struct db *db, const char *backend_id, const struct db_poll_meeting *m,
-		     size_t n, long long since_epoch_ms, long agent_max_age_ms, char *err,
-		     size_t errlen)
+		     size_t n, long long since_epoch_ms, int agent_fresh, char *err, size_t errlen)
 {
 	/* The live view takes the snapshot row by row, and only where it is newer news: a row an
 	 * agent's event changed after the snapshot was taken stays. A row the snapshot shows
-	 * unchanged is not written at all (its times stay those of the data). A poll ($4 > 0)
-	 * leaves the view alone altogether while the node's agent beats (the authority then). */
+	 * unchanged is not written at all (its times stay those of the data). A poll made while
+	 * the node's agent beats ($4) leaves the view alone altogether (the agent is the
+	 * authority then). */
 	static const char *update_sql =
-		"WITH live AS (SELECT $4::double precision > 0 AND coalesce(agent_heartbeat >"
-		"  now() - make_interval(secs => $4::double precision / 1000), false) AS agent"
-		"  FROM backends WHERE id = $1::uuid),"
+		"WITH live AS (SELECT $4::boolean AS agent),"
 		" u AS (SELECT * FROM jsonb_to_recordset($2::jsonb) AS u(id text, internal_id text,"
 		"  name text, running boolean, is_breakout boolean, attendees jsonb, xml text,"
 		"  xml_hash text, parent_id text)"
@@ -321,8 +314,8 @@ int db_poll_meetings(struct db *db, const char *backend_id, const struct db_poll
 		"  WHERE u.id = m.backend_meeting_id)"
 		" AND NOT EXISTS (SELECT 1 FROM node_meetings nm WHERE nm.backend_id = $1::uuid"
 		"  AND nm.meeting_id = m.backend_meeting_id)";
-	char since[32], max_age[24];
-	const char *vals[4] = { backend_id, NULL, since, max_age };
+	char since[32];
+	const char *vals[4] = { backend_id, NULL, since, agent_fresh ? "true" : "false" };
 	struct db_poll_known known;
 	struct buf j;
 	PGresult *r;
@@ -339,7 +332,6 @@ int db_poll_meetings(struct db *db, const char *backend_id, const struct db_poll
 	}
 	vals[1] = buf_str(&j);
 	snprintf(since, sizeof(since), "%lld", since_epoch_ms);
-	snprintf(max_age, sizeof(max_age), "%ld", agent_max_age_ms);
 	r = db_exec_sql(db, update_sql, 4, vals, err, errlen);
 	if (!r || PQresultStatus(r) != PGRES_TUPLES_OK) {
 		rc = db_poll_fail(r, db, err, errlen);
@@ -371,6 +363,56 @@ int db_poll_meetings(struct db *db, const char *backend_id, const struct db_poll
 out:
 	buf_free(&j);
 	return rc;
+}
+
+/* A poll's digest carries the mode it was taken in: an answer processed while the agent
+ * beat did not write the live view, so it does not stand for one that must. */
+#define DB_POLL_DIGEST_MODE "CASE WHEN coalesce(agent_heartbeat > now() - make_interval(secs =>" \
+	" $3::double precision / 1000), false) THEN ':agent' ELSE ':poll' END"
+
+int db_poll_check(struct db *db, const char *backend_id, const char *digest,
+		  long agent_max_age_ms, int *unchanged, int *agent_fresh, char *err,
+		  size_t errlen)
+{
+	static const char *sql =
+		"SELECT coalesce(agent_heartbeat > now() - make_interval(secs =>"
+		"  $3::double precision / 1000), false),"
+		" coalesce(poll_digest = $2 || " DB_POLL_DIGEST_MODE ""
+		"  AND poll_digest_at > now() - make_interval(secs => " DB_POLL_DIGEST_MAX_AGE_S "), false)"
+		" FROM backends WHERE id = $1::uuid";
+	char age[24];
+	const char *vals[3] = { backend_id, digest, age };
+	PGresult *r;
+
+	*unchanged = *agent_fresh = 0;
+	snprintf(age, sizeof(age), "%ld", agent_max_age_ms);
+	r = db_exec_sql(db, sql, 3, vals, err, errlen);
+	if (!r || PQresultStatus(r) != PGRES_TUPLES_OK)
+		return db_poll_fail(r, db, err, errlen);
+	if (PQntuples(r) == 1) {
+		*agent_fresh = PQgetvalue(r, 0, 0)[0] == 't';
+		*unchanged = PQgetvalue(r, 0, 1)[0] == 't';
+	}
+	PQclear(r);
+	return 0;
+}
+
+int db_poll_digest_store(struct db *db, const char *backend_id, const char *digest,
+			 long agent_max_age_ms, char *err, size_t errlen)
+{
+	static const char *sql =
+		"UPDATE backends SET poll_digest = $2 || " DB_POLL_DIGEST_MODE ","
+		" poll_digest_at = now() WHERE id = $1::uuid";
+	char age[24];
+	const char *vals[3] = { backend_id, digest, age };
+	PGresult *r;
+
+	snprintf(age, sizeof(age), "%ld", agent_max_age_ms);
+	r = db_exec_sql(db, sql, 3, vals, err, errlen);
+	if (!r || PQresultStatus(r) != PGRES_COMMAND_OK)
+		return db_poll_fail(r, db, err, errlen);
+	PQclear(r);
+	return 0;
 }
 
 int db_poll_decommission(struct db *db, char *err, size_t errlen)

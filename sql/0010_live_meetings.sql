@@ -52,3 +52,7 @@ CREATE OR REPLACE FUNCTION b3s_refresh_node(b uuid) RETURNS void LANGUAGE sql AS
       AND (m.running, m.participants, m.video, m.internal_id) IS DISTINCT FROM
           (l.running, l.participants, l.video, coalesce(m.internal_id, l.internal_id));
 $$;
+
+-- poll_digest: the sha1 of the last getMeetings answer processed in full (and the mode it was
+-- processed in); an identical answer within 30 s is not read again.
+ALTER TABLE backends ADD COLUMN poll_digest text, ADD COLUMN poll_digest_at timestamptz;
