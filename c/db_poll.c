@@ -168,9 +168,8 @@ static void db_poll_attendees(struct buf *j, struct xml_node *meeting)
 /* What the live view holds of a node's meeting elements: internal ID and the hash of its
  * stored element, so an unchanged element is not sent again (polls carry megabytes of them). */
 struct db_poll_known {
-	char **ids, **hashes;
+	PGresult *r; /* internal_id, xml_hash */
 	int n;
-	PGresult *r;
 };
 
 static int db_poll_known_read(struct db *db, const char *backend_id, struct db_poll_known *k,
