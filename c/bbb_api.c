@@ -103,7 +103,7 @@ static int bbb_api_verify(struct bbb_ctx *c)
 	struct lb_frontend *fe = &c->fe_store;
 	char err[512];
 	const char *mid;
-	int cached, known, rc;
+	int cached, known, routed, rc;
 
 	if (req->query_len > w->cfg->max_query) {
 		bbb_reply_fail(c, "validationError", "The query string is too long.");
@@ -140,9 +140,11 @@ static int bbb_api_verify(struct bbb_ctx *c)
 	mid = bbb_api_names_meeting(c->call) ? query_get(&c->params, "meetingID") : NULL;
 	if (mid && !*mid)
 		mid = NULL;
-	/* joins are every user's hot path: their route may come from the route cache */
-	cached = mid && strcmp(c->call, "join") == 0 &&
-		 route_cache_get(&w->routes, w->cfg, c->key, mid, fe, &c->meeting);
+	/* joins are every user's hot path, getMeetingInfo and isMeetingRunning what frontends
+	 * poll all day: their route may come from the route cache */
+	routed = mid && (strcmp(c->call, "join") == 0 || strcmp(c->call, "getMeetingInfo") == 0 ||
+			 strcmp(c->call, "isMeetingRunning") == 0);
+	cached = routed && route_cache_get(&w->routes, w->cfg, c->key, mid, fe, &c->meeting);
 	if (cached) {
 		rc = 0;
 		c->meeting_found = 1;
@@ -151,7 +153,7 @@ static int bbb_api_verify(struct bbb_ctx *c)
 
 		rc = db_frontends_find(&w->db, c->key, mid, fe, &c->meeting, &c->meeting_found, err,
 				       sizeof(err));
-		if (rc == 0 && mid && c->meeting_found && fe->active && strcmp(c->call, "join") == 0)
+		if (rc == 0 && routed && c->meeting_found && fe->active)
 			route_cache_put(&w->routes, w->cfg, epoch, c->key, mid, fe, &c->meeting);
 	}
 	c->meeting_fetched = mid && rc == 0;
