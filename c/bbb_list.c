@@ -14,6 +14,7 @@
 #include "bbb_xml.h"
 #include "db_live.h"
 #include "log.h"
+#include "node_share.h"
 
 struct bbb_list_walk {
 	struct bbb_ctx *c;
@@ -117,13 +118,49 @@ static int bbb_list_one(const struct db_live_meeting *m, void *ud)
 	return rc;
 }
 
+/* "<key>~": what a frontend's kept list is invalidated by. */
+static void bbb_list_scope(char *scope, size_t cap, const char *frontend_key)
+{
+	snprintf(scope, cap, "%s~", frontend_key);
+}
+
+void bbb_list_changed(const char *frontend_key)
+{
+	char scope[80];
+
+	bbb_list_scope(scope, sizeof(scope), frontend_key);
+	node_share_invalidate(scope);
+}
+
+static void bbb_list_answer(struct bbb_ctx *c)
+{
+	c->a->status = 200;
+	c->a->content_type = "text/xml";
+	c->outcome = "SUCCESS";
+}
+
 void bbb_list_meetings(struct bbb_ctx *c)
 {
 	struct bbb_list_walk wk = { .c = c };
+	struct node_share_answer kept;
+	struct node_share_mark mark;
+	char err[512], key[96], scope[80];
 	struct buf meetings;
-	char err[512];
 	int rc;
 
+	/* one frontend's list is the same for all its callers: reused for B3SCALE_INFO_CACHE_MS
+	 * unless one of its meetings changes (its scope is its namespace, "<key>~") */
+	snprintf(key, sizeof(key), "getMeetings\n%s", c->fe->key);
+	bbb_list_scope(scope, sizeof(scope), c->fe->key);
+	memset(&kept, 0, sizeof(kept));
+	proxy_result_init(&kept.res);
+	if (node_share_lookup(key, &kept)) {
+		buf_free(&c->a->body);
+		c->a->body = kept.res.body;
+		bbb_list_answer(c);
+		return;
+	}
+	mark = node_share_mark(scope);
 	buf_init(&meetings);
 	wk.out = &meetings;
 	rc = db_live_meetings(&c->w->db, c->fe->key, bbb_list_one, &wk, err, sizeof(err));
@@ -146,7 +183,11 @@ void bbb_list_meetings(struct bbb_ctx *c)
 	}
 	buf_puts(&c->a->body, "</response>");
 	buf_free(&meetings);
-	c->a->status = 200;
-	c->a->content_type = "text/xml";
-	c->outcome = "SUCCESS";
+	bbb_list_answer(c);
+	if (!c->a->body.oom) {
+		kept.rc = 0;
+		kept.res.status = 200;
+		kept.res.body = c->a->body; /* borrowed: node_share_keep copies it */
+		node_share_keep(key, scope, mark, &kept);
+	}
 }

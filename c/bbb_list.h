@@ -6,5 +6,8 @@
 #include "bbb_task.h"
 
 void bbb_list_meetings(struct bbb_ctx *c);
+/* The frontend's meetings changed here (a create, an end): its kept list goes at once (other
+ * instances hear of it through LISTEN/NOTIFY). */
+void bbb_list_changed(const char *frontend_key);
 
 #endif

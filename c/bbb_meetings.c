@@ -9,6 +9,7 @@
 
 #include "bbb_backend.h"
 #include "bbb_ids.h"
+#include "bbb_list.h"
 #include "bbb_reply.h"
 #include "bbb_xml.h"
 #include "db_backends.h"
@@ -184,6 +185,7 @@ static void bbb_meetings_created(struct bbb_ctx *c)
 		bbb_reply_error(c, c->run->key, c->run->msg);
 		return;
 	}
+	bbb_list_changed(c->fe->key);
 	bbb_meetings_reply(c, c->run->answer);
 }
 
@@ -445,6 +447,7 @@ static void bbb_meetings_ended(struct bbb_ctx *c)
 	char err[512];
 
 	node_share_invalidate(c->m.backend_meeting_id);
+	bbb_list_changed(c->fe->key);
 	if (db_meetings_changed(&c->w->db, c->m.backend_meeting_id, err, sizeof(err)) < 0)
 		log_warn("bbb", "event=db_error call=end error=\"%s\"", err);
 }

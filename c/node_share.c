@@ -16,6 +16,7 @@
 #define NODE_SHARE_BUCKETS 4096
 #define NODE_SHARE_SLOTS 1024
 #define NODE_SHARE_MAX 16384 /* entries at most; past it calls run unshared */
+#define NODE_SHARE_MAX_BYTES ((size_t)64 << 20) /* kept answers' bodies together */
 
 struct node_share_entry {
 	struct node_share_entry *next;
@@ -34,7 +35,7 @@ static struct {
 	pthread_mutex_t mu;
 	struct node_share_entry *buckets[NODE_SHARE_BUCKETS];
 	unsigned long gens[NODE_SHARE_SLOTS], all_gen;
-	size_t count;
+	size_t count, bytes;
 	long reuse_ms;
 	int live;
 	unsigned long coalesced, reused;
@@ -59,6 +60,8 @@ int node_share_copy(struct node_share_answer *dst, const struct node_share_answe
 
 static void node_share_entry_free(struct node_share_entry *e)
 {
+	if (e->has_answer) /* only kept answers are counted */
+		share.bytes -= e->answer.res.body.len;
 	free(e->key);
 	free(e->followers);
 	node_share_answer_free(&e->answer);
@@ -85,6 +88,7 @@ void node_share_teardown(void)
 		}
 	}
 	share.count = 0;
+	share.bytes = 0;
 	pthread_mutex_unlock(&share.mu);
 }
 
@@ -213,7 +217,9 @@ void **node_share_done(const char *key, const struct node_share_answer *a, size_
 	 * while the call ran (the answer may predate the change) */
 	if (a->rc == 0 && a->res.status == 200 && share.reuse_ms > 0 &&
 	    e->gen == share.gens[e->slot] && e->all_gen == share.all_gen &&
+	    share.bytes + a->res.body.len <= NODE_SHARE_MAX_BYTES &&
 	    node_share_copy(&e->answer, a) == 0) {
+		share.bytes += e->answer.res.body.len;
 		e->has_answer = 1;
 		e->at_ms = clock_mono_ms();
 	} else {
@@ -224,6 +230,54 @@ void **node_share_done(const char *key, const struct node_share_answer *a, size_
 out:
 	pthread_mutex_unlock(&share.mu);
 	return followers;
+}
+
+struct node_share_mark node_share_mark(const char *scope)
+{
+	struct node_share_mark m;
+
+	pthread_mutex_lock(&share.mu);
+	m.gen = share.gens[node_share_slot(scope)];
+	m.all_gen = share.all_gen;
+	pthread_mutex_unlock(&share.mu);
+	return m;
+}
+
+void node_share_keep(const char *key, const char *scope, struct node_share_mark mark,
+		     const struct node_share_answer *a)
+{
+	long long now = clock_mono_ms();
+	struct node_share_entry **bucket, *e;
+	unsigned slot = node_share_slot(scope);
+
+	if (a->res.body.len > NODE_SHARE_KEEP_MAX)
+		return;
+	pthread_mutex_lock(&share.mu);
+	if (!share.live || share.reuse_ms <= 0 || mark.gen != share.gens[slot] ||
+	    mark.all_gen != share.all_gen ||
+	    share.bytes + a->res.body.len > NODE_SHARE_MAX_BYTES)
+		goto out;
+	e = node_share_find(key, now, &bucket);
+	if (e) /* running, or fresh already: nothing to add */
+		goto out;
+	if (share.count >= NODE_SHARE_MAX || !(e = calloc(1, sizeof(*e))))
+		goto out;
+	proxy_result_init(&e->answer.res);
+	if (!(e->key = strdup(key)) || node_share_copy(&e->answer, a) < 0) {
+		node_share_entry_free(e);
+		goto out;
+	}
+	share.bytes += e->answer.res.body.len;
+	e->slot = slot;
+	e->gen = mark.gen;
+	e->all_gen = mark.all_gen;
+	e->has_answer = 1;
+	e->at_ms = now;
+	e->next = *bucket;
+	*bucket = e;
+	share.count++;
+out:
+	pthread_mutex_unlock(&share.mu);
 }
 
 void node_share_invalidate(const char *scope)

@@ -1,4 +1,4 @@
-/* node_share.h: one node call for many identical requests. Frontends poll getMeetingInfo
+/* node_share.h: one node call for many identical requests (and one answer for many). Frontends poll getMeetingInfo
  * and isMeetingRunning all day, often hundreds for one meeting: calls marked as shared (the
  * same signed URL means the same question) wait for the one already running (single flight)
  * and reuse a fresh answer for B3SCALE_INFO_CACHE_MS. Any change to the meeting (end,
@@ -40,7 +40,20 @@ int node_share_lookup(const char *key, struct node_share_answer *hit);
  * changed meanwhile) and returns the followers' tokens (malloc'ed, caller frees), *n of them. */
 void **node_share_done(const char *key, const struct node_share_answer *a, size_t *n);
 
-/* A change to one meeting (its backend meeting ID), or to anything (NULL). */
+/* Answers made here rather than by a node (getMeetings from the live view): a mark taken
+ * before reading what the answer is made of, then the answer kept for the reuse window
+ * unless scope changed since the mark. Answers over NODE_SHARE_KEEP_MAX bytes, or past the
+ * table's byte bound, are not kept. */
+struct node_share_mark {
+	unsigned long gen, all_gen;
+};
+#define NODE_SHARE_KEEP_MAX ((size_t)8 << 20)
+struct node_share_mark node_share_mark(const char *scope);
+void node_share_keep(const char *key, const char *scope, struct node_share_mark mark,
+		     const struct node_share_answer *a);
+
+/* A change to one meeting (its backend meeting ID), to one frontend's meetings (its key and
+ * '~'), or to anything (NULL). */
 void node_share_invalidate(const char *scope);
 /* Reuse holds only while changes can be heard (the LISTEN connection is up). */
 void node_share_set_live(int live);

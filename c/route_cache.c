@@ -171,6 +171,32 @@ static PGconn *route_listen_connect(const struct lb_config *cfg)
 	return c;
 }
 
+/* b3scale_meetings: a meeting's live state changed, so the answers kept about it and about
+ * its frontend's list go (a meeting outside every namespace, e.g. a breakout room: all of
+ * them); routes stay. b3scale_routes: routes go, and kept answers too unless only a
+ * meeting row changed (that one sent its own b3scale_meetings). */
+static void route_listen_notified(PGnotify *n)
+{
+	const char *tilde;
+	char scope[80];
+
+	if (strcmp(n->relname, "b3scale_meetings") == 0) {
+		tilde = strchr(n->extra, '~');
+		node_share_invalidate(n->extra);
+		if (tilde && (size_t)(tilde - n->extra) + 2 <= sizeof(scope)) {
+			snprintf(scope, sizeof(scope), "%.*s", (int)(tilde - n->extra + 1), n->extra);
+			node_share_invalidate(scope);
+		} else {
+			node_share_invalidate(NULL);
+		}
+	} else {
+		route_cache_bump();
+		if (strcmp(n->extra, "meetings") != 0)
+			node_share_invalidate(NULL);
+	}
+	PQfreemem(n);
+}
+
 static void *route_listen_thread(void *arg)
 {
 	const struct lb_config *cfg = arg;
@@ -210,14 +236,8 @@ static void *route_listen_thread(void *arg)
 			c = NULL;
 			continue;
 		}
-		while ((n = PQnotifies(c))) {
-			/* a meeting's live state changed: its shared node answers go, routes stay */
-			if (strcmp(n->relname, "b3scale_meetings") == 0)
-				node_share_invalidate(n->extra);
-			else
-				route_cache_bump();
-			PQfreemem(n);
-		}
+		while ((n = PQnotifies(c)))
+			route_listen_notified(n);
 	}
 	atomic_store(&route_listening, 0);
 	node_share_set_live(0);

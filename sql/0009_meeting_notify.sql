@@ -22,3 +22,13 @@ CREATE TRIGGER meetings_notify_update AFTER UPDATE ON meetings FOR EACH ROW
     EXECUTE FUNCTION b3s_notify_meeting('backend_meeting_id');
 CREATE TRIGGER meetings_notify_delete AFTER DELETE ON meetings
     FOR EACH ROW EXECUTE FUNCTION b3s_notify_meeting('backend_meeting_id');
+
+-- Route notifications name the table that changed: a meeting moved or gone needs only the
+-- route caches dropped (its b3scale_meetings notification covers the rest), while a changed
+-- frontend or backend (a node turned unavailable leaves every listing) drops kept answers too.
+CREATE OR REPLACE FUNCTION b3s_notify_routes() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('b3scale_routes', TG_TABLE_NAME);
+    RETURN NULL;
+END
+$$;
