@@ -369,6 +369,25 @@ out:
 #define DB_POLL_DIGEST_MODE "CASE WHEN coalesce(agent_heartbeat > now() - make_interval(secs =>" \
 	" $3::double precision / 1000), false) THEN ':agent' ELSE ':poll' END"
 
+/* Runs one of the digest statements ($1 backend, $2 digest, $3 agent age); NULL, having
+ * said why in err, unless the result has the expected status. */
+static PGresult *db_poll_digest_exec(struct db *db, const char *sql, const char *backend_id,
+				     const char *digest, long agent_max_age_ms,
+				     ExecStatusType expect, char *err, size_t errlen)
+{
+	char age[24];
+	const char *vals[3] = { backend_id, digest, age };
+	PGresult *r;
+
+	snprintf(age, sizeof(age), "%ld", agent_max_age_ms);
+	r = db_exec_sql(db, sql, 3, vals, err, errlen);
+	if (!r || PQresultStatus(r) != expect) {
+		db_poll_fail(r, db, err, errlen);
+		return NULL;
+	}
+	return r;
+}
+
 int db_poll_check(struct db *db, const char *backend_id, const char *digest,
 		  long agent_max_age_ms, int *unchanged, int *agent_fresh, char *err,
 		  size_t errlen)
@@ -379,15 +398,12 @@ int db_poll_check(struct db *db, const char *backend_id, const char *digest,
 		" coalesce(poll_digest = $2 || " DB_POLL_DIGEST_MODE ""
 		"  AND poll_digest_at > now() - make_interval(secs => " DB_POLL_DIGEST_MAX_AGE_S "), false)"
 		" FROM backends WHERE id = $1::uuid";
-	char age[24];
-	const char *vals[3] = { backend_id, digest, age };
-	PGresult *r;
+	PGresult *r = db_poll_digest_exec(db, sql, backend_id, digest, agent_max_age_ms,
+					  PGRES_TUPLES_OK, err, errlen);
 
 	*unchanged = *agent_fresh = 0;
-	snprintf(age, sizeof(age), "%ld", agent_max_age_ms);
-	r = db_exec_sql(db, sql, 3, vals, err, errlen);
-	if (!r || PQresultStatus(r) != PGRES_TUPLES_OK)
-		return db_poll_fail(r, db, err, errlen);
+	if (!r)
+		return -EIO;
 	if (PQntuples(r) == 1) {
 		*agent_fresh = PQgetvalue(r, 0, 0)[0] == 't';
 		*unchanged = PQgetvalue(r, 0, 1)[0] == 't';
@@ -402,14 +418,11 @@ int db_poll_digest_store(struct db *db, const char *backend_id, const char *dige
 	static const char *sql =
 		"UPDATE backends SET poll_digest = $2 || " DB_POLL_DIGEST_MODE ","
 		" poll_digest_at = now() WHERE id = $1::uuid";
-	char age[24];
-	const char *vals[3] = { backend_id, digest, age };
-	PGresult *r;
+	PGresult *r = db_poll_digest_exec(db, sql, backend_id, digest, agent_max_age_ms,
+					  PGRES_COMMAND_OK, err, errlen);
 
-	snprintf(age, sizeof(age), "%ld", agent_max_age_ms);
-	r = db_exec_sql(db, sql, 3, vals, err, errlen);
-	if (!r || PQresultStatus(r) != PGRES_COMMAND_OK)
-		return db_poll_fail(r, db, err, errlen);
+	if (!r)
+		return -EIO;
 	PQclear(r);
 	return 0;
 }
