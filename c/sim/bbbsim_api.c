@@ -308,7 +308,7 @@ static int bbbsim_api_join(struct bbbsim_api_call *c)
 	if ((rc = bbbsim_state_random(auth, 12, bbbsim_api_lower_alnum)) < 0 ||
 	    (rc = bbbsim_state_random(session, 16, bbbsim_api_lower_alnum)) < 0)
 		goto out;
-	a = bbbsim_state_attendee_add(m, bbbsim_api_nonempty(c, "userID"), full, moderator);
+	a = bbbsim_state_attendee_add(m, full, moderator);
 	if (!a) {
 		rc = -ENOMEM;
 		goto out;

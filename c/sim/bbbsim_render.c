@@ -59,8 +59,8 @@ int bbbsim_render_create(struct buf *out, const struct bbbsim_meeting *m, const 
 static void bbbsim_render_attendee(struct buf *out, const struct bbbsim_attendee *a)
 {
 	buf_puts(out, "<attendee>");
-	/* bbb-web's templates print the internal ID here (att.getInternalUserId()), not the
-	 * userID the join passed: the one BBB's Redis events carry */
+	/* bbb-web's templates print the internal ID here (att.getInternalUserId()): the one
+	 * BBB's Redis events carry */
 	bbb_xml_elem(out, "userID", a->internal_id);
 	bbb_xml_elem(out, "fullName", a->full_name);
 	bbb_xml_elem(out, "role", a->moderator ? "MODERATOR" : "VIEWER");

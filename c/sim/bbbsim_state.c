@@ -348,7 +348,6 @@ struct bbbsim_meeting *bbbsim_state_breakout_new(struct bbbsim_state *st,
 static void bbbsim_state_attendee_free(struct bbbsim_attendee *a)
 {
 	free(a->internal_id);
-	free(a->user_id);
 	free(a->full_name);
 	bbbsim_state_kv_free(&a->custom);
 }
@@ -375,8 +374,8 @@ void bbbsim_state_meeting_free(struct bbbsim_meeting *m)
 	free(m);
 }
 
-struct bbbsim_attendee *bbbsim_state_attendee_add(struct bbbsim_meeting *m, const char *user_id,
-						  const char *full_name, int moderator)
+struct bbbsim_attendee *bbbsim_state_attendee_add(struct bbbsim_meeting *m, const char *full_name,
+						  int moderator)
 {
 	struct bbbsim_attendee *a;
 	char rnd[16], iid[20];
@@ -396,9 +395,8 @@ struct bbbsim_attendee *bbbsim_state_attendee_add(struct bbbsim_meeting *m, cons
 	a = &m->att[m->natt];
 	memset(a, 0, sizeof(*a));
 	a->internal_id = strdup(iid);
-	a->user_id = strdup(user_id && *user_id ? user_id : iid);
 	a->full_name = strdup(full_name);
-	if (!a->internal_id || !a->user_id || !a->full_name) {
+	if (!a->internal_id || !a->full_name) {
 		bbbsim_state_attendee_free(a);
 		return NULL;
 	}
@@ -428,7 +426,7 @@ int bbbsim_state_set_attendees(struct bbbsim_meeting *m, size_t count)
 		bbbsim_state_counts(m, &c);
 		k = ++m->synth_seq;
 		snprintf(name, sizeof(name), "Sim User %u", k);
-		a = bbbsim_state_attendee_add(m, NULL, name, c.moderators == 0);
+		a = bbbsim_state_attendee_add(m, name, c.moderators == 0);
 		if (!a)
 			return -ENOMEM;
 		a->synthetic = 1;

@@ -21,7 +21,6 @@ struct bbbsim_kvlist {
 
 struct bbbsim_attendee {
 	char *internal_id;  /* w_xxxxxxxxxxxx, what join answers as user_id */
-	char *user_id;      /* external userID when given, else internal_id */
 	char *full_name;
 	int moderator;
 	int presenter;
@@ -131,8 +130,9 @@ struct bbbsim_meeting *bbbsim_state_meeting_new(const char *meeting_id, const ch
 struct bbbsim_meeting *bbbsim_state_breakout_new(struct bbbsim_state *st,
 						 struct bbbsim_meeting *parent, long sequence);
 void bbbsim_state_meeting_free(struct bbbsim_meeting *m);
-struct bbbsim_attendee *bbbsim_state_attendee_add(struct bbbsim_meeting *m, const char *user_id,
-						  const char *full_name, int moderator);
+/* bbb-web lists attendees by their internal ID, whatever userID the join passed. */
+struct bbbsim_attendee *bbbsim_state_attendee_add(struct bbbsim_meeting *m, const char *full_name,
+						  int moderator);
 /* Adds or removes synthetic attendees until the meeting has count attendees. */
 int bbbsim_state_set_attendees(struct bbbsim_meeting *m, size_t count);
 void bbbsim_state_counts(const struct bbbsim_meeting *m, struct bbbsim_counts *c);
