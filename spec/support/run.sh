@@ -149,9 +149,20 @@ case "$san" in
         echo "not ok - B3SCALE_SANITIZE=$san: use 1, address or thread" | tee -a "$out"
         finish 0 ;;
 esac
+host_asan=${ASAN_OPTIONS:-}
 if [ -n "$sandir" ]; then
     mkdir -p "$sandir"
     printf 'require("posix.stdlib").setenv("LD_PRELOAD", nil)\n' >"$tmp/unpreload.lua"
+    if [ "$san" != thread ]; then
+        # No leak check in busted itself: LeakSanitizer's exit-time scan of the luajit host
+        # (whose memory is mostly LuaJIT's own mmap arenas) crashed once in CI ("Tracer caught
+        # signal 11") after all 565 specs had passed. The programs the specs start keep it:
+        # the helper gives them the options back.
+        host_asan="$ASAN_OPTIONS:detect_leaks=0"
+        printf 'require("posix.stdlib").setenv("ASAN_OPTIONS", os.getenv("B3SCALE_CHILD_ASAN_OPTIONS"))\n' \
+            >>"$tmp/unpreload.lua"
+        export B3SCALE_CHILD_ASAN_OPTIONS="$ASAN_OPTIONS"
+    fi
 fi
 
 if ! url=$(sh "$root/spec/support/pg.sh" start "$pgdir"); then
@@ -194,7 +205,7 @@ if [ -n "$good" ]; then
         # shellcheck disable=SC2086
         # luajit runs busted itself (--ignore-lua: no re-exec through /bin/sh, which the
         # preloaded TSan runtime crashes)
-        { LD_PRELOAD=$preload luajit "$(command -v busted)" --ignore-lua --helper="$tmp/unpreload.lua" \
+        { ASAN_OPTIONS=$host_asan LD_PRELOAD=$preload luajit "$(command -v busted)" --ignore-lua --helper="$tmp/unpreload.lua" \
             -o TAP --verbose $good 2>&1
           echo "$?" >"$tmp/busted.rc"; } </dev/null | tee -a "$out"
     else
