@@ -61,6 +61,9 @@ $(BUILD)/bbbsim: $(SIM_OBJ) $(SIM_DEPS)
 	@echo "  LD  $@"; $(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/b3scaleagent: $(AGENT_OBJ) $(AGENT_DEPS)
 	@echo "  LD  $@"; $(CC) $(LDFLAGS) -o $@ $^ $(AGENT_LIBS)
+# make bench-scale's policy figure: the decision alone, over the daemon's own code
+$(BUILD)/policy_bench: bench/policy_bench.c $(CORE_OBJ) $(wildcard c/*.h)
+	@echo "  LD  $@"; $(CC) $(CFLAGS) -Ic $(LDFLAGS) -o $@ $< $(CORE_OBJ) $(LDLIBS)
 
 # Installs the Debian packages listed in .ci/packages when any is missing.
 deps:

@@ -3,11 +3,14 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "bbb_checksum.h"
 #include "bbb_ids.h"
+#include "config.h"
 #include "lb.h"
+#include "policy.h"
 #include "policy_builtin.h"
 #include "query.h"
 #include "xml_dom.h"
@@ -137,4 +140,76 @@ int b3s_ffi_builtin_least_load(int n, const double *load_factor, const long *mee
 	if (policy_builtin_least_load(&bl, required_tags, ex, nex, &idx) < 0)
 		return -ENOENT;
 	return (int)idx;
+}
+
+static struct policy_engine *b3s_ffi_engine;
+
+int b3s_ffi_policy_load(const char *lua_dir, const char *policy_dir, const char *policy,
+			char *err, size_t errlen)
+{
+	static struct lb_config cfg;
+
+	memset(&cfg, 0, sizeof(cfg));
+	snprintf(cfg.lua_dir, sizeof(cfg.lua_dir), "%s", lua_dir);
+	snprintf(cfg.policy_dir, sizeof(cfg.policy_dir), "%s", policy_dir);
+	snprintf(cfg.default_policy, sizeof(cfg.default_policy), "%s", policy);
+	cfg.policy_timeout_ms = 1000;
+	cfg.policy_max_insns = 100000000;
+	cfg.policy_max_memory = 64 << 20;
+	policy_engine_free(b3s_ffi_engine);
+	b3s_ffi_engine = NULL;
+	policy_teardown();
+	return policy_setup(&cfg, err, errlen);
+}
+
+int b3s_ffi_policy_select(int n, const char *const *ids, const char *const *hosts,
+			  const char *const *tags, const double *nums, char *reason,
+			  size_t reasonlen)
+{
+	struct policy_request pr = { .action = "create", .meeting_id = "ffi",
+				     .frontend_key = "ffi", .settings_json = "{}", .attempt = 1 };
+	struct query params = { 0 };
+	struct lb_backend_list bl = { 0 };
+	const double *x;
+	char policy[64];
+	size_t idx = 0;
+	int i, rc;
+
+	if (n < 0 || n > 100000)
+		return -EINVAL;
+	bl.v = calloc(n ? (size_t)n : 1, sizeof(*bl.v));
+	if (!bl.v)
+		return -ENOMEM;
+	bl.n = (size_t)n;
+	for (i = 0; i < n; i++) {
+		x = nums + 10 * i;
+		snprintf(bl.v[i].id, sizeof(bl.v[i].id), "%s", ids[i]);
+		bl.v[i].host = (char *)hosts[i];
+		bl.v[i].tags = (char *)tags[i];
+		bl.v[i].load_factor = x[0];
+		bl.v[i].meetings = (long)x[1];
+		bl.v[i].pending = (long)x[2];
+		bl.v[i].participants = (long)x[3];
+		bl.v[i].video = (long)x[4];
+		bl.v[i].voice = (long)x[5];
+		bl.v[i].listeners = (long)x[6];
+		bl.v[i].report_age_ms = (long)x[7];
+		bl.v[i].cpu = x[8];
+		bl.v[i].mem = x[9];
+	}
+	pr.params = &params;
+	b3s_ffi_engine = policy_engine_sync(b3s_ffi_engine);
+	switch (policy_select(b3s_ffi_engine, &pr, &bl, &idx, reason, reasonlen, policy,
+			      sizeof(policy))) {
+	case POLICY_OK:
+		rc = (int)idx;
+		break;
+	case POLICY_NONE:
+		rc = -ENOENT;
+		break;
+	default:
+		rc = -EIO;
+	}
+	free(bl.v);
+	return rc;
 }

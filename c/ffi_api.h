@@ -26,4 +26,16 @@ int b3s_ffi_builtin_least_load(int n, const double *load_factor, const long *mee
 			       const char *const *tags, const int *excluded,
 			       const char *required_tags);
 
+/* Loads the policies of policy_dir (modules from lua_dir) with `policy` as the default, for
+ * b3s_ffi_policy_select; 0 or a negative errno with err filled. */
+int b3s_ffi_policy_load(const char *lua_dir, const char *policy_dir, const char *policy,
+			char *err, size_t errlen);
+/* The daemon's policy call (one engine, kept between calls like a worker's) over n backends:
+ * nums holds 10 numbers per backend: load_factor, meetings, pending, participants, video,
+ * voice, listeners, report_age_ms, cpu, mem (negative: unknown). Returns the 0-based pick,
+ * or -2 with reason filled when the policy declined (or failed, -5). */
+int b3s_ffi_policy_select(int n, const char *const *ids, const char *const *hosts,
+			  const char *const *tags, const double *nums, char *reason,
+			  size_t reasonlen);
+
 #endif

@@ -269,7 +269,11 @@ enum policy_outcome policy_select(struct policy_engine *pe, const struct policy_
 	lua_settop(L, 0);
 	policy_state_push_fn(pe->st, "select");
 	policy_push_request(L, req);
-	policy_push_backends(L, bl);
+	if (policy_cache_push(L, pe->st->bcache, bl) < 0) {
+		snprintf(reason, reasonlen, "out of memory passing the backends");
+		out = POLICY_ERR_NOMEM;
+		goto out;
+	}
 	lua_pushstring(L, req->settings_json ? req->settings_json : "{}");
 	out = policy_call_outcome(policy_state_call(pe->st, 3, 2));
 	if (out != POLICY_OK) {

@@ -63,59 +63,6 @@ void policy_push_request(lua_State *L, const struct policy_request *req)
 	lua_setfield(L, -2, "excluded");
 }
 
-static void policy_push_tags(lua_State *L, const char *tags)
-{
-	const char *p;
-	size_t n;
-
-	lua_newtable(L);
-	for (p = tags ? tags : ""; *p; p += n + (p[n] == ',')) {
-		n = strcspn(p, ",");
-		if (!n)
-			continue;
-		lua_pushlstring(L, p, n);
-		lua_pushboolean(L, 1);
-		lua_settable(L, -3);
-	}
-	lua_setfield(L, -2, "tags");
-}
-
-void policy_push_backends(lua_State *L, const struct lb_backend_list *bl)
-{
-	const struct lb_backend *b;
-	size_t i;
-
-	lua_createtable(L, (int)bl->n, 0);
-	for (i = 0; i < bl->n; i++) {
-		b = &bl->v[i];
-		lua_createtable(L, 0, 14);
-		policy_push_int(L, "index", (long)i + 1);
-		policy_push_int(L, "order", (long)i + 1);
-		policy_push_str(L, "id", b->id);
-		policy_push_str(L, "host", b->host);
-		lua_pushnumber(L, b->load_factor);
-		lua_setfield(L, -2, "load_factor");
-		policy_push_int(L, "meetings", b->meetings);
-		policy_push_int(L, "pending", b->pending);
-		policy_push_int(L, "participants", b->participants);
-		policy_push_int(L, "video", b->video);
-		policy_push_int(L, "voice", b->voice);
-		policy_push_int(L, "listeners", b->listeners);
-		if (b->report_age_ms >= 0)
-			policy_push_int(L, "report_age_ms", b->report_age_ms);
-		if (b->cpu >= 0) {
-			lua_pushnumber(L, b->cpu);
-			lua_setfield(L, -2, "cpu");
-		}
-		if (b->mem >= 0) {
-			lua_pushnumber(L, b->mem);
-			lua_setfield(L, -2, "mem");
-		}
-		policy_push_tags(L, b->tags);
-		lua_rawseti(L, -2, (int)i + 1);
-	}
-}
-
 int policy_push_read_params(lua_State *L, int idx, struct query *q)
 {
 	size_t i, n = lua_objlen(L, idx);

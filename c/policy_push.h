@@ -11,8 +11,6 @@ struct policy_request;
 
 /* The select request: action, meeting_id, attempt, now, frontend{key}, params, excluded. */
 void policy_push_request(lua_State *L, const struct policy_request *req);
-/* backends[i] = { index, order, id, host, tags, load_factor, meetings, pending, ... } */
-void policy_push_backends(lua_State *L, const struct lb_backend_list *bl);
 /* params as a map { key = value } (first value wins, as BBB reads them). */
 void policy_push_params(lua_State *L, const struct query *q);
 /* the params' keys in request order, for rebuilding the query in the same order. */

@@ -247,6 +247,11 @@ int policy_state_new(struct policy_state **out, const struct policy_bundle *b,
 		return -ENOMEM;
 	st->lim = *lim;
 	st->generation = b->generation;
+	st->bcache = policy_cache_new();
+	if (!st->bcache) {
+		free(st);
+		return -ENOMEM;
+	}
 	L = lua_newstate(policy_state_alloc, st);
 	if (L) {
 		st->mem_limit = lim->max_memory;
@@ -256,6 +261,7 @@ int policy_state_new(struct policy_state **out, const struct policy_bundle *b,
 		log_warn("policy", "event=no_memory_cap reason=\"custom allocator refused\"");
 	}
 	if (!L) {
+		policy_cache_free(st->bcache);
 		free(st);
 		return -ENOMEM;
 	}
@@ -303,6 +309,7 @@ void policy_state_free(struct policy_state *st)
 		return;
 	if (st->L)
 		lua_close(st->L);
+	policy_cache_free(st->bcache);
 	free(st);
 }
 

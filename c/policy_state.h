@@ -8,6 +8,7 @@
 #include <lua.h>
 
 #include "policy_bundle.h"
+#include "policy_cache.h"
 
 struct policy_limits {
 	long max_insns;    /* per call */
@@ -35,6 +36,7 @@ struct policy_state {
 	int poisoned;      /* after NOMEM or BUDGET: rebuild before the next call */
 	int join_hooks;    /* some policy defines join_params */
 	unsigned long generation;
+	struct policy_cache *bcache; /* select's backend tables, kept between calls */
 };
 
 /* Builds the state: JIT off, safe libraries only, modules from the bundle, every policy
