@@ -1,6 +1,6 @@
 /* policy_bench.c: the placement policy's decision alone (C marshalling + Lua select) over N
  * backends, at rest, as bench/scale.sh reports it. Between calls one backend's pending count
- * changes, as during a create burst. Prints "mean_us p50_us p99_us" on one line.
+ * changes, as during a create burst, and every report gets older. Prints "mean_us p50_us p99_us" on one line.
  * Usage: policy_bench [backends] [calls] (policies from B3SCALE_POLICY_DIR, default policies/) */
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,7 +31,7 @@ int main(int argc, char **argv)
 	struct query params = { 0 };
 	char err[1024], reason[512], policy[64];
 	long long *took, t0, sum = 0;
-	size_t idx;
+	size_t idx, j;
 	long i;
 
 	if (n < 1 || calls < 1 || config_load(&cfg, 0, err, sizeof(err)) < 0 ||
@@ -64,6 +64,8 @@ int main(int argc, char **argv)
 	}
 	for (i = 0; i < calls; i++) {
 		bl.v[(size_t)i % bl.n].pending++;
+		for (j = 0; j < bl.n; j++) /* as in the daemon: the reports age between calls */
+			bl.v[j].report_age_ms = 500 + i % 1000;
 		t0 = clock_mono_us();
 		if (policy_select(pe, &pr, &bl, &idx, reason, sizeof(reason), policy,
 				  sizeof(policy)) != POLICY_OK) {

@@ -246,6 +246,21 @@ static enum policy_outcome policy_call_outcome(enum policy_call_rc rc)
 	return POLICY_ERR_RUNTIME;
 }
 
+/* After a failed select: which policy it was (unknown when the settings name none that
+ * exists), for the log line and the counters; a state that just ran out of budget or memory
+ * still answers this small call (the budget starts anew). */
+static void policy_select_name(struct policy_engine *pe, const struct policy_request *req,
+			       char *policy, size_t policylen)
+{
+	lua_State *L = pe->st->L;
+
+	lua_settop(L, 0);
+	policy_state_push_fn(pe->st, "policy_name");
+	lua_pushstring(L, req->settings_json ? req->settings_json : "{}");
+	if (policy_state_call(pe->st, 1, 1) == POLICY_CALL_OK && lua_isstring(L, -1))
+		snprintf(policy, policylen, "%s", lua_tostring(L, -1));
+}
+
 enum policy_outcome policy_select(struct policy_engine *pe, const struct policy_request *req,
 				  const struct lb_backend_list *bl, size_t *index, char *reason,
 				  size_t reasonlen, char *policy, size_t policylen)
@@ -262,11 +277,6 @@ enum policy_outcome policy_select(struct policy_engine *pe, const struct policy_
 	}
 	L = pe->st->L;
 	lua_settop(L, 0);
-	policy_state_push_fn(pe->st, "policy_name");
-	lua_pushstring(L, req->settings_json ? req->settings_json : "{}");
-	if (policy_state_call(pe->st, 1, 1) == POLICY_CALL_OK && lua_isstring(L, -1))
-		snprintf(policy, policylen, "%s", lua_tostring(L, -1));
-	lua_settop(L, 0);
 	policy_state_push_fn(pe->st, "select");
 	policy_push_request(L, req);
 	if (policy_cache_push(L, pe->st->bcache, bl) < 0) {
@@ -275,12 +285,15 @@ enum policy_outcome policy_select(struct policy_engine *pe, const struct policy_
 		goto out;
 	}
 	lua_pushstring(L, req->settings_json ? req->settings_json : "{}");
-	out = policy_call_outcome(policy_state_call(pe->st, 3, 2));
+	out = policy_call_outcome(policy_state_call(pe->st, 3, 3));
 	if (out != POLICY_OK) {
 		snprintf(reason, reasonlen, "%s",
 			 lua_isstring(L, -1) ? lua_tostring(L, -1) : "(error object is not a string)");
+		policy_select_name(pe, req, policy, policylen);
 		goto out;
 	}
+	if (lua_isstring(L, -3))
+		snprintf(policy, policylen, "%s", lua_tostring(L, -3));
 	if (lua_isnil(L, -2)) {
 		snprintf(reason, reasonlen, "%s",
 			 lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "select returned nil without a reason");

@@ -22,9 +22,7 @@ function P.select(req, backends)
   if #pool == 0 then
     return nil, "no backend provides the required tags"
   end
-  local best = lb.least(pool, function(b)
-    return lb.load(b, P.attendee_base)
-  end)
+  local best = lb.least(pool, lb.load, P.attendee_base)
   return best.index
 end
 

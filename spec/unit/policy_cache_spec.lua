@@ -17,6 +17,8 @@ local function expected(list)
       local v = b[f]
       if (f == "report_age_ms" or f == "cpu" or f == "mem") and v < 0 then
         parts[#parts + 1] = "nil"
+      elseif f == "report_age_ms" then
+        parts[#parts + 1] = tostring(v - v % 100)   -- in steps of 100 ms
       else
         parts[#parts + 1] = tostring(v)
       end
@@ -54,7 +56,7 @@ local function backend()
   return { id = string.format("b%04d", serial), host = "http://n" .. serial .. "/bigbluebutton/api/",
     tags = ({ "", "sip", "gpu,sip", "eu" })[math.random(1, 4)], load_factor = 1, meetings = 0,
     pending = 0, participants = 0, video = 0, voice = 0, listeners = 0,
-    report_age_ms = math.random(-1, 3) * 500, cpu = -1, mem = 0.5 }
+    report_age_ms = math.random(-1, 3) * 500 + math.random(0, 120), cpu = -1, mem = 0.5 }
 end
 
 local CHANGES = {

@@ -57,9 +57,10 @@ describe("policies in the sandbox", function()
       "scalelite_compat", "prefer_tagged", "round_robin_by_order" }) do
     it(name .. " loads and returns an index in range", function()
       local bs = backends()
-      local i = dispatch.select(request(), bs, '{"policy":"' .. name .. '"}')
+      local got, i = dispatch.select(request(), bs, '{"policy":"' .. name .. '"}')
+      assert.equal(name, got)
       assert.is_true(lb.is_index(i, #bs))
-      local j = dispatch.select(request({ ["id-1"] = true, ["id-2"] = true, ["id-3"] = true }),
+      local _, j = dispatch.select(request({ ["id-1"] = true, ["id-2"] = true, ["id-3"] = true }),
         bs, '{"policy":"' .. name .. '"}')
       assert.is_nil(j)
     end)
