@@ -87,7 +87,7 @@ bench: deps
 # The same machinery at scale: 500 simulated nodes in one bbbsim, 20,000 meetings, agents'
 # reports; each figure printed next to its goal (NODES, MEETINGS, AGENTS tune it).
 bench-scale: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all $(BUILD)/policy_bench
 	@PACKAGES_FILE=.ci/bench-packages sh .ci/deps.sh
 	@sh bench/scale.sh
 

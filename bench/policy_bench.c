@@ -1,6 +1,7 @@
 /* policy_bench.c: the placement policy's decision alone (C marshalling + Lua select) over N
  * backends, at rest, as bench/scale.sh reports it. Between calls one backend's pending count
- * changes, as during a create burst, and every report gets older. Prints "mean_us p50_us p99_us" on one line.
+ * changes, as during a create burst, and every 50 calls the snapshot is new and every report
+ * older (the daemon re-reads it every B3SCALE_PLACEMENT_REFRESH_MS). Prints "mean_us p50_us p99_us" on one line.
  * Usage: policy_bench [backends] [calls] (policies from B3SCALE_POLICY_DIR, default policies/) */
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +42,7 @@ int main(int argc, char **argv)
 	}
 	pr.params = &params;
 	bl.n = (size_t)n;
+	bl.gen = 0;
 	bl.v = calloc(bl.n, sizeof(*bl.v));
 	took = calloc((size_t)calls, sizeof(*took));
 	pe = policy_engine_sync(NULL);
@@ -64,8 +66,11 @@ int main(int argc, char **argv)
 	}
 	for (i = 0; i < calls; i++) {
 		bl.v[(size_t)i % bl.n].pending++;
-		for (j = 0; j < bl.n; j++) /* as in the daemon: the reports age between calls */
-			bl.v[j].report_age_ms = 500 + i % 1000;
+		if (i % 50 == 0) { /* a new snapshot (c/backend_view.c): every report has aged */
+			bl.gen++;
+			for (j = 0; j < bl.n; j++)
+				bl.v[j].report_age_ms = 500 + i % 1000;
+		}
 		t0 = clock_mono_us();
 		if (policy_select(pe, &pr, &bl, &idx, reason, sizeof(reason), policy,
 				  sizeof(policy)) != POLICY_OK) {

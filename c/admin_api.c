@@ -12,6 +12,7 @@
 
 #include "admin_auth.h"
 #include "admin_host.h"
+#include "backend_view.h"
 #include "bbb_backend.h"
 #include "http_edge.h"
 #include "node_loop.h"
@@ -237,8 +238,10 @@ static void admin_api_task_end(struct admin_task *t, int status)
 			buf_append(&a->body, body, n);
 	}
 	lua_settop(t->co, 0);
-	if (strcmp(t->req->method, "GET") != 0)
+	if (strcmp(t->req->method, "GET") != 0) {
 		route_cache_bump(); /* routing data may have changed: serve nothing older */
+		backend_view_stale();
+	}
 	if (t->w->db.conn && PQtransactionStatus(t->w->db.conn) != PQTRANS_IDLE) {
 		char err[256];
 		db_exec_simple(&t->w->db, "ROLLBACK", err, sizeof(err));

@@ -151,6 +151,14 @@ int config_load(struct lb_config *cfg, int need_db, char *err, size_t errlen)
 	if (env_long("B3SCALE_ROUTE_CACHE_MS", 1000, 0, 60000, &cfg->route_cache_ms, err,
 		     errlen) < 0)
 		return -EINVAL;
+	if (env_long("B3SCALE_PLACEMENT_REFRESH_MS", 500, 0, 60000, &cfg->placement_refresh_ms,
+		     err, errlen) < 0)
+		return -EINVAL;
+	if (cfg->placement_refresh_ms > 0 && cfg->placement_refresh_ms < 50) {
+		snprintf(err, errlen, "B3SCALE_PLACEMENT_REFRESH_MS must be 0 (off) or at least 50, "
+				      "got %ld", cfg->placement_refresh_ms);
+		return -EINVAL;
+	}
 	if (env_long("B3SCALE_INFO_CACHE_MS", 1000, 0, 60000, &cfg->info_cache_ms, err,
 		     errlen) < 0)
 		return -EINVAL;

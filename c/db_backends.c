@@ -40,6 +40,7 @@ static int db_backends_list(PGresult *r, struct lb_backend_list *out, int full)
 
 	out->v = calloc(n ? (size_t)n : 1, sizeof(*out->v));
 	out->n = 0;
+	out->gen = 0;
 	if (!out->v)
 		return -ENOMEM;
 	for (i = 0; i < n; i++) {
@@ -75,6 +76,7 @@ int db_backends_eligible(struct db *db, long agent_max_age_ms, struct lb_backend
 
 	out->v = NULL;
 	out->n = 0;
+	out->gen = 0;
 	snprintf(age, sizeof(age), "%ld", agent_max_age_ms);
 	r = db_exec(db, &db_backends_eligible_stmt, vals, NULL, NULL, PGRES_TUPLES_OK, err, errlen);
 	if (!r)

@@ -118,7 +118,7 @@ int b3s_ffi_builtin_least_load(int n, const double *load_factor, const long *mee
 			       const char *required_tags)
 {
 	struct lb_backend v[64];
-	struct lb_backend_list bl = { v, 0 };
+	struct lb_backend_list bl = { v, 0, 0 };
 	const char *ex[64];
 	size_t nex = 0, idx;
 	int i;
@@ -163,8 +163,8 @@ int b3s_ffi_policy_load(const char *lua_dir, const char *policy_dir, const char 
 }
 
 int b3s_ffi_policy_select(int n, const char *const *ids, const char *const *hosts,
-			  const char *const *tags, const double *nums, char *reason,
-			  size_t reasonlen)
+			  const char *const *tags, const double *nums, unsigned long gen,
+			  char *reason, size_t reasonlen)
 {
 	struct policy_request pr = { .action = "create", .meeting_id = "ffi",
 				     .frontend_key = "ffi", .settings_json = "{}", .attempt = 1 };
@@ -181,6 +181,7 @@ int b3s_ffi_policy_select(int n, const char *const *ids, const char *const *host
 	if (!bl.v)
 		return -ENOMEM;
 	bl.n = (size_t)n;
+	bl.gen = gen;
 	for (i = 0; i < n; i++) {
 		x = nums + 10 * i;
 		snprintf(bl.v[i].id, sizeof(bl.v[i].id), "%s", ids[i]);

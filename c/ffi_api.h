@@ -32,10 +32,11 @@ int b3s_ffi_policy_load(const char *lua_dir, const char *policy_dir, const char 
 			char *err, size_t errlen);
 /* The daemon's policy call (one engine, kept between calls like a worker's) over n backends:
  * nums holds 10 numbers per backend: load_factor, meetings, pending, participants, video,
- * voice, listeners, report_age_ms, cpu, mem (negative: unknown). Returns the 0-based pick,
+ * voice, listeners, report_age_ms, cpu, mem (negative: unknown); gen as in lb_backend_list
+ * (non-zero: only the counters differ from the last call with the same gen). Returns the 0-based pick,
  * or -2 with reason filled when the policy declined (or failed, -5). */
 int b3s_ffi_policy_select(int n, const char *const *ids, const char *const *hosts,
-			  const char *const *tags, const double *nums, char *reason,
-			  size_t reasonlen);
+			  const char *const *tags, const double *nums, unsigned long gen,
+			  char *reason, size_t reasonlen);
 
 #endif

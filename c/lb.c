@@ -1,6 +1,7 @@
 /* lb.c: helpers for the domain records. */
 #include "lb.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +25,23 @@ void lb_backend_clear(struct lb_backend *b)
 	memset(b, 0, sizeof(*b));
 }
 
+static int lb_dup(char **dst, const char *src)
+{
+	*dst = src ? strdup(src) : NULL;
+	return src && !*dst ? -1 : 0;
+}
+
+int lb_backend_copy(struct lb_backend *dst, const struct lb_backend *src)
+{
+	*dst = *src;
+	if (lb_dup(&dst->host, src->host) | lb_dup(&dst->secret, src->secret) |
+	    lb_dup(&dst->tags, src->tags)) {
+		lb_backend_clear(dst);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 void lb_backend_list_clear(struct lb_backend_list *l)
 {
 	size_t i;
@@ -35,6 +53,7 @@ void lb_backend_list_clear(struct lb_backend_list *l)
 	free(l->v);
 	l->v = NULL;
 	l->n = 0;
+	l->gen = 0;
 }
 
 void lb_meeting_clear(struct lb_meeting *m)

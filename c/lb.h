@@ -29,6 +29,7 @@ struct lb_backend {
 struct lb_backend_list {
 	struct lb_backend *v;
 	size_t n;
+	unsigned long gen; /* non-zero: a placement snapshot; same gen, same ids, hosts, tags */
 };
 
 struct lb_meeting {
@@ -42,6 +43,8 @@ struct lb_meeting {
 
 void lb_frontend_clear(struct lb_frontend *f);
 void lb_backend_clear(struct lb_backend *b);
+/* A copy that owns its strings; 0 or -ENOMEM (dst cleared). */
+int lb_backend_copy(struct lb_backend *dst, const struct lb_backend *src);
 void lb_backend_list_clear(struct lb_backend_list *l);
 void lb_meeting_clear(struct lb_meeting *m);
 /* A backend that may receive calls for its meetings (new meetings need admin_state ready too). */

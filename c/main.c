@@ -11,6 +11,7 @@
 
 #include <curl/curl.h>
 
+#include "backend_view.h"
 #include "clock.h"
 #include "config.h"
 #include "db.h"
@@ -243,8 +244,11 @@ static int main_serve(const struct lb_config *cfg)
 		return 1;
 	}
 	if (route_cache_listen_start(cfg, err, sizeof(err)) < 0 ||
+	    backend_view_start(cfg, err, sizeof(err)) < 0 ||
 	    poller_start(&poller, cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "b3scaled: %s\n", err);
+		route_cache_listen_stop();
+		backend_view_stop();
 		http_server_stop(srv);
 		node_loop_stop();
 		policy_teardown();
@@ -269,6 +273,7 @@ static int main_serve(const struct lb_config *cfg)
 	http_server_stop(srv);
 	node_loop_stop();
 	route_cache_listen_stop();
+	backend_view_stop();
 	policy_teardown();
 	log_info("main", "event=stopped");
 	return 0;

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "backend_view.h"
 #include "clock.h"
 #include "config.h"
 #include "http_server.h"
@@ -227,7 +228,7 @@ static void metrics_nodes(struct buf *out)
 	size_t n = v ? node_loop_health(v, METRICS_MAX_NODES) : 0, i, k;
 
 	struct http_server_counters hc;
-	unsigned long coalesced, reused;
+	unsigned long coalesced, reused, view_refreshed, view_read;
 
 	http_server_counters(&hc);
 	buf_printf(out, "# HELP b3scale_http_parked_requests Requests waiting for a node, their connection parked.\n"
@@ -250,6 +251,12 @@ static void metrics_nodes(struct buf *out)
 			"b3scale_http_bodies_refused_total %lu\n",
 		   http_server_parked(), http_server_inflight(), http_server_connections(),
 		   hc.connections_refused, hc.requests_cut, hc.bodies_refused);
+	backend_view_counters(&view_refreshed, &view_read);
+	buf_printf(out, "# HELP b3scale_placement_reads_total Reads of the eligible backends for placement: by the refresher every B3SCALE_PLACEMENT_REFRESH_MS, or by a create that found no current snapshot.\n"
+			"# TYPE b3scale_placement_reads_total counter\n"
+			"b3scale_placement_reads_total{kind=\"refresher\"} %lu\n"
+			"b3scale_placement_reads_total{kind=\"create\"} %lu\n",
+		   view_refreshed, view_read);
 	node_share_counters(&coalesced, &reused);
 	buf_printf(out, "# HELP b3scale_node_calls_shared_total Calls to nodes answered with another call's answer: waited for one in flight, or reused within B3SCALE_INFO_CACHE_MS.\n"
 			"# TYPE b3scale_node_calls_shared_total counter\n"

@@ -25,6 +25,7 @@ struct policy_cache_entry {
 struct policy_cache {
 	struct policy_cache_entry *v; /* v[i] describes arr[i + 1] */
 	size_t n, cap;
+	unsigned long gen;            /* the list's gen last call (0: none or unknown) */
 	int arr_ref;                  /* registry: the tables in last call's order */
 	int byid_ref;                 /* registry: id -> table, for backends that moved */
 	size_t nbyid;
@@ -117,9 +118,10 @@ static int policy_cache_strset(char **dst, const char *src)
 	return 0;
 }
 
-/* Brings the table at -1 from what e says it holds to b (all fields when full). */
+/* Brings the table at -1 from what e says it holds to b (all fields when full; only the
+ * counters when same_list: the same snapshot as last call, see lb_backend_list.gen). */
 static int policy_cache_update(lua_State *L, int base, struct policy_cache_entry *e,
-			       const struct lb_backend *b, long index, int full)
+			       const struct lb_backend *b, long index, int full, int same_list)
 {
 	const char *host = b->host ? b->host : "", *tags = b->tags ? b->tags : "";
 	long age;
@@ -132,6 +134,8 @@ static int policy_cache_update(lua_State *L, int base, struct policy_cache_entry
 		policy_cache_num(L, base, PK_INDEX, (double)index, 'i');
 		policy_cache_num(L, base, PK_ORDER, (double)index, 'i');
 	}
+	if (same_list)
+		goto counters;
 	if (full || !e->host || strcmp(e->host, host) != 0) {
 		if (policy_cache_strset(&e->host, host) < 0)
 			return -ENOMEM;
@@ -148,6 +152,7 @@ static int policy_cache_update(lua_State *L, int base, struct policy_cache_entry
 		lua_pushnumber(L, b->load_factor);
 		policy_cache_set(L, base, PK_LOAD_FACTOR);
 	}
+counters:
 #define POLICY_CACHE_NUM(field, key, kind)                                               \
 	do {                                                                             \
 		if (full || e->field != b->field) {                                      \
@@ -178,10 +183,11 @@ static int policy_cache_update(lua_State *L, int base, struct policy_cache_entry
  * there last time, else the one it had elsewhere, else a new one; the latter two are
  * rewritten whole. */
 static int policy_cache_table(lua_State *L, struct policy_cache *c, int base, int arr,
-			      int byid, const struct lb_backend *b, size_t i)
+			      int byid, const struct lb_backend *b, size_t i, unsigned long bl_gen)
 {
 	struct policy_cache_entry *e = &c->v[i];
-	int full = i >= c->n || strcmp(e->id, b->id) != 0;
+	int same_list = bl_gen && bl_gen == c->gen && i < c->n;
+	int full = !same_list && (i >= c->n || strcmp(e->id, b->id) != 0);
 
 	if (!full) {
 		lua_rawgeti(L, arr, (int)i + 1);
@@ -199,7 +205,7 @@ static int policy_cache_table(lua_State *L, struct policy_cache *c, int base, in
 		lua_pushvalue(L, -1);
 		lua_rawseti(L, arr, (int)i + 1);
 	}
-	return policy_cache_update(L, base, e, b, (long)i + 1, full);
+	return policy_cache_update(L, base, e, b, (long)i + 1, full, same_list);
 }
 
 static void policy_cache_ref(lua_State *L, int *ref)
@@ -242,12 +248,13 @@ int policy_cache_push(lua_State *L, struct policy_cache *c, const struct lb_back
 	for (k = 0; k < PK_COUNT; k++)
 		lua_pushstring(L, policy_cache_keys[k]);
 	for (i = 0; rc == 0 && i < bl->n; i++) {
-		rc = policy_cache_table(L, c, base, arr, byid, &bl->v[i], i);
+		rc = policy_cache_table(L, c, base, arr, byid, &bl->v[i], i, bl->gen);
 		lua_rawseti(L, out, (int)i + 1);
 	}
 	if (rc < 0) {
 		/* entries may be half written: every one is rewritten whole next time */
 		c->n = i > before ? i : before;
+		c->gen = 0;
 		for (j = 0; j < c->n; j++)
 			c->v[j].id[0] = '\0';
 		lua_settop(L, top);
@@ -256,6 +263,7 @@ int policy_cache_push(lua_State *L, struct policy_cache *c, const struct lb_back
 	for (j = bl->n; j < before; j++)
 		policy_cache_entry_clear(&c->v[j]);
 	c->n = bl->n;
+	c->gen = bl->gen;
 	lua_settop(L, out);
 	return 0;
 }

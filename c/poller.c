@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backend_view.h"
 #include "bbb_backend.h"
 #include "bbb_checksum.h"
 #include "clock.h"
@@ -167,6 +168,7 @@ static int poller_record(struct worker *w, const struct lb_backend *b, struct po
 		return -EIO;
 	if (strcmp(state, b->node_state) != 0) {
 		route_cache_bump();
+		backend_view_stale();
 		log_info("poller", "event=node_state backend=%s from=%s to=%s error=\"%s\"", b->host,
 			 b->node_state, state, pn->res.ok ? "" : pn->res.error);
 	} else

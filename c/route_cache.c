@@ -13,6 +13,7 @@
 
 #include <libpq-fe.h>
 
+#include "backend_view.h"
 #include "buf.h"
 #include "clock.h"
 #include "db.h"
@@ -193,6 +194,8 @@ static void route_listen_notified(PGnotify *n)
 		route_cache_bump();
 		if (strcmp(n->extra, "meetings") != 0)
 			node_share_invalidate(NULL);
+		if (strcmp(n->extra, "backends") == 0)
+			backend_view_stale();
 	}
 	PQfreemem(n);
 }

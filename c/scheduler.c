@@ -10,9 +10,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "backend_view.h"
 #include "bbb_backend.h"
 #include "clock.h"
-#include "db_backends.h"
 #include "log.h"
 #include "node_loop.h"
 #include "policy_builtin.h"
@@ -46,18 +46,24 @@ static int scheduler_pick(struct worker *w, const struct scheduler_create *sc,
 			  struct scheduler_run *st, struct lb_backend *pick, char *msg,
 			  size_t msglen)
 {
-	struct lb_backend_list bl;
+	struct lb_backend_list bl = { 0 };
+	struct backend_view *view;
 	struct policy_request pr;
 	enum policy_outcome out;
 	char reason[512], policy[64];
 	size_t idx = 0;
 	long long t0;
 	double took;
-	int rc, fallback = 0;
+	int rc = 0, fallback = 0;
 
-	rc = db_backends_eligible(&w->db, w->cfg->agent_max_age_ms, &bl, msg, msglen);
-	if (rc < 0)
-		return rc;
+	view = backend_view_get(&w->db, w->cfg->agent_max_age_ms, msg, msglen);
+	if (!view)
+		return -EIO;
+	if (backend_view_list(view, &bl) < 0) {
+		backend_view_put(view);
+		snprintf(msg, msglen, "out of memory");
+		return -ENOMEM;
+	}
 	/* a node whose circuit is open would fail the create at once: the policy never sees it */
 	for (idx = 0; idx < bl.n; idx++)
 		if (node_loop_failing_fast(bl.v[idx].id))
@@ -107,12 +113,17 @@ static int scheduler_pick(struct worker *w, const struct scheduler_create *sc,
 		}
 	}
 	policy_stats_count(policy, out, fallback, took);
-	*pick = bl.v[idx];
-	memset(&bl.v[idx], 0, sizeof(bl.v[idx])); /* ownership moves to *pick */
+	if (lb_backend_copy(pick, &bl.v[idx]) < 0) {
+		snprintf(msg, msglen, "out of memory");
+		rc = -ENOMEM;
+		goto out;
+	}
+	backend_view_placed(view, idx);
 	log_info("scheduler", "event=placed policy=%s frontend=%s backend=%s attempt=%u by=%s",
 		 policy, sc->fe->key, pick->host, st->attempt, fallback ? "fallback" : "policy");
 out:
-	lb_backend_list_clear(&bl);
+	free(bl.v); /* the strings are the view's */
+	backend_view_put(view);
 	return rc;
 }
 
