@@ -64,7 +64,7 @@ static int bbb_api_is_form(const char *ct)
 
 static int bbb_api_names_meeting(const char *call)
 {
-	return strcmp(call, "join") == 0 || strcmp(call, "end") == 0 ||
+	return strcmp(call, "create") == 0 || strcmp(call, "join") == 0 || strcmp(call, "end") == 0 ||
 	       strcmp(call, "isMeetingRunning") == 0 || strcmp(call, "getMeetingInfo") == 0 ||
 	       strcmp(call, "insertDocument") == 0 || strcmp(call, "sendChatMessage") == 0;
 }

@@ -118,18 +118,22 @@ static int bbb_list_one(const struct db_live_meeting *m, void *ud)
 	return rc;
 }
 
-/* "<key>~": what a frontend's kept list is invalidated by. */
-static void bbb_list_scope(char *scope, size_t cap, const char *frontend_key)
+/* A frontend's kept list: its key in node_share, and "<key>~", what invalidates it. */
+static void bbb_list_names(char key[96], char scope[80], const char *frontend_key)
 {
-	snprintf(scope, cap, "%s~", frontend_key);
+	snprintf(key, 96, "getMeetings\n%s", frontend_key);
+	snprintf(scope, 80, "%s~", frontend_key);
 }
 
 void bbb_list_changed(const char *frontend_key)
 {
-	char scope[80];
+	char scope[80], key[96];
 
-	bbb_list_scope(scope, sizeof(scope), frontend_key);
+	bbb_list_names(key, scope, frontend_key);
 	node_share_invalidate(scope);
+	/* the frontend's own create or end: its next getMeetings must show it, never the old
+	 * list in its grace */
+	node_share_forget(key);
 }
 
 static void bbb_list_answer(struct bbb_ctx *c)
@@ -149,12 +153,13 @@ void bbb_list_meetings(struct bbb_ctx *c)
 	int rc;
 
 	/* one frontend's list is the same for all its callers: reused for B3SCALE_INFO_CACHE_MS
-	 * unless one of its meetings changes (its scope is its namespace, "<key>~") */
-	snprintf(key, sizeof(key), "getMeetings\n%s", c->fe->key);
-	bbb_list_scope(scope, sizeof(scope), c->fe->key);
+	 * unless one of its meetings changes (its scope is its namespace, "<key>~"); then one
+	 * caller rebuilds it while the others get the last one (building 1,000 meetings takes
+	 * tens of ms, and every caller that came meanwhile used to build it again) */
+	bbb_list_names(key, scope, c->fe->key);
 	memset(&kept, 0, sizeof(kept));
 	proxy_result_init(&kept.res);
-	if (node_share_lookup(key, &kept)) {
+	if (node_share_lookup_kept(key, &kept)) {
 		buf_free(&c->a->body);
 		c->a->body = kept.res.body;
 		bbb_list_answer(c);

@@ -232,6 +232,11 @@ void bbb_meetings_create(struct bbb_ctx *c)
 	sc.method = has_body ? "POST" : "GET";
 	sc.placed_host = c->backend_host;
 	sc.placed_host_len = sizeof(c->backend_host);
+	if (c->meeting_fetched) {
+		c->meeting_fetched = 0;
+		sc.row = &c->meeting;
+		sc.row_found = c->meeting_found;
+	}
 	bbb_meetings_place(c, &sc, bbb_meetings_created);
 }
 

@@ -17,6 +17,7 @@
 #define NODE_SHARE_SLOTS 1024
 #define NODE_SHARE_MAX 16384 /* entries at most; past it calls run unshared */
 #define NODE_SHARE_MAX_BYTES ((size_t)64 << 20) /* kept answers' bodies together */
+#define NODE_SHARE_REBUILD_MS 5000 /* a rebuild not finished by then is someone else's again */
 
 struct node_share_entry {
 	struct node_share_entry *next;
@@ -29,6 +30,8 @@ struct node_share_entry {
 	int has_answer;
 	struct node_share_answer answer;
 	long long at_ms;
+	int kept;               /* made here (node_share_keep), not by a node */
+	long long rebuild_at;   /* a caller is rebuilding this kept answer since then */
 };
 
 static struct {
@@ -105,6 +108,14 @@ static int node_share_fresh(const struct node_share_entry *e, long long now)
 	       e->all_gen == share.all_gen;
 }
 
+/* A kept answer past its freshness that may still be handed out while one caller rebuilds
+ * it: nothing unknown happened (all_gen) and it is younger than two windows (mutex held). */
+static int node_share_graceful(const struct node_share_entry *e, long long now)
+{
+	return e->kept && e->has_answer && share.live && share.reuse_ms > 0 &&
+	       e->all_gen == share.all_gen && now - e->at_ms < 2 * share.reuse_ms;
+}
+
 /* Finds key in its bucket, dropping the bucket's idle entries whose answers went stale
  * (mutex held); *pb is the bucket's head. */
 static struct node_share_entry *node_share_find(const char *key, long long now,
@@ -114,7 +125,7 @@ static struct node_share_entry *node_share_find(const char *key, long long now,
 
 	*pb = &share.buckets[buf_hash(BUF_HASH_SEED, key) % NODE_SHARE_BUCKETS];
 	for (pp = *pb; (e = *pp);) {
-		if (!e->running && !node_share_fresh(e, now)) {
+		if (!e->running && !node_share_fresh(e, now) && !node_share_graceful(e, now)) {
 			*pp = e->next;
 			node_share_entry_free(e);
 			share.count--;
@@ -150,6 +161,8 @@ enum node_share_role node_share_begin(const char *key, const char *scope, void *
 		role = NODE_SHARE_FOLLOW;
 		goto out;
 	}
+	if (e && !node_share_fresh(e, now)) /* a kept answer in its grace: not for calls */
+		goto out;
 	if (e) { /* fresh: node_share_find dropped it otherwise */
 		if (node_share_copy(hit, &e->answer) == 0) {
 			share.reused++;
@@ -180,19 +193,65 @@ out:
 
 int node_share_lookup(const char *key, struct node_share_answer *hit)
 {
+	long long now = clock_mono_ms();
 	struct node_share_entry **bucket, *e;
 	int found = 0;
 
 	pthread_mutex_lock(&share.mu);
 	if (share.reuse_ms > 0 && share.live) {
-		e = node_share_find(key, clock_mono_ms(), &bucket);
-		if (e && !e->running && node_share_copy(hit, &e->answer) == 0) {
+		e = node_share_find(key, now, &bucket);
+		if (e && !e->running && node_share_fresh(e, now) &&
+		    node_share_copy(hit, &e->answer) == 0) {
 			share.reused++;
 			found = 1;
 		}
 	}
 	pthread_mutex_unlock(&share.mu);
 	return found;
+}
+
+int node_share_lookup_kept(const char *key, struct node_share_answer *hit)
+{
+	long long now = clock_mono_ms();
+	struct node_share_entry **bucket, *e;
+	int found = 0;
+
+	pthread_mutex_lock(&share.mu);
+	if (share.reuse_ms <= 0 || !share.live)
+		goto out;
+	e = node_share_find(key, now, &bucket);
+	if (!e || e->running || !e->kept)
+		goto out;
+	if (node_share_fresh(e, now) ||
+	    (e->rebuild_at && now - e->rebuild_at < NODE_SHARE_REBUILD_MS)) {
+		if (node_share_copy(hit, &e->answer) == 0) {
+			share.reused++;
+			found = 1;
+		}
+		goto out;
+	}
+	e->rebuild_at = now; /* the caller rebuilds; the others get this one meanwhile */
+out:
+	pthread_mutex_unlock(&share.mu);
+	return found;
+}
+
+void node_share_forget(const char *key)
+{
+	struct node_share_entry **pp, *e;
+
+	pthread_mutex_lock(&share.mu);
+	pp = &share.buckets[buf_hash(BUF_HASH_SEED, key) % NODE_SHARE_BUCKETS];
+	while ((e = *pp)) {
+		if (!e->running && strcmp(e->key, key) == 0) {
+			*pp = e->next;
+			node_share_entry_free(e);
+			share.count--;
+			continue;
+		}
+		pp = &e->next;
+	}
+	pthread_mutex_unlock(&share.mu);
 }
 
 void **node_share_done(const char *key, const struct node_share_answer *a, size_t *n)
@@ -232,6 +291,21 @@ out:
 	return followers;
 }
 
+/* Unlinks and frees e from the bucket at *bucket (mutex held). */
+static void node_share_forget_locked(struct node_share_entry **bucket, struct node_share_entry *e)
+{
+	struct node_share_entry **pp;
+
+	for (pp = bucket; *pp; pp = &(*pp)->next) {
+		if (*pp == e) {
+			*pp = e->next;
+			node_share_entry_free(e);
+			share.count--;
+			return;
+		}
+	}
+}
+
 struct node_share_mark node_share_mark(const char *scope)
 {
 	struct node_share_mark m;
@@ -253,13 +327,18 @@ void node_share_keep(const char *key, const char *scope, struct node_share_mark 
 	if (a->res.body.len > NODE_SHARE_KEEP_MAX)
 		return;
 	pthread_mutex_lock(&share.mu);
-	if (!share.live || share.reuse_ms <= 0 || mark.gen != share.gens[slot] ||
-	    mark.all_gen != share.all_gen ||
+	/* built while its scope changed, it is kept all the same, but only for the grace: it
+	 * is as old as the mark */
+	if (!share.live || share.reuse_ms <= 0 || mark.all_gen != share.all_gen ||
 	    share.bytes + a->res.body.len > NODE_SHARE_MAX_BYTES)
 		goto out;
 	e = node_share_find(key, now, &bucket);
-	if (e) /* running, or fresh already: nothing to add */
+	if (e && (e->running || node_share_fresh(e, now))) /* nothing to add */
 		goto out;
+	if (e) { /* the one in its grace: replaced */
+		node_share_forget_locked(bucket, e);
+		e = NULL;
+	}
 	if (share.count >= NODE_SHARE_MAX || !(e = calloc(1, sizeof(*e))))
 		goto out;
 	proxy_result_init(&e->answer.res);
@@ -272,6 +351,7 @@ void node_share_keep(const char *key, const char *scope, struct node_share_mark 
 	e->gen = mark.gen;
 	e->all_gen = mark.all_gen;
 	e->has_answer = 1;
+	e->kept = 1;
 	e->at_ms = now;
 	e->next = *bucket;
 	*bucket = e;

@@ -51,6 +51,15 @@ struct node_share_mark {
 struct node_share_mark node_share_mark(const char *scope);
 void node_share_keep(const char *key, const char *scope, struct node_share_mark mark,
 		     const struct node_share_answer *a);
+/* A kept answer for key: a fresh one (1); or one whose window ended or whose scope changed,
+ * younger than two windows, while another caller rebuilds it (1: stale by at most that,
+ * and the rebuild's time); else 0, and the caller is the one to rebuild it (callers that
+ * come meanwhile get the old one). An answer built while its scope changed is kept for
+ * this grace only. Nothing is handed out stale after a change of unknown extent (the
+ * listener reconnected) or once node_share_forget dropped it. */
+int node_share_lookup_kept(const char *key, struct node_share_answer *hit);
+/* Drops key's kept answer at once: a change made here that its callers must see next. */
+void node_share_forget(const char *key);
 
 /* A change to one meeting (its backend meeting ID), to one frontend's meetings (its key and
  * '~'), or to anything (NULL). */

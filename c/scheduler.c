@@ -158,7 +158,14 @@ static int scheduler_target(struct worker *w, const struct scheduler_create *sc,
 	int rc;
 
 	memset(&pick, 0, sizeof(pick));
-	rc = db_meetings_find(&w->db, sc->fe->id, sc->meeting_id, &m, msg, msglen);
+	if (sc->row && !st->row_taken) {
+		st->row_taken = 1;
+		m = *sc->row;
+		memset(sc->row, 0, sizeof(*sc->row));
+		rc = sc->row_found ? 0 : -ENOENT;
+	} else {
+		rc = db_meetings_find(&w->db, sc->fe->id, sc->meeting_id, &m, msg, msglen);
+	}
 	if (rc == -ENOENT) {
 		rc = scheduler_pick(w, sc, st, &pick, msg, msglen);
 		if (rc < 0)

@@ -17,6 +17,10 @@ struct scheduler_create {
 	const char *method;
 	char *placed_host;               /* out: the backend that answered, for the access log */
 	size_t placed_host_len;
+	/* the meeting's row as read with the frontend (found or not), or NULL: the first
+	 * lookup takes it instead of reading again (one round trip less per create) */
+	struct lb_meeting *row;
+	int row_found;
 };
 
 /* One create being placed, across the waits for nodes. The caller drives it: after
@@ -32,6 +36,7 @@ struct scheduler_run {
 	unsigned loops, failures, attempt;
 	int confirmed;
 	int claimed;  /* this run inserted the row: only then may it drop it */
+	int row_taken; /* sc.row was used */
 	const char *excluded[32];
 	char excluded_ids[32][40];
 	size_t nexcluded;
