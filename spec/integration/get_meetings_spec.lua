@@ -122,6 +122,34 @@ describe("getMeetings", function()
     assert.truthy(block(list(), "gm-kept"))
   end)
 
+  it("hands the last list to callers while one rebuilds it, rather than making all wait", function()
+    local last = list()
+    h.sleep(1.1) -- past B3SCALE_INFO_CACHE_MS: the kept list is due for a rebuild
+    -- the live view is locked, so a rebuild waits (and here gives up after the database
+    -- deadline); the list meanwhile is the one just served
+    local locker = h.spawn({ "psql", "-qX", db, "-c", "BEGIN; LOCK TABLE node_meetings IN "
+      .. "ACCESS EXCLUSIVE MODE; SELECT pg_sleep(4); COMMIT;" })
+    h.wait_until(function()
+      return h.psql(db, "SELECT count(*) FROM pg_locks WHERE mode = 'AccessExclusiveLock'"
+        .. " AND relation = 'node_meetings'::regclass AND granted") == "1"
+    end, 5, 0.05)
+    local url = h.api_url(h.frontend_api(d, "fe"), "getMeetings", "", FE_SECRET)
+    local rebuilder = h.spawn({ "curl", "-s", "-m", "10", "-o", "/dev/null", url })
+    h.sleep(0.3) -- it has asked, and waits on the lock
+    local got = {}
+    for i = 1, 3 do
+      got[i] = select(2, api(d, "fe", FE_SECRET, "getMeetings", ""))
+    end
+    local locked = h.alive(locker)
+    -- the lock goes before anything is asserted, so later specs find the table free
+    h.wait_exit(rebuilder, 10)
+    h.wait_exit(locker, 10)
+    assert.is_true(locked, "the callers were answered only once the lock was released")
+    for i = 1, 3 do
+      assert.equal(last, got[i])
+    end
+  end)
+
   it("lists a new meeting at once, before any poll or agent reported it", function()
     local st, body = api(d, "fe", FE_SECRET, "create", "name=Fresh&meetingID=gm-fresh")
     assert.equal("SUCCESS", h.xml_text(body, "returncode"), body)
