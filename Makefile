@@ -1,5 +1,5 @@
 # b3scale-c: build, test and demo. `make run` and `make test` install what is missing.
-PKGS      := luajit libmicrohttpd libpq libcurl openssl expat libjwt
+PKGS      := luajit libmicrohttpd libpq libcurl openssl expat libjwt zlib
 CC        ?= cc
 
 # SANITIZE=1 (or address): AddressSanitizer + UndefinedBehaviorSanitizer build in build/san;

@@ -103,7 +103,7 @@ static int bbb_api_verify(struct bbb_ctx *c)
 	struct lb_frontend *fe = &c->fe_store;
 	char err[512];
 	const char *mid;
-	int cached, known, routed, rc;
+	int cached, known, routed, fe_only, rc;
 
 	if (req->query_len > w->cfg->max_query) {
 		bbb_reply_fail(c, "validationError", "The query string is too long.");
@@ -144,17 +144,22 @@ static int bbb_api_verify(struct bbb_ctx *c)
 	 * poll all day: their route may come from the route cache */
 	routed = mid && (strcmp(c->call, "join") == 0 || strcmp(c->call, "getMeetingInfo") == 0 ||
 			 strcmp(c->call, "isMeetingRunning") == 0);
-	cached = routed && route_cache_get(&w->routes, w->cfg, c->key, mid, fe, &c->meeting);
+	/* and getMeetings, polled as often, needs the frontend alone (under meeting ID "",
+	 * which no meeting has): a database round trip per list was its slowest part */
+	fe_only = !mid && strcmp(c->call, "getMeetings") == 0;
+	cached = (routed || fe_only) &&
+		 route_cache_get(&w->routes, w->cfg, c->key, mid ? mid : "", fe, &c->meeting);
 	if (cached) {
 		rc = 0;
-		c->meeting_found = 1;
+		c->meeting_found = routed;
 	} else {
 		unsigned long epoch = route_cache_epoch();
 
 		rc = db_frontends_find(&w->db, c->key, mid, fe, &c->meeting, &c->meeting_found, err,
 				       sizeof(err));
-		if (rc == 0 && routed && c->meeting_found && fe->active)
-			route_cache_put(&w->routes, w->cfg, epoch, c->key, mid, fe, &c->meeting);
+		if (rc == 0 && fe->active && ((routed && c->meeting_found) || fe_only))
+			route_cache_put(&w->routes, w->cfg, epoch, c->key, mid ? mid : "", fe,
+					&c->meeting);
 	}
 	c->meeting_fetched = mid && rc == 0;
 	if (rc < 0 && rc != -ENOENT) {

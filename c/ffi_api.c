@@ -9,6 +9,7 @@
 #include "bbb_checksum.h"
 #include "bbb_ids.h"
 #include "config.h"
+#include "gzip.h"
 #include "lb.h"
 #include "policy.h"
 #include "policy_builtin.h"
@@ -213,4 +214,9 @@ int b3s_ffi_policy_select(int n, const char *const *ids, const char *const *host
 	}
 	free(bl.v);
 	return rc;
+}
+
+int b3s_ffi_gzip_accepted(const char *accept_encoding)
+{
+	return gzip_accepted(accept_encoding);
 }

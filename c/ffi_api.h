@@ -39,4 +39,7 @@ int b3s_ffi_policy_select(int n, const char *const *ids, const char *const *host
 			  const char *const *tags, const double *nums, unsigned long gen,
 			  char *reason, size_t reasonlen);
 
+/* gzip_accepted (c/gzip.h) on an Accept-Encoding value (NULL: the header is absent). */
+int b3s_ffi_gzip_accepted(const char *accept_encoding);
+
 #endif

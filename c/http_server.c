@@ -96,6 +96,8 @@ static void http_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	buf_free(&ctx->body);
 	buf_free(&ctx->answer.body);
 	free(ctx->answer.location);
+	if (ctx->answer.shared)
+		ctx->answer.shared_release(ctx->answer.shared_cls);
 	free(ctx);
 	*con_cls = NULL;
 }
@@ -105,12 +107,21 @@ static enum MHD_Result http_send(struct MHD_Connection *c, struct http_answer *a
 	struct MHD_Response *r;
 	enum MHD_Result ret;
 	size_t len;
-	char *body = buf_take(&a->body, &len);
+	char *body;
 
-	r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
-	if (!r) {
-		free(body);
-		return MHD_NO;
+	if (a->shared) { /* MHD releases it with the response, whatever happens next */
+		r = MHD_create_response_from_buffer_with_free_callback_cls(
+			a->shared_len, (void *)a->shared, a->shared_release, a->shared_cls);
+		if (!r)
+			return MHD_NO; /* still ours: released with the connection */
+		a->shared = NULL;
+	} else {
+		body = buf_take(&a->body, &len);
+		r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+		if (!r) {
+			free(body);
+			return MHD_NO;
+		}
 	}
 	MHD_add_response_header(r, "Content-Type", a->content_type ? a->content_type : "text/plain");
 	MHD_add_response_header(r, "Cache-Control", "no-cache");
@@ -122,6 +133,10 @@ static enum MHD_Result http_send(struct MHD_Connection *c, struct http_answer *a
 	}
 	if (a->location)
 		MHD_add_response_header(r, "Location", a->location);
+	if (a->encoding)
+		MHD_add_response_header(r, "Content-Encoding", a->encoding);
+	if (a->vary_encoding)
+		MHD_add_response_header(r, "Vary", "Accept-Encoding");
 	if (a->status == 401) /* RFC 6750: /metrics and the admin API take bearer tokens */
 		MHD_add_response_header(r, "WWW-Authenticate", "Bearer");
 	/* draining: the client should send its next request to another instance */
@@ -245,6 +260,7 @@ static enum MHD_Result http_process(struct http_server *s, struct MHD_Connection
 	req->body_too_big = ctx->too_big || ctx->body.oom || ctx->path.oom;
 	req->content_type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
 	req->authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+	req->accept_encoding = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept-Encoding");
 	req->client = ctx->client[0] ? ctx->client : "-";
 	if (!w)
 		buf_puts(&ctx->answer.body, "out of memory\n");

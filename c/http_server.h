@@ -18,6 +18,14 @@ struct http_answer {
 	struct buf body;
 	char *location;  /* malloc'd, for redirects */
 	struct http_park *park;
+	/* instead of body: bytes shared with other answers (a kept getMeetings list, MBs), sent
+	 * without a copy; shared_release(shared_cls) runs once they are sent or dropped */
+	const char *shared;
+	size_t shared_len;
+	void (*shared_release)(void *cls);
+	void *shared_cls;
+	const char *encoding;  /* Content-Encoding of the body ("gzip"), NULL for none */
+	int vary_encoding;     /* the body depends on Accept-Encoding */
 };
 
 /* A parked request. The handler embeds this in its task and fills the three functions; the
@@ -47,6 +55,7 @@ struct http_request {
 	size_t body_len;
 	const char *content_type;
 	const char *authorization;
+	const char *accept_encoding; /* NULL when absent */
 	int body_too_big;
 	const char *client;     /* address, X-Forwarded-For from trusted proxies; never NULL */
 };

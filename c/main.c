@@ -12,6 +12,7 @@
 #include <curl/curl.h>
 
 #include "backend_view.h"
+#include "bbb_list.h"
 #include "clock.h"
 #include "config.h"
 #include "db.h"
@@ -245,10 +246,12 @@ static int main_serve(const struct lb_config *cfg)
 	}
 	if (route_cache_listen_start(cfg, err, sizeof(err)) < 0 ||
 	    backend_view_start(cfg, err, sizeof(err)) < 0 ||
+	    bbb_list_start(cfg, err, sizeof(err)) < 0 ||
 	    poller_start(&poller, cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "b3scaled: %s\n", err);
 		route_cache_listen_stop();
 		backend_view_stop();
+		bbb_list_stop();
 		http_server_stop(srv);
 		node_loop_stop();
 		policy_teardown();
@@ -271,6 +274,7 @@ static int main_serve(const struct lb_config *cfg)
 	poller_stop(poller);
 	main_release_parked();
 	http_server_stop(srv);
+	bbb_list_stop();
 	node_loop_stop();
 	route_cache_listen_stop();
 	backend_view_stop();

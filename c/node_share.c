@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,8 +31,18 @@ struct node_share_entry {
 	int has_answer;
 	struct node_share_answer answer;
 	long long at_ms;
-	int kept;               /* made here (node_share_keep), not by a node */
+	int kept;               /* made here (node_share_keep), not by a node: in blob */
+	struct node_share_blob *blob;
 	long long rebuild_at;   /* a caller is rebuilding this kept answer since then */
+};
+
+/* A kept answer's bytes, handed to every caller without a copy (a getMeetings list is MBs,
+ * and copying it under the table's mutex serialised its callers). */
+struct node_share_blob {
+	atomic_int refs;
+	size_t len;         /* data[0..len) the answer, data[len + 1..+gz_len) its gzip form */
+	size_t gz_len;      /* 0: none */
+	char data[];
 };
 
 static struct {
@@ -61,10 +72,19 @@ int node_share_copy(struct node_share_answer *dst, const struct node_share_answe
 	return 0;
 }
 
+void node_share_release(void *blob)
+{
+	struct node_share_blob *b = blob;
+
+	if (b && atomic_fetch_sub(&b->refs, 1) == 1)
+		free(b);
+}
+
 static void node_share_entry_free(struct node_share_entry *e)
 {
-	if (e->has_answer) /* only kept answers are counted */
-		share.bytes -= e->answer.res.body.len;
+	if (e->has_answer) /* only stored answers are counted */
+		share.bytes -= e->blob ? e->blob->len + e->blob->gz_len : e->answer.res.body.len;
+	node_share_release(e->blob);
 	free(e->key);
 	free(e->followers);
 	node_share_answer_free(&e->answer);
@@ -161,7 +181,7 @@ enum node_share_role node_share_begin(const char *key, const char *scope, void *
 		role = NODE_SHARE_FOLLOW;
 		goto out;
 	}
-	if (e && !node_share_fresh(e, now)) /* a kept answer in its grace: not for calls */
+	if (e && (e->kept || !node_share_fresh(e, now))) /* kept answers are not for calls */
 		goto out;
 	if (e) { /* fresh: node_share_find dropped it otherwise */
 		if (node_share_copy(hit, &e->answer) == 0) {
@@ -200,7 +220,7 @@ int node_share_lookup(const char *key, struct node_share_answer *hit)
 	pthread_mutex_lock(&share.mu);
 	if (share.reuse_ms > 0 && share.live) {
 		e = node_share_find(key, now, &bucket);
-		if (e && !e->running && node_share_fresh(e, now) &&
+		if (e && !e->running && !e->kept && node_share_fresh(e, now) &&
 		    node_share_copy(hit, &e->answer) == 0) {
 			share.reused++;
 			found = 1;
@@ -210,27 +230,34 @@ int node_share_lookup(const char *key, struct node_share_answer *hit)
 	return found;
 }
 
-int node_share_lookup_kept(const char *key, struct node_share_answer *hit)
+int node_share_lookup_kept(const char *key, int gzip, struct node_share_kept *out,
+			   int *rebuild)
 {
 	long long now = clock_mono_ms();
 	struct node_share_entry **bucket, *e;
 	int found = 0;
 
+	*rebuild = 0;
 	pthread_mutex_lock(&share.mu);
 	if (share.reuse_ms <= 0 || !share.live)
 		goto out;
 	e = node_share_find(key, now, &bucket);
 	if (!e || e->running || !e->kept)
 		goto out;
-	if (node_share_fresh(e, now) ||
-	    (e->rebuild_at && now - e->rebuild_at < NODE_SHARE_REBUILD_MS)) {
-		if (node_share_copy(hit, &e->answer) == 0) {
-			share.reused++;
-			found = 1;
-		}
-		goto out;
+	if (!node_share_fresh(e, now) &&
+	    (!e->rebuild_at || now - e->rebuild_at >= NODE_SHARE_REBUILD_MS)) {
+		e->rebuild_at = now; /* this caller has it rebuilt; the others get this one meanwhile */
+		*rebuild = 1;
 	}
-	e->rebuild_at = now; /* the caller rebuilds; the others get this one meanwhile */
+	{
+		atomic_fetch_add(&e->blob->refs, 1);
+		out->gzip = gzip && e->blob->gz_len > 0;
+		out->data = out->gzip ? e->blob->data + e->blob->len + 1 : e->blob->data;
+		out->len = out->gzip ? e->blob->gz_len : e->blob->len;
+		out->ref = e->blob;
+		share.reused++;
+		found = 1;
+	}
 out:
 	pthread_mutex_unlock(&share.mu);
 	return found;
@@ -318,19 +345,20 @@ struct node_share_mark node_share_mark(const char *scope)
 }
 
 void node_share_keep(const char *key, const char *scope, struct node_share_mark mark,
-		     const struct node_share_answer *a)
+		     const struct node_share_answer *a, const struct buf *gz)
 {
+	size_t gz_len = gz && !gz->oom ? gz->len : 0;
 	long long now = clock_mono_ms();
 	struct node_share_entry **bucket, *e;
 	unsigned slot = node_share_slot(scope);
 
-	if (a->res.body.len > NODE_SHARE_KEEP_MAX)
+	if (a->res.body.len + gz_len > NODE_SHARE_KEEP_MAX)
 		return;
 	pthread_mutex_lock(&share.mu);
 	/* built while its scope changed, it is kept all the same, but only for the grace: it
 	 * is as old as the mark */
 	if (!share.live || share.reuse_ms <= 0 || mark.all_gen != share.all_gen ||
-	    share.bytes + a->res.body.len > NODE_SHARE_MAX_BYTES)
+	    share.bytes + a->res.body.len + gz_len > NODE_SHARE_MAX_BYTES)
 		goto out;
 	e = node_share_find(key, now, &bucket);
 	if (e && (e->running || node_share_fresh(e, now))) /* nothing to add */
@@ -342,11 +370,22 @@ void node_share_keep(const char *key, const char *scope, struct node_share_mark 
 	if (share.count >= NODE_SHARE_MAX || !(e = calloc(1, sizeof(*e))))
 		goto out;
 	proxy_result_init(&e->answer.res);
-	if (!(e->key = strdup(key)) || node_share_copy(&e->answer, a) < 0) {
-		node_share_entry_free(e);
+	e->blob = malloc(sizeof(*e->blob) + a->res.body.len + 1 + gz_len);
+	if (!e->blob || !(e->key = strdup(key))) {
+		free(e->blob);
+		free(e->key);
+		free(e);
 		goto out;
 	}
-	share.bytes += e->answer.res.body.len;
+	atomic_init(&e->blob->refs, 1);
+	e->blob->len = a->res.body.len;
+	if (a->res.body.len)
+		memcpy(e->blob->data, a->res.body.data, a->res.body.len);
+	e->blob->data[e->blob->len] = '\0';
+	e->blob->gz_len = gz_len;
+	if (gz_len)
+		memcpy(e->blob->data + e->blob->len + 1, gz->data, gz_len);
+	share.bytes += e->blob->len + gz_len;
 	e->slot = slot;
 	e->gen = mark.gen;
 	e->all_gen = mark.all_gen;

@@ -49,15 +49,27 @@ struct node_share_mark {
 };
 #define NODE_SHARE_KEEP_MAX ((size_t)8 << 20)
 struct node_share_mark node_share_mark(const char *scope);
+/* gz: the answer's gzip form too (NULL: none), for callers that accept it. */
 void node_share_keep(const char *key, const char *scope, struct node_share_mark mark,
-		     const struct node_share_answer *a);
-/* A kept answer for key: a fresh one (1); or one whose window ended or whose scope changed,
- * younger than two windows, while another caller rebuilds it (1: stale by at most that,
- * and the rebuild's time); else 0, and the caller is the one to rebuild it (callers that
- * come meanwhile get the old one). An answer built while its scope changed is kept for
- * this grace only. Nothing is handed out stale after a change of unknown extent (the
- * listener reconnected) or once node_share_forget dropped it. */
-int node_share_lookup_kept(const char *key, struct node_share_answer *hit);
+		     const struct node_share_answer *a, const struct buf *gz);
+/* A kept answer handed out: its bytes (gzip-encoded when gzip says so) stay valid until
+ * node_share_release(ref). */
+struct node_share_kept {
+	const char *data;
+	size_t len;
+	int gzip;
+	void *ref;
+};
+/* A kept answer for key (the gzip form when gzip and there is one), 1; or 0: none, the
+ * caller builds it. A fresh one; or one whose window ended or whose scope changed, younger
+ * than two windows: then *rebuild says the caller is the one to have it rebuilt (the others
+ * get the same one meanwhile, for 5 s at most). An answer built while its
+ * scope changed is kept for this grace only. Nothing is handed out stale after a change of
+ * unknown extent (the listener reconnected) or once node_share_forget dropped it. */
+int node_share_lookup_kept(const char *key, int gzip, struct node_share_kept *out,
+			   int *rebuild);
+/* Lets go of the reference lookup_kept gave with an answer (the bytes stay valid till then). */
+void node_share_release(void *ref);
 /* Drops key's kept answer at once: a change made here that its callers must see next. */
 void node_share_forget(const char *key);
 

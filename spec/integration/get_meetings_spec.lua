@@ -205,4 +205,29 @@ describe("getMeetings", function()
     assert.is_nil(body:find("<meetingID>gm-3</meetingID>", 1, true))
     h.psql(db, "UPDATE backends SET node_state = 'ready' WHERE host = '" .. gone.url .. "'")
   end)
+
+  it("sends a large list gzipped to clients that ask for it, the same list", function()
+    for _, s in ipairs(sims) do h.sim_req(s, "POST", "/sim/mode?fail=none") end
+    for i = 1, 8 do
+      local _, body = api(d, "fe", FE_SECRET, "create", "name=Big+list&meetingID=gm-gz-" .. i)
+      assert.equal("SUCCESS", h.xml_text(body, "returncode"), body)
+    end
+    local plain = list()
+    assert.is_true(#plain > 8192, "the list is " .. #plain .. " bytes")
+    local url = h.api_url(h.frontend_api(d, "fe"), "getMeetings", "", FE_SECRET)
+    -- curl as a client library would: it asks for gzip and decodes what comes
+    for _ = 1, 2 do -- built by this call, then kept
+      local code, out = h.run({ "curl", "-s", "--compressed", "-D", "-", url }, {}, 10)
+      assert.equal(0, code)
+      local head, body = out:match("^(.-\r\n\r\n)(.*)$")
+      assert.matches("\r\n[Cc]ontent%-[Ee]ncoding: gzip\r\n", head)
+      assert.matches("\r\n[Vv]ary: Accept%-Encoding\r\n", head)
+      assert.equal(plain, body)
+    end
+    -- and not to one that refuses it
+    local st, body, hd = h.get(url, { ["accept-encoding"] = "gzip;q=0, identity" })
+    assert.equal(200, st)
+    assert.is_nil(hd["content-encoding"])
+    assert.equal(plain, body)
+  end)
 end)
