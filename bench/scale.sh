@@ -90,14 +90,17 @@ echo "  ($(cat "$tmp/agents.out"))"
 mb=$(rss_mb "$dpid")
 goal "b3scaled RSS" "$mb" "MB" "<= 64 MB" "$(le "$mb" 64)"
 
-# getMeetings of the frontend with 1,000 meetings on 200 nodes, from the live view
-out=$(wrk -t1 -c4 -d"${duration}s" --latency \
-    "http://127.0.0.1:$dport/bbb/big/api/getMeetings?$(sign getMeetings '' "$secret")" 2>&1)
-n=$(curl -s "http://127.0.0.1:$dport/bbb/big/api/getMeetings?$(sign getMeetings '' "$secret")" | grep -o '<meeting>' | wc -l)
-g50=$(tomillis "$(printf '%s\n' "$out" | awk '$1 == "50%" {print $2}')")
-g99=$(tomillis "$(printf '%s\n' "$out" | awk '$1 == "99%" {print $2}')")
-goal "getMeetings ($n meetings) p50" "$g50" "ms" "" 1
-goal "getMeetings ($n meetings) p99" "$g99" "ms" "<= 20 ms" "$(le "$g99" 20)"
+# getMeetings of the frontend with 1,000 meetings on 200 nodes, from the live view: as a
+# client that takes the XML as it is, and as most HTTP client libraries ask (gzip)
+gm="http://127.0.0.1:$dport/bbb/big/api/getMeetings?$(sign getMeetings '' "$secret")"
+n=$(curl -s "$gm" | grep -o '<meeting>' | wc -l)
+for enc in identity gzip; do
+    out=$(wrk -t1 -c4 -d"${duration}s" --latency -H "Accept-Encoding: $enc" "$gm" 2>&1)
+    g50=$(tomillis "$(printf '%s\n' "$out" | awk '$1 == "50%" {print $2}')")
+    g99=$(tomillis "$(printf '%s\n' "$out" | awk '$1 == "99%" {print $2}')")
+    goal "getMeetings ($n meetings, $enc) p50" "$g50" "ms" "" 1
+    goal "getMeetings ($n meetings, $enc) p99" "$g99" "ms" "<= 20 ms" "$(le "$g99" 20)"
+done
 
 # create overhead: 200 creates one after another through b3scaled and straight to a node
 api="http://127.0.0.1:$dport/bbb/scale/api"

@@ -190,13 +190,7 @@ static void *backend_view_run(void *arg)
 		} else {
 			log_debug("placement", "event=view_refresh_failed error=\"%s\"", err);
 		}
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += backend_view_interval_ms / 1000;
-		until.tv_nsec += (backend_view_interval_ms % 1000) * 1000000L;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
+		clock_after(&until, CLOCK_REALTIME, backend_view_interval_ms);
 		pthread_mutex_lock(&backend_view_wake_lock);
 		while (!backend_view_stop_flag && !backend_view_woken &&
 		       pthread_cond_timedwait(&backend_view_wake, &backend_view_wake_lock, &until) == 0)

@@ -28,3 +28,14 @@ long long clock_wall_ms(void)
 {
 	return clock_ms(CLOCK_REALTIME);
 }
+
+void clock_after(struct timespec *ts, clockid_t clk, long ms)
+{
+	clock_gettime(clk, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}

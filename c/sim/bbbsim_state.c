@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "bbb_checksum.h"
+#include "clock.h"
 
 static const char bbbsim_state_lower_alnum[] = "abcdefghijklmnopqrstuvwxyz0123456789";
 
@@ -78,13 +79,7 @@ int bbbsim_state_sleep_locked(struct bbbsim_state *st, long ms)
 {
 	struct timespec until;
 
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += ms / 1000;
-	until.tv_nsec += (ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
+	clock_after(&until, CLOCK_MONOTONIC, ms);
 	while (!st->stopping) {
 		if (pthread_cond_timedwait(&st->wake, &st->lock, &until) == ETIMEDOUT)
 			return 0;
