@@ -42,7 +42,7 @@ static pthread_cond_t backend_view_wake = PTHREAD_COND_INITIALIZER;
 static int backend_view_stop_flag, backend_view_woken; /* guarded by backend_view_wake_lock */
 static pthread_t backend_view_thread;
 static int backend_view_started;
-static long backend_view_interval_ms;
+static atomic_long backend_view_interval_ms; /* set at start, while workers run */
 static atomic_ulong backend_view_reads[2]; /* by the refresher, by a create */
 
 void backend_view_stale(void)
@@ -118,7 +118,7 @@ static int backend_view_read(struct db *db, long agent_max_age_ms, struct backen
 static int backend_view_usable(const struct backend_view *v)
 {
 	return v && v->stale_gen == atomic_load(&backend_view_stales) &&
-	       clock_mono_us() / 1000 - v->taken_ms <= 4 * backend_view_interval_ms;
+	       clock_mono_us() / 1000 - v->taken_ms <= 4 * atomic_load(&backend_view_interval_ms);
 }
 
 struct backend_view *backend_view_get(struct db *db, long agent_max_age_ms, char *err,
@@ -127,7 +127,8 @@ struct backend_view *backend_view_get(struct db *db, long agent_max_age_ms, char
 	struct backend_view *v = NULL;
 
 	pthread_mutex_lock(&backend_view_lock);
-	if (backend_view_interval_ms > 0 && backend_view_usable(backend_view_current)) {
+	if (atomic_load(&backend_view_interval_ms) > 0 &&
+	    backend_view_usable(backend_view_current)) {
 		v = backend_view_current;
 		atomic_fetch_add(&v->refs, 1);
 	}
@@ -137,7 +138,7 @@ struct backend_view *backend_view_get(struct db *db, long agent_max_age_ms, char
 	atomic_fetch_add(&backend_view_reads[1], 1);
 	if (backend_view_read(db, agent_max_age_ms, &v, err, errlen) < 0)
 		return NULL;
-	if (backend_view_interval_ms > 0)
+	if (atomic_load(&backend_view_interval_ms) > 0)
 		backend_view_publish(v);
 	return v;
 }
@@ -190,7 +191,7 @@ static void *backend_view_run(void *arg)
 		} else {
 			log_debug("placement", "event=view_refresh_failed error=\"%s\"", err);
 		}
-		clock_after(&until, CLOCK_REALTIME, backend_view_interval_ms);
+		clock_after(&until, CLOCK_REALTIME, atomic_load(&backend_view_interval_ms));
 		pthread_mutex_lock(&backend_view_wake_lock);
 		while (!backend_view_stop_flag && !backend_view_woken &&
 		       pthread_cond_timedwait(&backend_view_wake, &backend_view_wake_lock, &until) == 0)
@@ -205,8 +206,8 @@ static void *backend_view_run(void *arg)
 
 int backend_view_start(const struct lb_config *cfg, char *err, size_t errlen)
 {
-	backend_view_interval_ms = cfg->placement_refresh_ms;
-	if (backend_view_interval_ms <= 0)
+	atomic_store(&backend_view_interval_ms, cfg->placement_refresh_ms);
+	if (cfg->placement_refresh_ms <= 0)
 		return 0;
 	backend_view_stop_flag = backend_view_woken = 0;
 	if (pthread_create(&backend_view_thread, NULL, backend_view_run, (void *)cfg) != 0) {

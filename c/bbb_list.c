@@ -151,7 +151,7 @@ void bbb_list_changed(const char *frontend_key)
 	node_share_invalidate(scope);
 	/* the frontend's own create or end: its next getMeetings must show it, never the old
 	 * list in its grace */
-	node_share_forget(key);
+	node_share_forget(key, scope);
 }
 
 static void bbb_list_answer(struct bbb_ctx *c)
@@ -273,14 +273,20 @@ static int bbb_list_schedule(const char *fe_key)
 
 int bbb_list_start(const struct lb_config *cfg, char *err, size_t errlen)
 {
+	int rc = 0;
+
+	/* workers already answer getMeetings: they read started under the mutex */
+	pthread_mutex_lock(&bbb_list_bg.mu);
 	bbb_list_bg.cfg = cfg;
 	bbb_list_bg.stop = 0;
 	if (pthread_create(&bbb_list_bg.thread, NULL, bbb_list_run, NULL) != 0) {
 		snprintf(err, errlen, "cannot start the getMeetings builder: %s", strerror(errno));
-		return -EAGAIN;
+		rc = -EAGAIN;
+	} else {
+		bbb_list_bg.started = 1;
 	}
-	bbb_list_bg.started = 1;
-	return 0;
+	pthread_mutex_unlock(&bbb_list_bg.mu);
+	return rc;
 }
 
 void bbb_list_stop(void)
@@ -292,7 +298,9 @@ void bbb_list_stop(void)
 	pthread_cond_signal(&bbb_list_bg.cv);
 	pthread_mutex_unlock(&bbb_list_bg.mu);
 	pthread_join(bbb_list_bg.thread, NULL);
+	pthread_mutex_lock(&bbb_list_bg.mu);
 	bbb_list_bg.started = 0;
+	pthread_mutex_unlock(&bbb_list_bg.mu);
 }
 
 void bbb_list_meetings(struct bbb_ctx *c)

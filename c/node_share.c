@@ -49,6 +49,7 @@ static struct {
 	pthread_mutex_t mu;
 	struct node_share_entry *buckets[NODE_SHARE_BUCKETS];
 	unsigned long gens[NODE_SHARE_SLOTS], all_gen;
+	unsigned long forgets[NODE_SHARE_SLOTS]; /* node_share_forget's, by scope */
 	size_t count, bytes;
 	long reuse_ms;
 	int live;
@@ -263,11 +264,12 @@ out:
 	return found;
 }
 
-void node_share_forget(const char *key)
+void node_share_forget(const char *key, const char *scope)
 {
 	struct node_share_entry **pp, *e;
 
 	pthread_mutex_lock(&share.mu);
+	share.forgets[node_share_slot(scope)]++;
 	pp = &share.buckets[buf_hash(BUF_HASH_SEED, key) % NODE_SHARE_BUCKETS];
 	while ((e = *pp)) {
 		if (!e->running && strcmp(e->key, key) == 0) {
@@ -340,6 +342,7 @@ struct node_share_mark node_share_mark(const char *scope)
 	pthread_mutex_lock(&share.mu);
 	m.gen = share.gens[node_share_slot(scope)];
 	m.all_gen = share.all_gen;
+	m.forgets = share.forgets[node_share_slot(scope)];
 	pthread_mutex_unlock(&share.mu);
 	return m;
 }
@@ -357,7 +360,9 @@ void node_share_keep(const char *key, const char *scope, struct node_share_mark 
 	pthread_mutex_lock(&share.mu);
 	/* built while its scope changed, it is kept all the same, but only for the grace: it
 	 * is as old as the mark */
+	/* a forget since the mark: what was read may miss the change, not even for the grace */
 	if (!share.live || share.reuse_ms <= 0 || mark.all_gen != share.all_gen ||
+	    mark.forgets != share.forgets[slot] ||
 	    share.bytes + a->res.body.len + gz_len > NODE_SHARE_MAX_BYTES)
 		goto out;
 	e = node_share_find(key, now, &bucket);

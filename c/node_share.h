@@ -45,7 +45,7 @@ void **node_share_done(const char *key, const struct node_share_answer *a, size_
  * unless scope changed since the mark. Answers over NODE_SHARE_KEEP_MAX bytes, or past the
  * table's byte bound, are not kept. */
 struct node_share_mark {
-	unsigned long gen, all_gen;
+	unsigned long gen, all_gen, forgets;
 };
 #define NODE_SHARE_KEEP_MAX ((size_t)8 << 20)
 struct node_share_mark node_share_mark(const char *scope);
@@ -70,8 +70,9 @@ int node_share_lookup_kept(const char *key, int gzip, struct node_share_kept *ou
 			   int *rebuild);
 /* Lets go of the reference lookup_kept gave with an answer (the bytes stay valid till then). */
 void node_share_release(void *ref);
-/* Drops key's kept answer at once: a change made here that its callers must see next. */
-void node_share_forget(const char *key);
+/* Drops key's kept answer at once, and any being built from reads made before (scope as
+ * node_share_keep's): a change made here that its callers must see next. */
+void node_share_forget(const char *key, const char *scope);
 
 /* A change to one meeting (its backend meeting ID), to one frontend's meetings (its key and
  * '~'), or to anything (NULL). */
