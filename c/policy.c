@@ -178,7 +178,12 @@ unsigned long policy_generation(void)
 
 unsigned long policy_reload_failures(void)
 {
-	return policy_failures;
+	unsigned long n;
+
+	pthread_mutex_lock(&policy_lock); /* /metrics reads it while a reload counts */
+	n = policy_failures;
+	pthread_mutex_unlock(&policy_lock);
+	return n;
 }
 
 void policy_last_error(char *buf, size_t len, time_t *when)
