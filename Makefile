@@ -101,6 +101,7 @@ lint: deps
 # ThreadSanitizer over the specs that run the daemon's threads concurrently. Not in CI: it
 # lists the races it sees (every report is a failure; the reports are kept in build/tsan/reports).
 TSAN_SPECS := spec/faults spec/integration/bbb_api_spec.lua spec/integration/route_cache_spec.lua \
+              spec/integration/placement_view_spec.lua spec/integration/get_meetings_spec.lua \
               spec/integration/races_spec.lua
 tsan: deps
 	@$(MAKE) --no-print-directory SANITIZE=thread all
