@@ -10,8 +10,10 @@
 
 #include "bbb_checksum.h"
 #include "bbb_xml.h"
+#include "clock.h"
 #include "log.h"
 #include "query.h"
+#include "bbbsim_record.h"
 #include "bbbsim_render.h"
 
 #define BBBSIM_API_PREFIX "/bigbluebutton/api"
@@ -339,6 +341,7 @@ static int bbbsim_api_end(struct bbbsim_api_call *c)
 	const char *id = bbbsim_api_nonempty(c, "meetingID");
 	const char *pw = bbbsim_api_nonempty(c, "password");
 	struct bbbsim_meeting *m;
+	char err[512];
 	int rc;
 
 	if (!id)
@@ -351,6 +354,11 @@ static int bbbsim_api_end(struct bbbsim_api_call *c)
 		rc = bbbsim_api_fail(c, "invalidPassword",
 				     "The supplied moderator password is incorrect");
 	} else {
+		/* BBB processes and publishes a recording minutes later; here it is there at once */
+		if (m->record && c->st->recordings_dir &&
+		    bbbsim_record_write(c->st, m, clock_wall_ms(), err, sizeof(err)) < 0)
+			log_warn("bbbsim", "event=recording_failed meeting=%s error=\"%s\"",
+				 m->meeting_id, err);
 		/* real BBB ends asynchronously; removing at once keeps tests deterministic */
 		bbbsim_state_remove(c->st, m);
 		buf_puts(&c->rep->body, "<response><returncode>SUCCESS</returncode>");

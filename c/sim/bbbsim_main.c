@@ -1,7 +1,11 @@
 /* bbbsim_main.c: command line, signals and lifetime of the simulated BBB node.
  *
  *   bbbsim --listen HOST:PORT --secret SECRET [--name NAME] [--hostname URLBASE]
- *          [--nodes N] [--quiet]
+ *          [--nodes N] [--recordings DIR] [--quiet]
+ *
+ * --recordings DIR: a meeting created with record=true leaves its published recording in
+ * DIR/presentation/<recordID>/ when it ends (with --nodes, node i's in DIR/n<i>/), as BBB
+ * leaves it in /var/bigbluebutton/published.
  *
  * --nodes N (benchmarks at scale): N nodes in one process on one port, node i under
  * /n/<i>/ (its API at /n/<i>/bigbluebutton/api/, named NAME-<i>), all with SECRET.
@@ -26,6 +30,7 @@ struct bbbsim_main_opts {
 	const char *secret;
 	const char *name;
 	const char *hostname;
+	const char *recordings;
 	long nodes;
 	int quiet;
 };
@@ -35,7 +40,7 @@ struct bbbsim_main_opts {
 static void bbbsim_main_usage(void)
 {
 	fprintf(stderr, "usage: bbbsim --listen HOST:PORT --secret SECRET [--name NAME] "
-			"[--hostname URLBASE] [--nodes N] [--quiet]\n");
+			"[--hostname URLBASE] [--nodes N] [--recordings DIR] [--quiet]\n");
 }
 
 static int bbbsim_main_args(int argc, char **argv, struct bbbsim_main_opts *o)
@@ -68,6 +73,8 @@ static int bbbsim_main_args(int argc, char **argv, struct bbbsim_main_opts *o)
 			dst = &o->name;
 		else if (strcmp(a, "--hostname") == 0)
 			dst = &o->hostname;
+		else if (strcmp(a, "--recordings") == 0)
+			dst = &o->recordings;
 		if (!dst || i + 1 >= argc)
 			return -EINVAL;
 		*dst = argv[++i];
@@ -102,12 +109,20 @@ static int bbbsim_main_split(const char *listen, char *host, size_t hcap, char *
 /* Node i's name, and its base URL once the port is known (every node under /n/<i>). */
 static int bbbsim_main_node(struct bbbsim_state *st, const struct bbbsim_main_opts *o, long i)
 {
-	char name[128];
+	char name[128], dir[4096];
+	int rc;
 
-	if (o->nodes == 1)
-		return bbbsim_state_init(st, o->secret, o->name, o->hostname ? o->hostname : "");
-	snprintf(name, sizeof(name), "%s-%ld", o->name, i);
-	return bbbsim_state_init(st, o->secret, name, "");
+	if (o->nodes == 1) {
+		rc = bbbsim_state_init(st, o->secret, o->name, o->hostname ? o->hostname : "");
+		snprintf(dir, sizeof(dir), "%s", o->recordings ? o->recordings : "");
+	} else {
+		snprintf(name, sizeof(name), "%s-%ld", o->name, i);
+		rc = bbbsim_state_init(st, o->secret, name, "");
+		snprintf(dir, sizeof(dir), "%s/n%ld", o->recordings ? o->recordings : "", i);
+	}
+	if (rc == 0 && o->recordings && !(st->recordings_dir = strdup(dir)))
+		rc = -ENOMEM;
+	return rc;
 }
 
 static int bbbsim_main_hostname(struct bbbsim_state *st, const char *base, long nodes, long i)

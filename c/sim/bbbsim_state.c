@@ -55,6 +55,7 @@ void bbbsim_state_free(struct bbbsim_state *st)
 	free(st->secret);
 	free(st->name);
 	free(st->hostname);
+	free(st->recordings_dir);
 }
 
 void bbbsim_state_lock(struct bbbsim_state *st)
@@ -260,13 +261,6 @@ int bbbsim_state_random(char *out, size_t n, const char *alphabet)
 	return 0;
 }
 
-long long bbbsim_state_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 struct bbbsim_meeting *bbbsim_state_meeting_new(const char *meeting_id, const char *name)
 {
@@ -278,7 +272,7 @@ struct bbbsim_meeting *bbbsim_state_meeting_new(const char *meeting_id, const ch
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		return NULL;
-	m->create_time = bbbsim_state_now_ms();
+	m->create_time = clock_wall_ms();
 	m->start_time = m->create_time;
 	/* sha1(meetingID): the checksum helper hashes call + data + secret, both empty here */
 	if (bbb_checksum_compute(BBB_HASH_SHA1, "", meeting_id, strlen(meeting_id), "", sha) < 0)
@@ -303,7 +297,7 @@ struct bbbsim_meeting *bbbsim_state_breakout_new(struct bbbsim_state *st,
 						 struct bbbsim_meeting *parent, long sequence)
 {
 	char seed[400], sha[BBB_CHECKSUM_HEX_MAX], ext[BBB_CHECKSUM_HEX_MAX + 24], name[300];
-	long long now = bbbsim_state_now_ms();
+	long long now = clock_wall_ms();
 	struct bbbsim_meeting *m = NULL;
 	size_t len;
 	char *list;

@@ -89,6 +89,7 @@ struct bbbsim_state {
 	char *secret;
 	char *name;
 	char *hostname;          /* public base for join redirects, no trailing slash */
+	char *recordings_dir;    /* where ended record=true meetings are published; NULL: none */
 	struct bbbsim_meeting *meetings;  /* creation order */
 	struct bbbsim_reqlog log[BBBSIM_STATE_LOG_MAX];
 	size_t log_first;        /* index of the oldest entry */
@@ -142,6 +143,5 @@ void bbbsim_state_kv_free(struct bbbsim_kvlist *l);
 
 /* Random characters from alphabet into out (n chars plus NUL). */
 int bbbsim_state_random(char *out, size_t n, const char *alphabet);
-long long bbbsim_state_now_ms(void);
 
 #endif

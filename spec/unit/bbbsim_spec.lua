@@ -156,3 +156,34 @@ describe("bbbsim", function()
         assert.equal(0, code)
     end)
 end)
+
+
+describe("bbbsim --recordings", function()
+    it("publishes a record=true meeting when it ends, as a BBB node lays it out, whole", function()
+        local dir = h.tmpdir() .. "/published-" .. h.random_hex(3)
+        local sim = h.bbbsim{ name = "simrec", secret = "RECSECRET", args = { "--recordings", dir } }
+        local function api(call, query) return h.get(h.sim_api(sim, call, query)) end
+        local _, body = api("create", "name=Rec+%26+Room&meetingID=fe~rec-1&record=true&meta_gl-listed=false")
+        assert.equal("SUCCESS", h.xml_text(body, "returncode"))
+        local id = h.xml_text(body, "internalMeetingID")
+        api("create", "name=Plain&meetingID=fe~plain")
+        api("end", "meetingID=fe~rec-1")
+        api("end", "meetingID=fe~plain")
+        local tree = dir .. "/presentation/" .. id
+        local meta = assert(h.read_file(tree .. "/metadata.xml"))
+        assert.equal(id, h.xml_text(meta, "id"))
+        assert.equal("published", h.xml_text(meta, "state"))
+        assert.equal("fe~rec-1", h.xml_text(meta, "meetingId"))
+        assert.equal("Rec &amp; Room", meta:match("<meetingName>(.-)</meetingName>"))
+        assert.equal("false", meta:match("<gl%-listed>(.-)</gl%-listed>"))
+        assert.equal(sim.base .. "/playback/presentation/2.3/" .. id, h.xml_text(meta, "link"))
+        assert.truthy(meta:find('externalId="fe~rec-1"', 1, true))
+        assert.truthy(h.read_file(tree .. "/video/webcams.webm"))
+        -- only the recorded meeting, and no temporary directory left behind
+        local code, out = h.run({ "find", dir, "-mindepth", "1", "-maxdepth", "2" }, {}, 5)
+        assert.equal(0, code)
+        assert.same({ dir .. "/presentation", tree },
+            (function() local t = {} for l in out:gmatch("[^\n]+") do t[#t + 1] = l end table.sort(t) return t end)())
+        h.stop(sim)
+    end)
+end)
