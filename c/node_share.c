@@ -19,6 +19,7 @@
 #define NODE_SHARE_MAX 16384 /* entries at most; past it calls run unshared */
 #define NODE_SHARE_MAX_BYTES ((size_t)64 << 20) /* kept answers' bodies together */
 #define NODE_SHARE_REBUILD_MS 5000 /* a rebuild not finished by then is someone else's again */
+#define NODE_SHARE_REBUILD_GAP_MS 200 /* a kept answer is at least this old before a rebuild */
 
 struct node_share_entry {
 	struct node_share_entry *next;
@@ -245,7 +246,9 @@ int node_share_lookup_kept(const char *key, int gzip, struct node_share_kept *ou
 	e = node_share_find(key, now, &bucket);
 	if (!e || e->running || !e->kept)
 		goto out;
-	if (!node_share_fresh(e, now) &&
+	/* not more often than every NODE_SHARE_REBUILD_GAP_MS: a frontend whose meetings change
+	 * all the time (agents report every second) would keep a builder busy */
+	if (!node_share_fresh(e, now) && now - e->at_ms >= NODE_SHARE_REBUILD_GAP_MS &&
 	    (!e->rebuild_at || now - e->rebuild_at >= NODE_SHARE_REBUILD_MS)) {
 		e->rebuild_at = now; /* this caller has it rebuilt; the others get this one meanwhile */
 		*rebuild = 1;

@@ -63,7 +63,7 @@ struct node_share_kept {
 /* A kept answer for key (the gzip form when gzip and there is one), 1; or 0: none, the
  * caller builds it. A fresh one; or one whose window ended or whose scope changed, younger
  * than two windows: then *rebuild says the caller is the one to have it rebuilt (the others
- * get the same one meanwhile, for 5 s at most). An answer built while its
+ * get the same one meanwhile, for 5 s at most; and not before it is 200 ms old). An answer built while its
  * scope changed is kept for this grace only. Nothing is handed out stale after a change of
  * unknown extent (the listener reconnected) or once node_share_forget dropped it. */
 int node_share_lookup_kept(const char *key, int gzip, struct node_share_kept *out,
