@@ -30,6 +30,14 @@ static int bbbsim_record_file(const char *dir, const char *name, const char *dat
 	return ok ? 0 : -EIO;
 }
 
+/* Appends name="escaped value" (with the space before it). */
+static void bbbsim_record_attr(struct buf *x, const char *name, const char *value)
+{
+	buf_printf(x, " %s=\"", name);
+	xml_dom_escape(x, value);
+	buf_puts(x, "\"");
+}
+
 static void bbbsim_record_metadata(const struct bbbsim_state *st, const struct bbbsim_meeting *m,
 				   long long end_ms, struct buf *x)
 {
@@ -45,13 +53,12 @@ static void bbbsim_record_metadata(const struct bbbsim_state *st, const struct b
 	bbb_xml_elem(x, "end_time", num);
 	snprintf(num, sizeof(num), "%zu", m->natt);
 	bbb_xml_elem(x, "participants", num);
-	buf_puts(x, "<meeting id=\"");
-	xml_dom_escape(x, m->internal_id);
-	buf_puts(x, "\" externalId=\"");
-	xml_dom_escape(x, m->meeting_id);
-	buf_puts(x, "\" name=\"");
-	xml_dom_escape(x, m->name);
-	buf_printf(x, "\" breakout=\"%s\"/><meta>", m->is_breakout ? "true" : "false");
+	buf_puts(x, "<meeting");
+	bbbsim_record_attr(x, "id", m->internal_id);
+	bbbsim_record_attr(x, "externalId", m->meeting_id);
+	bbbsim_record_attr(x, "name", m->name);
+	bbbsim_record_attr(x, "breakout", m->is_breakout ? "true" : "false");
+	buf_puts(x, "/><meta>");
 	bbb_xml_elem(x, "meetingName", m->name);
 	bbb_xml_elem(x, "isBreakout", m->is_breakout ? "true" : "false");
 	bbb_xml_elem(x, "meetingId", m->meeting_id);
