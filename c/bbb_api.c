@@ -10,6 +10,7 @@
 
 #include "bbb_checksum.h"
 #include "bbb_list.h"
+#include "bbb_recordings.h"
 #include "bbb_meetings.h"
 #include "bbb_reply.h"
 #include "bbb_xml.h"
@@ -81,6 +82,7 @@ static void bbb_api_dispatch(struct bbb_ctx *c)
 		{ "isMeetingRunning", bbb_meetings_forward },
 		{ "getMeetingInfo", bbb_meetings_forward },
 		{ "getMeetings", bbb_list_meetings },
+		{ "getRecordings", bbb_recordings_get },
 		{ "insertDocument", bbb_meetings_forward },
 		{ "sendChatMessage", bbb_meetings_forward },
 	};

@@ -113,6 +113,8 @@ int config_load(struct lb_config *cfg, int need_db, char *err, size_t errlen)
 		    err, errlen) < 0 ||
 	    env_str("B3SCALE_OPENAPI_FILE", "docs/openapi.json", cfg->openapi_file,
 		       sizeof(cfg->openapi_file), err, errlen) < 0 ||
+	    env_str("B3SCALE_RECORDINGS_PLAYBACK_URL", "", cfg->recordings_playback_url,
+		    sizeof(cfg->recordings_playback_url), err, errlen) < 0 ||
 	    env_str("B3SCALE_STATUS_PAGE", "docs/status.html", cfg->status_page,
 		       sizeof(cfg->status_page), err, errlen) < 0 ||
 	    env_str("B3SCALE_LOG_LEVEL", "info", cfg->log_level, sizeof(cfg->log_level), err,
@@ -189,6 +191,16 @@ int config_load(struct lb_config *cfg, int need_db, char *err, size_t errlen)
 		return -EINVAL;
 	}
 	cfg->policy_reject_on_error = strcmp(onerr, "reject") == 0;
+	/* links are "<this><the node's path>": no trailing slash, and a scheme */
+	n = (long)strlen(cfg->recordings_playback_url);
+	while (n > 0 && cfg->recordings_playback_url[n - 1] == '/')
+		cfg->recordings_playback_url[--n] = '\0';
+	if (n > 0 && strncmp(cfg->recordings_playback_url, "https://", 8) != 0 &&
+	    strncmp(cfg->recordings_playback_url, "http://", 7) != 0) {
+		snprintf(err, errlen, "B3SCALE_RECORDINGS_PLAYBACK_URL must start with https:// or "
+				      "http://, got '%s'", cfg->recordings_playback_url);
+		return -EINVAL;
+	}
 	if (strspn(cfg->default_policy, "abcdefghijklmnopqrstuvwxyz0123456789_") !=
 	    strlen(cfg->default_policy)) {
 		snprintf(err, errlen, "B3SCALE_POLICY must be a policy name like least_load, got '%s'",

@@ -52,6 +52,7 @@ struct lb_config {
 	char api_jwt_secret[512];  /* "" disables the admin API */
 	char metrics_token[256];   /* B3SCALE_METRICS_TOKEN: "" leaves /metrics open */
 	char openapi_file[1024];
+	char recordings_playback_url[512]; /* scheme://host[:port] of playback links; "": the node's */
 	char status_page[1024];    /* HTML served at /status ("" = off) */
 	char log_level[16];
 	char log_format[16];
