@@ -51,11 +51,8 @@ static int bbb_api_parse_path(const char *path, char *key, size_t keycap, char *
 
 static void bbb_api_index(struct bbb_ctx *c)
 {
-	buf_puts(&c->a->body, "<response><returncode>SUCCESS</returncode><version>2.0</version>"
-			      "<apiVersion>2.0</apiVersion><bbbVersion/></response>");
-	c->a->status = 200;
-	c->a->content_type = "text/xml";
-	c->outcome = "SUCCESS";
+	bbb_reply_ok(c, "<response><returncode>SUCCESS</returncode><version>2.0</version>"
+			"<apiVersion>2.0</apiVersion><bbbVersion/></response>");
 }
 
 static int bbb_api_is_form(const char *ct)
@@ -83,6 +80,7 @@ static void bbb_api_dispatch(struct bbb_ctx *c)
 		{ "getMeetingInfo", bbb_meetings_forward },
 		{ "getMeetings", bbb_list_meetings },
 		{ "getRecordings", bbb_recordings_get },
+		{ "updateRecordings", bbb_recordings_update },
 		{ "insertDocument", bbb_meetings_forward },
 		{ "sendChatMessage", bbb_meetings_forward },
 	};

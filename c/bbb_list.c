@@ -154,13 +154,6 @@ void bbb_list_changed(const char *frontend_key)
 	node_share_forget(key, scope);
 }
 
-static void bbb_list_answer(struct bbb_ctx *c)
-{
-	c->a->status = 200;
-	c->a->content_type = "text/xml";
-	c->outcome = "SUCCESS";
-}
-
 /* The frontend's whole getMeetings answer into body (empty); 0, or a negative errno with
  * err filled. */
 static int bbb_list_build(struct db *db, const char *fe_key, struct buf *body, char *err,
@@ -326,7 +319,7 @@ void bbb_list_meetings(struct bbb_ctx *c)
 			c->a->shared_cls = hit.ref;
 			c->a->shared_release = node_share_release;
 			c->a->encoding = hit.gzip ? "gzip" : NULL;
-			bbb_list_answer(c);
+			bbb_reply_ok(c, NULL);
 			return;
 		}
 	}
@@ -340,7 +333,7 @@ void bbb_list_meetings(struct bbb_ctx *c)
 		bbb_reply_error(c, "internalError", "The service is temporarily unavailable.");
 		return;
 	}
-	bbb_list_answer(c);
+	bbb_reply_ok(c, NULL);
 	buf_init(&gz);
 	bbb_list_keep(key, scope, mark, &c->a->body, &gz);
 	if (gzip && gz.len) {

@@ -415,12 +415,8 @@ void bbb_meetings_join(struct bbb_ctx *c)
 static void bbb_meetings_absent(struct bbb_ctx *c, int unreachable)
 {
 	if (strcmp(c->call, "isMeetingRunning") == 0) {
-		buf_reset(&c->a->body);
-		buf_puts(&c->a->body, "<response><returncode>SUCCESS</returncode>"
-				      "<running>false</running></response>");
-		c->a->status = 200;
-		c->a->content_type = "text/xml";
-		c->outcome = "SUCCESS";
+		bbb_reply_ok(c, "<response><returncode>SUCCESS</returncode>"
+				"<running>false</running></response>");
 	} else if (unreachable && strcmp(c->call, "end") == 0) {
 		bbb_reply_error(c, "internalError", "Unable to access the meeting's server.");
 	} else {

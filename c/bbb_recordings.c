@@ -98,27 +98,32 @@ static int bbb_recordings_one(const struct db_recording *r, void *ud)
 	return x->oom ? -ENOMEM : 0;
 }
 
-/* The meta_* filters as a JSON object (keys lowercased, as BBB stores them). */
-static int bbb_recordings_meta(const struct query *q, struct buf *json)
+/* The meta_* parameters (keys lowercased, as BBB stores them) whose value is empty or not
+ * (empty: 1) as JSON: an object of pairs ({"key":"value"}), or with keys_only an array of
+ * their keys (["key"]). */
+static int bbb_recordings_meta(const struct query *q, int empty, int keys_only, struct buf *json)
 {
 	char key[128];
 	size_t i, j, n = 0;
 
-	buf_puts(json, "{");
+	buf_puts(json, keys_only ? "[" : "{");
 	for (i = 0; i < q->n; i++) {
 		const char *k = q->v[i].key;
 
-		if (strncmp(k, "meta_", 5) != 0 || !k[5] || strlen(k + 5) >= sizeof(key))
+		if (strncmp(k, "meta_", 5) != 0 || !k[5] || strlen(k + 5) >= sizeof(key) ||
+		    (*q->v[i].value == '\0') != empty)
 			continue;
 		for (j = 0; k[5 + j]; j++)
 			key[j] = (char)tolower((unsigned char)k[5 + j]);
 		key[j] = '\0';
 		buf_puts(json, n++ ? "," : "");
 		buf_json_str(json, key);
+		if (keys_only)
+			continue;
 		buf_puts(json, ":");
 		buf_json_str(json, q->v[i].value);
 	}
-	buf_puts(json, "}");
+	buf_puts(json, keys_only ? "]" : "}");
 	return json->oom ? -ENOMEM : 0;
 }
 
@@ -173,7 +178,7 @@ void bbb_recordings_get(struct bbb_ctx *c)
 		q.limit = BBB_RECORDINGS_MAX_LIMIT;
 	buf_init(&meta);
 	buf_init(&list);
-	if (bbb_recordings_meta(&c->params, &meta) < 0) {
+	if (bbb_recordings_meta(&c->params, 0, 0, &meta) < 0) {
 		buf_free(&meta);
 		bbb_reply_fail(c, "internalError", "Out of memory.");
 		return;
@@ -201,7 +206,38 @@ void bbb_recordings_get(struct bbb_ctx *c)
 	}
 	buf_puts(&c->a->body, "</response>");
 	buf_free(&list);
-	c->a->status = 200;
-	c->a->content_type = "text/xml";
-	c->outcome = "SUCCESS";
+	bbb_reply_ok(c, NULL);
+}
+
+void bbb_recordings_update(struct bbb_ctx *c)
+{
+	const char *rid = query_get(&c->params, "recordID");
+	struct buf set, drop;
+	char err[512];
+	int n = -ENOMEM;
+
+	if (!rid || !*rid) {
+		bbb_reply_fail(c, "missingParamRecordID", "You must specify a recordID.");
+		return;
+	}
+	buf_init(&set);
+	buf_init(&drop);
+	if (bbb_recordings_meta(&c->params, 0, 0, &set) == 0 &&
+	    bbb_recordings_meta(&c->params, 1, 1, &drop) == 0)
+		n = db_recordings_update_meta(&c->w->db, c->fe->id, rid, set.data, drop.data, err,
+					      sizeof(err));
+	buf_free(&set);
+	buf_free(&drop);
+	if (n < 0) {
+		if (n == -EIO)
+			log_error("bbb", "event=db_error call=updateRecordings error=\"%s\"", err);
+		bbb_reply_fail(c, "internalError", "The service is temporarily unavailable.");
+		return;
+	}
+	if (n == 0) { /* none of them, or only another frontend's: the same answer */
+		bbb_reply_fail(c, "notFound", "We could not find recordings");
+		return;
+	}
+	bbb_reply_ok(c, "<response><returncode>SUCCESS</returncode><updated>true</updated>"
+			"</response>");
 }

@@ -8,5 +8,8 @@
 /* getRecordings: meetingID and recordID lists (recordIDs match as prefixes), state (default
  * published,unpublished; any), meta_* filters ANDed, and BBB 2.6's offset/limit pages. */
 void bbb_recordings_get(struct bbb_ctx *c);
+/* updateRecordings: meta_* of the frontend's recordings named by recordID (an empty value
+ * removes the key); notFound when none of them is the frontend's. */
+void bbb_recordings_update(struct bbb_ctx *c);
 
 #endif

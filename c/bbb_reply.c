@@ -9,6 +9,17 @@
 
 #include "bbb_xml.h"
 
+void bbb_reply_ok(struct bbb_ctx *c, const char *xml)
+{
+	if (xml) {
+		buf_reset(&c->a->body);
+		buf_puts(&c->a->body, xml);
+	}
+	c->a->status = 200;
+	c->a->content_type = "text/xml";
+	c->outcome = "SUCCESS";
+}
+
 void bbb_reply_fail(struct bbb_ctx *c, const char *key, const char *msg)
 {
 	buf_reset(&c->a->body);

@@ -4,6 +4,9 @@
 
 #include "bbb_task.h"
 
+/* HTTP 200, XML, SUCCESS in the access log: a handler that wrote its own answer's body
+ * (xml, or NULL when c->a already holds it). */
+void bbb_reply_ok(struct bbb_ctx *c, const char *xml);
 /* HTTP 200, FAILED, messageKey key: the envelope of every error a frontend sees. */
 void bbb_reply_fail(struct bbb_ctx *c, const char *key, const char *msg);
 /* The same, except that a failed browser join (redirect not false) goes back to the

@@ -24,6 +24,15 @@ static const struct db_stmt db_recordings_page_stmt = {
 	7
 };
 
+static const struct db_stmt db_recordings_meta_stmt = {
+	DB_RECORDINGS_META, "recordings_meta",
+	"UPDATE recordings SET metadata = (metadata"
+	"  - ARRAY(SELECT jsonb_array_elements_text($4::jsonb))) || $3::jsonb, updated_at = now()"
+	" WHERE frontend_id = $1::uuid AND import_state = 'done'"
+	" AND record_id = ANY (string_to_array($2, ','))",
+	4
+};
+
 /* metadata pairs first (is_format false), each group in name order */
 static const struct db_stmt db_recordings_parts_stmt = {
 	DB_RECORDINGS_PARTS, "recordings_parts",
@@ -147,4 +156,20 @@ int db_recordings_page(struct db *db, const struct db_recordings_query *q, long 
 	PQclear(pr);
 	PQclear(page);
 	return rc < 0 ? rc : 0;
+}
+
+int db_recordings_update_meta(struct db *db, const char *frontend_id, const char *record_ids,
+			      const char *set_json, const char *drop_json, char *err,
+			      size_t errlen)
+{
+	const char *vals[4] = { frontend_id, record_ids, set_json, drop_json };
+	PGresult *r = db_exec(db, &db_recordings_meta_stmt, vals, NULL, NULL, PGRES_COMMAND_OK,
+			      err, errlen);
+	int n;
+
+	if (!r)
+		return -EIO;
+	n = atoi(PQcmdTuples(r));
+	PQclear(r);
+	return n;
 }

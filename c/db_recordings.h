@@ -38,4 +38,12 @@ int db_recordings_page(struct db *db, const struct db_recordings_query *q, long 
 		       int (*fn)(const struct db_recording *r, void *ud), void *ud, char *err,
 		       size_t errlen);
 
+/* updateRecordings: in frontend_id's recordings named in record_ids (a comma list of exact
+ * IDs), sets the pairs of set_json ({"key":"value"}) and removes the keys of drop_json
+ * (["key"]). Returns how many recordings it changed (0: none of them is the frontend's), or
+ * -EIO with err. */
+int db_recordings_update_meta(struct db *db, const char *frontend_id, const char *record_ids,
+			      const char *set_json, const char *drop_json, char *err,
+			      size_t errlen);
+
 #endif

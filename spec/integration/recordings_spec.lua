@@ -123,4 +123,35 @@ describe("getRecordings", function()
   it("does not list a recording whose import has not finished", function()
     assert.equal("", ids(get("recordID=r-c")))
   end)
+
+  describe("updateRecordings", function()
+    local function update(query, key, secret)
+      local st, body = h.get(h.api_url(h.frontend_api(d, key or "fe"), "updateRecordings", query,
+        secret or SECRET))
+      assert.equal(200, st)
+      return body
+    end
+    local function meta(record_id)
+      return h.psql(db, "SELECT metadata::text FROM recordings WHERE record_id = '" .. record_id .. "'")
+    end
+
+    it("sets meta_ keys (lowercased) and removes those given empty, on every recordID", function()
+      local body = update("recordID=r-a1%2Cr-b1&meta_Course=art&meta_gl-listed=")
+      assert.equal("SUCCESS", h.xml_text(body, "returncode"), body)
+      assert.equal("true", h.xml_text(body, "updated"))
+      assert.equal('{"course": "art", "meetingName": "A & B"}', meta("r-a1"))
+      assert.equal('{"course": "art"}', meta("r-b1"))
+      assert.equal("r-a1,r-b1", ids(get("meta_course=art")))
+    end)
+
+    it("answers notFound for another frontend's recording and leaves it alone", function()
+      local before = meta("o-a1")
+      local body = update("recordID=o-a1&meta_x=y")
+      assert.equal("FAILED", h.xml_text(body, "returncode"))
+      assert.equal("notFound", h.xml_text(body, "messageKey"))
+      assert.equal(before, meta("o-a1"))
+      body = update("meta_x=y")
+      assert.equal("missingParamRecordID", h.xml_text(body, "messageKey"))
+    end)
+  end)
 end)
