@@ -29,6 +29,20 @@ for n in 1 2; do
     eval "node_$n=\$p"
 done
 psql -qX "$db" -c "INSERT INTO frontends (key, secret) VALUES ('bench', '$secret')"
+# 10,000 recordings of the bench frontend in 1,000 meetings, two formats and three meta keys
+# each, for getRecordings' page (and 10,000 of another frontend, which must not slow it)
+psql -qX "$db" -c "INSERT INTO frontends (key, secret) VALUES ('bench-other', '$secret')"
+psql -qX "$db" -c "INSERT INTO recordings (frontend_id, record_id, meeting_id, internal_meeting_id,
+   name, start_time, end_time, participants, metadata)
+   SELECT f.id, f.key || '-rec-' || i, 'room-' || (i % 1000), f.key || '-rec-' || i, 'Room ' || i,
+          1700000000000 + i * 1000, 1700000600000 + i * 1000, 5,
+          jsonb_build_object('meetingName', 'Room ' || i, 'gl-listed', 'true', 'course', 'c' || (i % 50))
+   FROM frontends f, generate_series(1, 10000) i WHERE f.key IN ('bench', 'bench-other')" >/dev/null
+psql -qX "$db" -c "INSERT INTO recording_formats (recording_id, format, url, url_path, length_ms, size)
+   SELECT r.id, fm, 'https://node/playback/' || fm || '/2.3/' || r.record_id,
+          '/playback/' || fm || '/2.3/' || r.record_id, 600000, 1000000
+   FROM recordings r, unnest(ARRAY['presentation', 'video']) fm" >/dev/null
+psql -qX "$db" -c "ANALYZE" >/dev/null
 
 dport=$(port)
 B3SCALE_DB_URL=$db B3SCALE_LISTEN_HTTP=127.0.0.1:$dport B3SCALE_WORKERS=$workers \
@@ -48,11 +62,15 @@ run "b3scaled join (302)" "$api/join?$(sign join 'fullName=Bench+User&meetingID=
 run "b3scaled isMeetingRunning" "$api/isMeetingRunning?$(sign isMeetingRunning 'meetingID=bench-room' "$secret")" running
 run "b3scaled getMeetingInfo" "$api/getMeetingInfo?$(sign getMeetingInfo 'meetingID=bench-room' "$secret")" info
 run "b3scaled API index" "$api" index
+run "getRecordings, 1 page (10k recordings)" "$api/getRecordings?$(sign getRecordings 'offset=5000&limit=25' "$secret")" recs
+run "getRecordings, one meeting" "$api/getRecordings?$(sign getRecordings 'meetingID=room-42' "$secret")" recm
 awk -v j="$rps_join" -v n="$rps_nginx" 'BEGIN { if (n > 0) printf "join redirect: %.0f%% of the nginx baseline\n", 100 * j / n }'
 # getMeetingInfo for one meeting is shared (one node call, reused for B3SCALE_INFO_CACHE_MS)
 awk -v i="$rps_info" -v j="$rps_join" -v p="$(tomillis "$p99_join")" -v c="$conns" 'BEGIN {
     if (j > 0) printf "getMeetingInfo (shared answers): %.0f%% of the join rate, goal >= 50%% %s\n", 100 * i / j, (i >= j / 2) ? "PASS" : "MISS"
     printf "join p99: %.2f ms at %d connections, goal <= 2 ms %s\n", p, c, (p <= 2) ? "PASS" : "MISS" }'
+awk -v p="$(tomillis "$p99_recs")" 'BEGIN {
+    printf "getRecordings page p99: %.2f ms, goal <= 20 ms %s\n", p, (p <= 20) ? "PASS" : "MISS" }'
 
 # --- hung node: joins for a meeting on node 1 while node 2 hangs under getMeetingInfo load ---
 # A daemon of its own, so the breaker and bulkhead settings are explicit (the defaults, 5

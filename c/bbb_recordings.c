@@ -172,6 +172,7 @@ void bbb_recordings_get(struct bbb_ctx *c)
 	q.meeting_ids = rid && *rid ? "" : mid ? mid : ""; /* BBB ignores meetingID then */
 	q.states = !state || !*state ? "published,unpublished"
 		   : bbb_recordings_has_any(state) ? BBB_RECORDINGS_STATES : state;
+	q.count = paged;
 	q.offset = bbb_recordings_num(&c->params, "offset", 0);
 	q.limit = bbb_recordings_num(&c->params, "limit", 0);
 	if (paged && (q.limit < 1 || q.limit > BBB_RECORDINGS_MAX_LIMIT))

@@ -14,6 +14,7 @@ struct db_recordings_query {
 	const char *states;       /* never empty: the caller applies BBB's default */
 	const char *meta_json;    /* {"key":"value",...}: every pair must match */
 	long offset, limit;       /* limit 0: no limit */
+	int count;                /* count every match too (else *total is the page's size) */
 };
 
 /* A metadata pair or a playback format of one recording. */
@@ -33,7 +34,7 @@ struct db_recording {
 };
 
 /* Calls fn for each recording of the page in order (start time, then id), after setting
- * *total to how many match without the page. A negative return of fn stops the walk. */
+ * *total (see count). A negative return of fn stops the walk. */
 int db_recordings_page(struct db *db, const struct db_recordings_query *q, long *total,
 		       int (*fn)(const struct db_recording *r, void *ud), void *ud, char *err,
 		       size_t errlen);
