@@ -9,27 +9,32 @@
 
 #include "buf.h"
 
-/* the filters of a getRecordings, $1 to $5 */
-#define DB_RECORDINGS_WHERE \
-	" WHERE r.frontend_id = $1::uuid AND r.import_state = 'done'" \
-	" AND ($2 = '' OR r.meeting_id = ANY (string_to_array($2, ',')))" \
-	" AND ($3 = '' OR EXISTS (SELECT 1 FROM unnest(string_to_array($3, ',')) p" \
-	"  WHERE p <> '' AND starts_with(r.record_id, p)))" \
-	" AND r.state = ANY (string_to_array($4, ','))" \
-	" AND r.metadata @> $5::jsonb"
-
-/* The page walks the (frontend, start_time, id) index; counting every match is a separate
- * statement, run only for a paged request (totalElements). Both are planned with their values
- * each time, never prepared: a generic plan cannot drop the filters a request leaves empty,
- * and at 10,000 recordings that made a page take half a second. */
-static const char db_recordings_page_sql[] =
-	"SELECT r.id::text, r.record_id, r.meeting_id, r.internal_meeting_id, r.name,"
-	" r.is_breakout, r.state, r.start_time::text, r.end_time::text, r.participants::text,"
-	" r.raw_size::text FROM recordings r" DB_RECORDINGS_WHERE
-	" ORDER BY r.start_time, r.id OFFSET $6::bigint LIMIT $7::bigint";
-
-static const char db_recordings_count_sql[] =
-	"SELECT count(*) FROM recordings r" DB_RECORDINGS_WHERE;
+/* The WHERE of a getRecordings with only the filters it uses (values stay parameters,
+ * numbered from *n + 1 into vals): the page walks the partial (frontend, start_time, id)
+ * index, and a count with no other filter than the states is an index-only scan. Both are
+ * planned with their values each time, never prepared: a generic plan kept every filter a
+ * request leaves empty, and at 10,000 recordings that made a page take half a second. */
+static void db_recordings_where(const struct db_recordings_query *q, struct buf *sql,
+				const char **vals, int *n)
+{
+	vals[(*n)++] = q->frontend_id;
+	buf_printf(sql, " WHERE r.frontend_id = $%d::uuid AND r.import_state = 'done'", *n);
+	vals[(*n)++] = q->states;
+	buf_printf(sql, " AND r.state = ANY (string_to_array($%d, ','))", *n);
+	if (*q->meeting_ids) {
+		vals[(*n)++] = q->meeting_ids;
+		buf_printf(sql, " AND r.meeting_id = ANY (string_to_array($%d, ','))", *n);
+	}
+	if (*q->record_ids) { /* BBB matches recordIDs as prefixes */
+		vals[(*n)++] = q->record_ids;
+		buf_printf(sql, " AND EXISTS (SELECT 1 FROM unnest(string_to_array($%d, ',')) p"
+				" WHERE p <> '' AND starts_with(r.record_id, p))", *n);
+	}
+	if (strcmp(q->meta_json, "{}") != 0) {
+		vals[(*n)++] = q->meta_json;
+		buf_printf(sql, " AND r.metadata @> $%d::jsonb", *n);
+	}
+}
 
 static PGresult *db_recordings_select(struct db *db, const char *sql, int n,
 				      const char *const *vals, char *err, size_t errlen)
@@ -138,9 +143,10 @@ int db_recordings_page(struct db *db, const struct db_recordings_query *q, long 
 		       size_t errlen)
 {
 	char off[24], lim[24];
-	const char *vals[7] = { q->frontend_id, q->meeting_ids, q->record_ids, q->states,
-				q->meta_json, off, q->limit > 0 ? lim : NULL };
+	const char *vals[8];
 	struct db_recording_part *parts = NULL;
+	struct buf sql;
+	int nv = 0, nw;
 	struct db_recording rec;
 	PGresult *page, *pr = NULL;
 	size_t *first = NULL;
@@ -149,21 +155,36 @@ int db_recordings_page(struct db *db, const struct db_recordings_query *q, long 
 	*total = 0;
 	snprintf(off, sizeof(off), "%ld", q->offset);
 	snprintf(lim, sizeof(lim), "%ld", q->limit);
-	page = db_recordings_select(db, db_recordings_page_sql, 7, vals, err, errlen);
+	buf_init(&sql);
+	buf_puts(&sql, "SELECT count(*) FROM recordings r");
+	db_recordings_where(q, &sql, vals, &nv);
+	pr = q->count && !sql.oom ? db_recordings_select(db, sql.data, nv, vals, err, errlen) : NULL;
+	if (q->count && !pr) {
+		nw = sql.oom ? -ENOMEM : -EIO;
+		buf_free(&sql);
+		return nw;
+	}
+	if (pr)
+		*total = strtol(PQgetvalue(pr, 0, 0), NULL, 10);
+	PQclear(pr);
+	pr = NULL;
+	buf_reset(&sql);
+	buf_puts(&sql, "SELECT r.id::text, r.record_id, r.meeting_id, r.internal_meeting_id, r.name,"
+		       " r.is_breakout, r.state, r.start_time::text, r.end_time::text,"
+		       " r.participants::text, r.raw_size::text FROM recordings r");
+	nv = 0;
+	db_recordings_where(q, &sql, vals, &nv);
+	vals[nv++] = off;
+	vals[nv++] = q->limit > 0 ? lim : NULL;
+	buf_printf(&sql, " ORDER BY r.start_time, r.id OFFSET $%d::bigint LIMIT $%d::bigint", nv - 1,
+		   nv);
+	page = sql.oom ? NULL : db_recordings_select(db, sql.data, nv, vals, err, errlen);
+	buf_free(&sql);
 	if (!page)
 		return -EIO;
 	n = PQntuples(page);
-	*total = n;
-	if (q->count) {
-		pr = db_recordings_select(db, db_recordings_count_sql, 5, vals, err, errlen);
-		if (!pr) {
-			PQclear(page);
-			return -EIO;
-		}
-		*total = strtol(PQgetvalue(pr, 0, 0), NULL, 10);
-		PQclear(pr);
-		pr = NULL;
-	}
+	if (!q->count)
+		*total = n;
 	rc = n > 0 ? db_recordings_parts(db, page, &pr, &parts, &first, err, errlen) : 0;
 	for (i = 0; rc >= 0 && i < n; i++) {
 		rec.record_id = PQgetvalue(page, i, 1);
