@@ -138,48 +138,60 @@ static int db_recordings_parts(struct db *db, PGresult *page, PGresult **out,
 	return 0;
 }
 
+/* One statement over the filtered recordings: select, the WHERE, and with paged the order
+ * and the page's bounds. NULL with err. */
+static PGresult *db_recordings_query(struct db *db, const struct db_recordings_query *q,
+				     const char *select, int paged, char *err, size_t errlen)
+{
+	char off[24], lim[24];
+	const char *vals[8];
+	struct buf sql;
+	PGresult *r = NULL;
+	int nv = 0;
+
+	buf_init(&sql);
+	buf_puts(&sql, select);
+	db_recordings_where(q, &sql, vals, &nv);
+	if (paged) {
+		snprintf(off, sizeof(off), "%ld", q->offset);
+		snprintf(lim, sizeof(lim), "%ld", q->limit);
+		vals[nv++] = off;
+		vals[nv++] = q->limit > 0 ? lim : NULL;
+		buf_printf(&sql, " ORDER BY r.start_time, r.id OFFSET $%d::bigint LIMIT $%d::bigint",
+			   nv - 1, nv);
+	}
+	if (sql.oom)
+		snprintf(err, errlen, "out of memory");
+	else
+		r = db_recordings_select(db, sql.data, nv, vals, err, errlen);
+	buf_free(&sql);
+	return r;
+}
+
 int db_recordings_page(struct db *db, const struct db_recordings_query *q, long *total,
 		       int (*fn)(const struct db_recording *r, void *ud), void *ud, char *err,
 		       size_t errlen)
 {
-	char off[24], lim[24];
-	const char *vals[8];
 	struct db_recording_part *parts = NULL;
-	struct buf sql;
-	int nv = 0, nw;
 	struct db_recording rec;
 	PGresult *page, *pr = NULL;
 	size_t *first = NULL;
 	int i, n, rc;
 
 	*total = 0;
-	snprintf(off, sizeof(off), "%ld", q->offset);
-	snprintf(lim, sizeof(lim), "%ld", q->limit);
-	buf_init(&sql);
-	buf_puts(&sql, "SELECT count(*) FROM recordings r");
-	db_recordings_where(q, &sql, vals, &nv);
-	pr = q->count && !sql.oom ? db_recordings_select(db, sql.data, nv, vals, err, errlen) : NULL;
-	if (q->count && !pr) {
-		nw = sql.oom ? -ENOMEM : -EIO;
-		buf_free(&sql);
-		return nw;
-	}
-	if (pr)
+	if (q->count) {
+		pr = db_recordings_query(db, q, "SELECT count(*) FROM recordings r", 0, err, errlen);
+		if (!pr)
+			return -EIO;
 		*total = strtol(PQgetvalue(pr, 0, 0), NULL, 10);
-	PQclear(pr);
-	pr = NULL;
-	buf_reset(&sql);
-	buf_puts(&sql, "SELECT r.id::text, r.record_id, r.meeting_id, r.internal_meeting_id, r.name,"
-		       " r.is_breakout, r.state, r.start_time::text, r.end_time::text,"
-		       " r.participants::text, r.raw_size::text FROM recordings r");
-	nv = 0;
-	db_recordings_where(q, &sql, vals, &nv);
-	vals[nv++] = off;
-	vals[nv++] = q->limit > 0 ? lim : NULL;
-	buf_printf(&sql, " ORDER BY r.start_time, r.id OFFSET $%d::bigint LIMIT $%d::bigint", nv - 1,
-		   nv);
-	page = sql.oom ? NULL : db_recordings_select(db, sql.data, nv, vals, err, errlen);
-	buf_free(&sql);
+		PQclear(pr);
+		pr = NULL;
+	}
+	page = db_recordings_query(db, q,
+				   "SELECT r.id::text, r.record_id, r.meeting_id, r.internal_meeting_id,"
+				   " r.name, r.is_breakout, r.state, r.start_time::text,"
+				   " r.end_time::text, r.participants::text, r.raw_size::text"
+				   " FROM recordings r", 1, err, errlen);
 	if (!page)
 		return -EIO;
 	n = PQntuples(page);

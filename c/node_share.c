@@ -93,6 +93,16 @@ static void node_share_entry_free(struct node_share_entry *e)
 	free(e);
 }
 
+/* Unlinks and frees the entry *pp points at (mutex held); *pp is then the next one. */
+static void node_share_unlink(struct node_share_entry **pp)
+{
+	struct node_share_entry *e = *pp;
+
+	*pp = e->next;
+	node_share_entry_free(e);
+	share.count--;
+}
+
 void node_share_setup(long reuse_ms)
 {
 	pthread_mutex_lock(&share.mu);
@@ -148,9 +158,7 @@ static struct node_share_entry *node_share_find(const char *key, long long now,
 	*pb = &share.buckets[buf_hash(BUF_HASH_SEED, key) % NODE_SHARE_BUCKETS];
 	for (pp = *pb; (e = *pp);) {
 		if (!e->running && !node_share_fresh(e, now) && !node_share_graceful(e, now)) {
-			*pp = e->next;
-			node_share_entry_free(e);
-			share.count--;
+			node_share_unlink(pp);
 			continue;
 		}
 		if (strcmp(e->key, key) == 0)
@@ -267,22 +275,25 @@ out:
 	return found;
 }
 
-void node_share_forget(const char *key, const char *scope)
+/* Drops key's entries that hold an answer and run no call (mutex held). */
+static void node_share_drop_idle(const char *key)
 {
 	struct node_share_entry **pp, *e;
 
-	pthread_mutex_lock(&share.mu);
-	share.forgets[node_share_slot(scope)]++;
 	pp = &share.buckets[buf_hash(BUF_HASH_SEED, key) % NODE_SHARE_BUCKETS];
 	while ((e = *pp)) {
-		if (!e->running && strcmp(e->key, key) == 0) {
-			*pp = e->next;
-			node_share_entry_free(e);
-			share.count--;
-			continue;
-		}
-		pp = &e->next;
+		if (!e->running && strcmp(e->key, key) == 0)
+			node_share_unlink(pp);
+		else
+			pp = &e->next;
 	}
+}
+
+void node_share_forget(const char *key, const char *scope)
+{
+	pthread_mutex_lock(&share.mu);
+	share.forgets[node_share_slot(scope)]++;
+	node_share_drop_idle(key);
 	pthread_mutex_unlock(&share.mu);
 }
 
@@ -314,28 +325,11 @@ void **node_share_done(const char *key, const struct node_share_answer *a, size_
 		e->has_answer = 1;
 		e->at_ms = clock_mono_ms();
 	} else {
-		*pp = e->next;
-		node_share_entry_free(e);
-		share.count--;
+		node_share_unlink(pp);
 	}
 out:
 	pthread_mutex_unlock(&share.mu);
 	return followers;
-}
-
-/* Unlinks and frees e from the bucket at *bucket (mutex held). */
-static void node_share_forget_locked(struct node_share_entry **bucket, struct node_share_entry *e)
-{
-	struct node_share_entry **pp;
-
-	for (pp = bucket; *pp; pp = &(*pp)->next) {
-		if (*pp == e) {
-			*pp = e->next;
-			node_share_entry_free(e);
-			share.count--;
-			return;
-		}
-	}
 }
 
 struct node_share_mark node_share_mark(const char *scope)
@@ -371,10 +365,8 @@ void node_share_keep(const char *key, const char *scope, struct node_share_mark 
 	e = node_share_find(key, now, &bucket);
 	if (e && (e->running || node_share_fresh(e, now))) /* nothing to add */
 		goto out;
-	if (e) { /* the one in its grace: replaced */
-		node_share_forget_locked(bucket, e);
-		e = NULL;
-	}
+	if (e) /* the one in its grace: replaced */
+		node_share_drop_idle(key);
 	if (share.count >= NODE_SHARE_MAX || !(e = calloc(1, sizeof(*e))))
 		goto out;
 	proxy_result_init(&e->answer.res);
