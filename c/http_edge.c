@@ -10,7 +10,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -431,8 +430,6 @@ void http_edge_notify(void *cls, struct MHD_Connection *c, void **socket_context
 			return; /* this connection only misses its deadline */
 		ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
 		e->fd = ci ? ci->connect_fd : -1;
-		if (e->fd >= 0)
-			setsockopt(e->fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
 		e->phase = HTTP_EDGE_RECEIVING;
 		e->since = clock_mono_ms();
 		pthread_mutex_lock(&edge.mu);
