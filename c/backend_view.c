@@ -149,6 +149,7 @@ int backend_view_list(struct backend_view *v, struct lb_backend_list *out)
 
 	out->n = v->bl.n;
 	out->gen = v->gen;
+	out->version = v->bl.version;
 	out->v = malloc((v->bl.n ? v->bl.n : 1) * sizeof(*out->v));
 	if (!out->v)
 		return -ENOMEM;

@@ -15,7 +15,8 @@ static const struct db_stmt db_backends_eligible_stmt = {
 	" b.meetings_count, " DB_BACKENDS_PENDING_SQL ","
 	" b.attendees_count, b.video_count, b.voice_count, b.listener_count"
 	" , coalesce((extract(epoch FROM now() - b.counters_at) * 1000)::bigint, -1),"
-	" coalesce(b.agent_cpu, -1), coalesce(b.agent_mem, -1)"
+	" coalesce(b.agent_cpu, -1), coalesce(b.agent_mem, -1),"
+	" (SELECT v FROM placement_version)"
 	" FROM backends b WHERE b.admin_state = 'ready' AND b.node_state <> 'unavailable'"
 	" AND (b.agent_ref IS NULL OR b.agent_heartbeat >"
 	"  now() - make_interval(secs => $1::double precision / 1000))"
@@ -41,6 +42,7 @@ static int db_backends_list(PGresult *r, struct lb_backend_list *out, int full)
 	out->v = calloc(n ? (size_t)n : 1, sizeof(*out->v));
 	out->n = 0;
 	out->gen = 0;
+	out->version = -1;
 	if (!out->v)
 		return -ENOMEM;
 	for (i = 0; i < n; i++) {
@@ -62,6 +64,7 @@ static int db_backends_list(PGresult *r, struct lb_backend_list *out, int full)
 		b->report_age_ms = strtol(PQgetvalue(r, i, 13), NULL, 10);
 		b->cpu = strtod(PQgetvalue(r, i, 14), NULL);
 		b->mem = strtod(PQgetvalue(r, i, 15), NULL);
+		out->version = strtoll(PQgetvalue(r, i, 16), NULL, 10);
 	}
 	return 0;
 }
@@ -77,6 +80,7 @@ int db_backends_eligible(struct db *db, long agent_max_age_ms, struct lb_backend
 	out->v = NULL;
 	out->n = 0;
 	out->gen = 0;
+	out->version = -1;
 	snprintf(age, sizeof(age), "%ld", agent_max_age_ms);
 	r = db_exec(db, &db_backends_eligible_stmt, vals, NULL, NULL, PGRES_TUPLES_OK, err, errlen);
 	if (!r)

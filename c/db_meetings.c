@@ -33,21 +33,30 @@ int db_meetings_row(PGresult *r, int col, struct lb_meeting *out)
 	return 0;
 }
 
+/* $8, when not NULL, is the placement_version the pick was made at (sql/0013): a pick from an
+ * older snapshot claims nothing and says so, so the create reads again */
 static const struct db_stmt db_meetings_claim_stmt = {
 	DB_MEETING_CLAIM, "meeting_claim",
-	"INSERT INTO meetings (frontend_id, meeting_id, backend_meeting_id, backend_id,"
-	" create_query, create_body, create_content_type) VALUES ($1, $2, $3, $4, $5, $6, $7)"
-	" ON CONFLICT (frontend_id, meeting_id) DO NOTHING RETURNING id",
-	7
+	"WITH v AS (SELECT 1 FROM placement_version WHERE $8::bigint IS NULL OR v = $8::bigint),"
+	" ins AS (INSERT INTO meetings (frontend_id, meeting_id, backend_meeting_id, backend_id,"
+	"  create_query, create_body, create_content_type)"
+	"  SELECT $1::uuid, $2::text, $3::text, $4::uuid, $5::text, $6::bytea, $7::text FROM v"
+	"  ON CONFLICT (frontend_id, meeting_id) DO NOTHING RETURNING id)"
+	" SELECT (SELECT id FROM ins), EXISTS (SELECT 1 FROM v)",
+	8
 };
 
 static const struct db_stmt db_meetings_move_stmt = {
 	DB_MEETING_MOVE, "meeting_move",
 	/* a moved meeting is unconfirmed until its new node says SUCCESS: a poll of that node
-	 * running meanwhile must not take the row for a meeting the node lost */
-	"UPDATE meetings SET backend_id = $3, confirmed_at = NULL, updated_at = now()"
-	" WHERE id = $1 AND backend_id IS NOT DISTINCT FROM $2::uuid RETURNING id",
-	3
+	 * running meanwhile must not take the row for a meeting the node lost; $4 as the
+	 * claim's $8 */
+	"WITH v AS (SELECT 1 FROM placement_version WHERE $4::bigint IS NULL OR v = $4::bigint),"
+	" m AS (UPDATE meetings SET backend_id = $3::uuid, confirmed_at = NULL, updated_at = now()"
+	"  WHERE id = $1 AND backend_id IS NOT DISTINCT FROM $2::uuid AND EXISTS (SELECT 1 FROM v)"
+	"  RETURNING id)"
+	" SELECT (SELECT id FROM m), EXISTS (SELECT 1 FROM v)",
+	4
 };
 
 static const struct db_stmt db_meetings_confirm_stmt = {
@@ -97,33 +106,55 @@ out:
 	return rc;
 }
 
+/* The (id, version still current) row of the claim and the move: 0 with *id, -ESTALE when
+ * the version moved on, else `lost`. */
+static int db_meetings_placed(PGresult *r, long long *id, int lost)
+{
+	if (PQntuples(r) != 1 || PQnfields(r) != 2)
+		return lost;
+	if (strcmp(PQgetvalue(r, 0, 1), "t") != 0)
+		return -ESTALE;
+	if (PQgetisnull(r, 0, 0))
+		return lost;
+	*id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	return 0;
+}
+
+static const char *db_meetings_version(char *buf, size_t len, long long version)
+{
+	if (version < 0)
+		return NULL;
+	snprintf(buf, len, "%lld", version);
+	return buf;
+}
+
 int db_meetings_claim(struct db *db, const char *frontend_id, const char *meeting_id,
-		      const char *backend_meeting_id, const char *backend_id,
+		      const char *backend_meeting_id, const char *backend_id, long long version,
 		      const struct db_create_call *call, long long *id, char *err, size_t errlen)
 {
-	const char *vals[7] = { frontend_id, meeting_id, backend_meeting_id, backend_id,
-				call->query, call->body, call->content_type };
-	int lens[7] = { 0, 0, 0, 0, 0, (int)call->body_len, 0 };
-	int bin[7] = { 0, 0, 0, 0, 0, 1, 0 };
+	char vb[24];
+	const char *vals[8] = { frontend_id, meeting_id, backend_meeting_id, backend_id,
+				call->query, call->body, call->content_type,
+				db_meetings_version(vb, sizeof(vb), version) };
+	int lens[8] = { 0, 0, 0, 0, 0, (int)call->body_len, 0, 0 };
+	int bin[8] = { 0, 0, 0, 0, 0, 1, 0, 0 };
 	PGresult *r;
-	int rc = 0;
+	int rc;
 
 	r = db_exec(db, &db_meetings_claim_stmt, vals, lens, bin, PGRES_TUPLES_OK, err, errlen);
 	if (!r)
 		return -EIO;
-	if (PQntuples(r) == 1)
-		*id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-	else
-		rc = -EEXIST;
+	rc = db_meetings_placed(r, id, -EEXIST);
 	PQclear(r);
 	return rc;
 }
 
-int db_meetings_move(struct db *db, long long id, const char *from, const char *to, char *err,
-		     size_t errlen)
+int db_meetings_move(struct db *db, long long id, const char *from, const char *to,
+		     long long version, char *err, size_t errlen)
 {
-	char ids[24];
-	const char *vals[3] = { ids, from, to };
+	char ids[24], vb[24];
+	const char *vals[4] = { ids, from, to, db_meetings_version(vb, sizeof(vb), version) };
+	long long moved;
 	PGresult *r;
 	int rc;
 
@@ -131,7 +162,7 @@ int db_meetings_move(struct db *db, long long id, const char *from, const char *
 	r = db_exec(db, &db_meetings_move_stmt, vals, NULL, NULL, PGRES_TUPLES_OK, err, errlen);
 	if (!r)
 		return -EIO;
-	rc = PQntuples(r) == 1 ? 0 : -EAGAIN;
+	rc = db_meetings_placed(r, &moved, -EAGAIN);
 	PQclear(r);
 	if (rc == 0)
 		route_cache_bump(); /* this instance must not wait for its own notification */

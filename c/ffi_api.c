@@ -119,7 +119,7 @@ int b3s_ffi_builtin_least_load(int n, const double *load_factor, const long *mee
 			       const char *required_tags)
 {
 	struct lb_backend v[64];
-	struct lb_backend_list bl = { v, 0, 0 };
+	struct lb_backend_list bl = { v, 0, 0, -1 };
 	const char *ex[64];
 	size_t nex = 0, idx;
 	int i;

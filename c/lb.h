@@ -30,6 +30,7 @@ struct lb_backend_list {
 	struct lb_backend *v;
 	size_t n;
 	unsigned long gen; /* non-zero: a placement snapshot; same gen, same ids, hosts, tags */
+	long long version; /* placement_version.v it was read at (sql/0013); -1 unknown */
 };
 
 struct lb_meeting {

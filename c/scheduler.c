@@ -119,6 +119,7 @@ static int scheduler_pick(struct worker *w, const struct scheduler_create *sc,
 		goto out;
 	}
 	backend_view_placed(view, idx);
+	st->version = bl.version;
 	log_info("scheduler", "event=placed policy=%s frontend=%s backend=%s attempt=%u by=%s",
 		 policy, sc->fe->key, pick->host, st->attempt, fallback ? "fallback" : "policy");
 out:
@@ -148,6 +149,18 @@ static int scheduler_client_fault(struct xml_node *doc)
 	return 0;
 }
 
+/* A pick made from a snapshot older than the database's backends (another instance or an
+ * operator's SQL changed them, and the notification is still on its way) is made again
+ * from a fresh read, as the same attempt. */
+static int scheduler_retry(struct scheduler_run *st, int rc)
+{
+	if (rc != -ESTALE)
+		return rc;
+	backend_view_stale();
+	st->attempt--;
+	return -EAGAIN;
+}
+
 /* Settles which backend the row points at; 0 with *target and *row_id. */
 static int scheduler_target(struct worker *w, const struct scheduler_create *sc,
 			    struct scheduler_run *st, struct lb_backend *target, long long *row_id,
@@ -171,7 +184,7 @@ static int scheduler_target(struct worker *w, const struct scheduler_create *sc,
 		if (rc < 0)
 			return rc;
 		rc = db_meetings_claim(&w->db, sc->fe->id, sc->meeting_id, sc->backend_meeting_id,
-				       pick.id, &sc->call, row_id, msg, msglen);
+				       pick.id, st->version, &sc->call, row_id, msg, msglen);
 		if (rc == 0) {
 			*target = pick;
 			*confirmed = 0;
@@ -179,7 +192,7 @@ static int scheduler_target(struct worker *w, const struct scheduler_create *sc,
 			return 0;
 		}
 		lb_backend_clear(&pick);
-		return rc; /* -EEXIST: somebody else claimed it, read again */
+		return scheduler_retry(st, rc); /* -EEXIST: somebody else claimed it, read again */
 	}
 	if (rc < 0)
 		return rc;
@@ -197,7 +210,7 @@ static int scheduler_target(struct worker *w, const struct scheduler_create *sc,
 	rc = scheduler_pick(w, sc, st, &pick, msg, msglen);
 	if (rc == 0)
 		rc = db_meetings_move(&w->db, m.id, m.has_backend ? m.backend.id : NULL, pick.id,
-				      msg, msglen);
+				      st->version, msg, msglen);
 	if (rc == 0) {
 		log_info("scheduler", "event=moved frontend=%s backend=%s", sc->fe->key, pick.host);
 		*target = pick;
@@ -205,7 +218,7 @@ static int scheduler_target(struct worker *w, const struct scheduler_create *sc,
 		lb_backend_clear(&pick);
 	}
 	lb_meeting_clear(&m);
-	return rc; /* -EAGAIN: lost the race to move it, read again */
+	return scheduler_retry(st, rc); /* -EAGAIN: lost the race to move it, read again */
 }
 
 static void scheduler_confirm(struct worker *w, const struct scheduler_create *sc,
@@ -230,7 +243,7 @@ static void scheduler_confirm(struct worker *w, const struct scheduler_create *s
 		/* the row went away while the node created the meeting (or moved on): the node
 		 * runs it now, so the placement is written again rather than lost */
 		rc = db_meetings_claim(&w->db, sc->fe->id, sc->meeting_id, sc->backend_meeting_id,
-				       b->id, &sc->call, &again, err, sizeof(err));
+				       b->id, -1, &sc->call, &again, err, sizeof(err));
 		if (rc == 0)
 			rc = db_meetings_confirm(&w->db, again, b->id, &sc->call, &ans, err,
 						 sizeof(err));

@@ -34,6 +34,7 @@ struct scheduler_run {
 	struct lb_backend target;
 	long long row_id;
 	unsigned loops, failures, attempt;
+	long long version; /* placement_version of the last pick */
 	int confirmed;
 	int claimed;  /* this run inserted the row: only then may it drop it */
 	int row_taken; /* sc.row was used */

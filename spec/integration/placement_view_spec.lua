@@ -2,7 +2,8 @@
 -- (c/backend_view.c) and re-reads every B3SCALE_PLACEMENT_REFRESH_MS: creates make no read
 -- of their own, a burst through one instance still spreads (its own placements count at
 -- once), and whatever decides eligibility reaches the next create at once, whether an
--- operator changed it through this instance, another instance or plain SQL.
+-- operator changed it through this instance, another instance or plain SQL: the claim of
+-- the meeting row compares the placement version its snapshot was read at (sql/0013).
 local h = require("helpers")
 local cluster = require("support.cluster")
 local tokens = require("support.tokens")
@@ -78,6 +79,20 @@ describe("the placement view", function()
     end
     tokens.must(200, tokens.request(d2.url, "PATCH", path, tokens.hs384(JWT, "root", "b3scale:admin"),
       { admin_state = "ready" }))
+  end)
+
+  it("sends no create to a stopped node even when no notification reaches the instance", function()
+    -- the notification of the change is suppressed: only the placement version the claim
+    -- compares (sql/0013) tells the instance its snapshot is old
+    h.psql(db, "BEGIN; ALTER TABLE backends DISABLE TRIGGER backends_routes_update;"
+      .. " UPDATE backends SET admin_state = 'stopped' WHERE host = '" .. sims[1].url .. "';"
+      .. " ALTER TABLE backends ENABLE TRIGGER backends_routes_update; COMMIT;")
+    local reads = metric(d, CREATE_READS)
+    for i = 1, 6 do
+      assert.are_not.equal(sims[1], create(d, "silent-" .. i))
+    end
+    assert.is_true(metric(d, CREATE_READS) > reads)
+    h.psql(db, "UPDATE backends SET admin_state = 'ready' WHERE host = '" .. sims[1].url .. "'")
   end)
 
   it("sends no create to a node an operator stopped with plain SQL, nor after raising its load factor", function()

@@ -73,6 +73,7 @@ local function setup_cluster(n, env, extra, settings)
   local e = { B3SCALE_POLICY_DIR = dir }
   for k, v in pairs(env or {}) do e[k] = v end
   local d = h.daemon({ db = db, env = e })
+  cluster.settled(d, db)
   return { db = db, sims = sims, dir = dir, d = d }
 end
 

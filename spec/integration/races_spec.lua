@@ -99,7 +99,7 @@ describe("meeting rows across moves and confirms", function()
   pcall(ffi.cdef, [[
 int db_open_timeout(void *db, const char *url, long timeout_ms, char *err, size_t errlen);
 void db_close(void *db);
-int db_meetings_move(void *db, long long id, const char *from, const char *to, char *err,
+int db_meetings_move(void *db, long long id, const char *from, const char *to, long long version, char *err,
                      size_t errlen);
 int db_poll_meetings(void *db, const char *backend_id, const void *m, size_t n,
                      long long since_epoch_ms, char *err, size_t errlen);
@@ -137,7 +137,7 @@ int log_setup(const char *level, const char *format);
     local to = from == backend_id(db, sims[1]) and backend_id(db, sims[2]) or backend_id(db, sims[1])
     local id = tonumber(h.psql(db, "SELECT id FROM meetings WHERE meeting_id = 'mv'"))
     with_db(function(conn, err)
-      assert.equal(0, C.db_meetings_move(conn, id, from, to, err, 512), ffi.string(err))
+      assert.equal(0, C.db_meetings_move(conn, id, from, to, -1, err, 512), ffi.string(err))
       -- the new node's poll: the create has not reached it yet, so it lists nothing
       assert.equal(0, C.db_poll_meetings(conn, to, nil, 0, os.time() * 1000 + 1000, err, 512),
         ffi.string(err))

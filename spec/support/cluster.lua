@@ -22,6 +22,25 @@ function _M.register(db, sims, key, secret, settings)
 end
 
 
+-- Waits until daemon d has polled every backend out of 'init' and has read its placement
+-- snapshot since: a create sent before may be placed twice over (its claim finds the
+-- snapshot older than the backends and it picks again), which specs counting policy calls
+-- must not see.
+function _M.settled(d, db)
+  assert.truthy(h.wait_until(function()
+    return h.psql(db, "SELECT count(*) FROM backends WHERE node_state = 'init'") == "0"
+  end, 10, 0.05), "backends still in init")
+  local function refreshes()
+    local st, body = h.get(d.url .. "/metrics")
+    assert.equal(200, st)
+    return tonumber(body:match('\nb3scale_placement_reads_total{kind="refresher"} (%d+)'))
+  end
+  local n = refreshes()
+  assert.truthy(h.wait_until(function() return refreshes() > n end, 5, 0.05),
+    "no placement snapshot read")
+end
+
+
 -- The sim holding a meeting of frontend `key` (by the backend-side ID `key~mid`), or nil.
 function _M.holder(sims, key, mid)
   for _, s in ipairs(sims) do
