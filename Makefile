@@ -1,5 +1,5 @@
 # b3scale-c: build, test and demo. `make run` and `make test` install what is missing.
-PKGS      := luajit libmicrohttpd libpq libcurl openssl expat libjwt zlib
+PKGS      := luajit libmicrohttpd libpq libcurl openssl expat libjwt zlib libarchive
 CC        ?= cc
 
 # SANITIZE=1 (or address): AddressSanitizer + UndefinedBehaviorSanitizer build in build/san;
@@ -40,7 +40,7 @@ AGENT_OBJ := $(AGENT_SRC:agent/%.c=$(BUILD)/agent/%.o)
 AGENT_DEPS := $(BUILD)/core/buf.o $(BUILD)/core/log.o $(BUILD)/core/query.o \
               $(BUILD)/core/bbb_checksum.o $(BUILD)/core/proxy.o $(BUILD)/core/env.o \
               $(BUILD)/core/clock.o
-AGENT_LIBS := -lhiredis $(shell pkg-config --libs libcurl openssl 2>/dev/null) -pthread
+AGENT_LIBS := -lhiredis $(shell pkg-config --libs libcurl openssl libarchive 2>/dev/null) -pthread
 
 .PHONY: all deps test run clean bench bench-scale check-deps tsan fuzz fuzz-build lint
 all: $(BUILD)/b3scaled $(BUILD)/bbbsim $(BUILD)/libb3scale.so $(BUILD)/b3scaleagent

@@ -47,14 +47,15 @@ struct admin_task {
 	int finished;
 };
 
-static void admin_api_json_error(struct http_answer *a, int status, const char *error,
-				 const char *message)
+void admin_api_json_error(struct http_answer *a, int status, const char *error,
+			  const char *message)
 {
 	a->status = status;
 	a->content_type = "application/json";
 	buf_reset(&a->body);
-	/* messages here are fixed strings without quotes or backslashes */
-	buf_printf(&a->body, "{\"error\":\"%s\",\"message\":\"%s\"}\n", error, message);
+	buf_printf(&a->body, "{\"error\":\"%s\",\"message\":", error);
+	buf_json_str(&a->body, message);
+	buf_puts(&a->body, "}\n");
 }
 
 static int admin_api_open(lua_State *L)

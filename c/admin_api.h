@@ -15,6 +15,9 @@ const struct http_request *admin_api_task_request(const struct admin_task *t);
 int admin_api_task_call(struct admin_task *t, const char *host, const char *secret,
 			const char *call, const char *encoded_query);
 
+/* The admin API's error body: {"error":error,"message":message} (message escaped). */
+void admin_api_json_error(struct http_answer *a, int status, const char *error,
+			  const char *message);
 void admin_api_handle(struct worker *w, const struct http_request *req, struct http_answer *a);
 void admin_api_free(struct admin_state *st);
 /* GET /status: the live status page (B3SCALE_STATUS_PAGE; "off" disables it). */

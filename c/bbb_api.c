@@ -81,6 +81,8 @@ static void bbb_api_dispatch(struct bbb_ctx *c)
 		{ "getMeetings", bbb_list_meetings },
 		{ "getRecordings", bbb_recordings_get },
 		{ "updateRecordings", bbb_recordings_update },
+		{ "publishRecordings", bbb_recordings_publish },
+		{ "deleteRecordings", bbb_recordings_delete },
 		{ "insertDocument", bbb_meetings_forward },
 		{ "sendChatMessage", bbb_meetings_forward },
 	};

@@ -12,8 +12,10 @@
 #include "bbb_reply.h"
 #include "bbb_xml.h"
 #include "config.h"
+#include "db_recfiles.h"
 #include "db_recordings.h"
 #include "log.h"
+#include "rec_import.h"
 #include "worker.h"
 #include "xml_dom.h"
 
@@ -241,4 +243,54 @@ void bbb_recordings_update(struct bbb_ctx *c)
 	}
 	bbb_reply_ok(c, "<response><returncode>SUCCESS</returncode><updated>true</updated>"
 			"</response>");
+}
+
+/* publishRecordings and deleteRecordings: the rows change now (the next getRecordings shows
+ * it), the trees follow on the recordings thread (rec_settle.h). */
+static void bbb_recordings_state(struct bbb_ctx *c, const char *state, const char *reply)
+{
+	const char *rid = query_get(&c->params, "recordID");
+	char err[512];
+	int n;
+
+	if (!rid || !*rid) {
+		bbb_reply_fail(c, "missingParamRecordID", "You must specify a recordID.");
+		return;
+	}
+	n = db_recfiles_set_state(&c->w->db, c->fe->id, rid, state, err, sizeof(err));
+	if (n < 0) {
+		log_error("bbb", "event=db_error call=%s error=\"%s\"", c->call, err);
+		bbb_reply_fail(c, "internalError", "The service is temporarily unavailable.");
+		return;
+	}
+	if (n == 0) { /* none of them, or only another frontend's: the same answer */
+		bbb_reply_fail(c, "notFound", "We could not find recordings");
+		return;
+	}
+	rec_import_kick();
+	bbb_reply_ok(c, reply);
+}
+
+void bbb_recordings_publish(struct bbb_ctx *c)
+{
+	const char *publish = query_get(&c->params, "publish");
+
+	if (query_get(&c->params, "recordID") && *query_get(&c->params, "recordID") &&
+	    (!publish || (strcmp(publish, "true") != 0 && strcmp(publish, "false") != 0))) {
+		bbb_reply_fail(c, "missingParamPublish",
+			       "You must specify a publish value true or false.");
+		return;
+	}
+	if (publish && strcmp(publish, "true") == 0)
+		bbb_recordings_state(c, "published", "<response><returncode>SUCCESS</returncode>"
+						     "<published>true</published></response>");
+	else
+		bbb_recordings_state(c, "unpublished", "<response><returncode>SUCCESS</returncode>"
+						       "<published>false</published></response>");
+}
+
+void bbb_recordings_delete(struct bbb_ctx *c)
+{
+	bbb_recordings_state(c, "deleted", "<response><returncode>SUCCESS</returncode>"
+					   "<deleted>true</deleted></response>");
 }

@@ -11,5 +11,10 @@ void bbb_recordings_get(struct bbb_ctx *c);
 /* updateRecordings: meta_* of the frontend's recordings named by recordID (an empty value
  * removes the key); notFound when none of them is the frontend's. */
 void bbb_recordings_update(struct bbb_ctx *c);
+/* publishRecordings (publish=true|false) and deleteRecordings: the frontend's recordings
+ * named by recordID change state at once, their trees move on the recordings thread;
+ * notFound when none of them is the frontend's. */
+void bbb_recordings_publish(struct bbb_ctx *c);
+void bbb_recordings_delete(struct bbb_ctx *c);
 
 #endif

@@ -115,6 +115,8 @@ int config_load(struct lb_config *cfg, int need_db, char *err, size_t errlen)
 		       sizeof(cfg->openapi_file), err, errlen) < 0 ||
 	    env_str("B3SCALE_RECORDINGS_PLAYBACK_URL", "", cfg->recordings_playback_url,
 		    sizeof(cfg->recordings_playback_url), err, errlen) < 0 ||
+	    env_str("B3SCALE_RECORDINGS_DIR", "", cfg->recordings_dir,
+		    sizeof(cfg->recordings_dir), err, errlen) < 0 ||
 	    env_str("B3SCALE_STATUS_PAGE", "docs/status.html", cfg->status_page,
 		       sizeof(cfg->status_page), err, errlen) < 0 ||
 	    env_str("B3SCALE_LOG_LEVEL", "info", cfg->log_level, sizeof(cfg->log_level), err,
@@ -136,6 +138,15 @@ int config_load(struct lb_config *cfg, int need_db, char *err, size_t errlen)
 	if (env_long("B3SCALE_MAX_BODY", 8388608, 0, 268435456, &n, err, errlen) < 0)
 		return -EINVAL;
 	cfg->max_body = (size_t)n;
+	/* recordings are hundreds of MB: streamed to disk, never held in memory */
+	if (env_long("B3SCALE_MAX_RECORDING_UPLOAD", 4294967296L, 1048576, 1099511627776L, &n,
+		     err, errlen) < 0 ||
+	    env_long("B3SCALE_RECORDING_UPLOADS", 4, 1, 64, &cfg->recording_uploads, err,
+		     errlen) < 0 ||
+	    env_long("B3SCALE_RECORDING_UPLOAD_TIMEOUT_MS", 3600000, 1000, 86400000,
+		     &cfg->recording_upload_timeout_ms, err, errlen) < 0)
+		return -EINVAL;
+	cfg->max_recording_upload = (unsigned long long)n;
 	if (env_long("B3SCALE_CREATE_ATTEMPTS", 3, 1, 20, &n, err, errlen) < 0)
 		return -EINVAL;
 	cfg->max_attempts = (unsigned)n;

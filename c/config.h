@@ -53,6 +53,10 @@ struct lb_config {
 	char metrics_token[256];   /* B3SCALE_METRICS_TOKEN: "" leaves /metrics open */
 	char openapi_file[1024];
 	char recordings_playback_url[512]; /* scheme://host[:port] of playback links; "": the node's */
+	char recordings_dir[1024];   /* B3SCALE_RECORDINGS_DIR: "" = no recording storage */
+	unsigned long long max_recording_upload; /* bytes of one import, and of its contents */
+	long recording_uploads;      /* imports received or processed at once */
+	long recording_upload_timeout_ms; /* whole-upload deadline of an import */
 	char status_page[1024];    /* HTML served at /status ("" = off) */
 	char log_level[16];
 	char log_format[16];

@@ -529,3 +529,17 @@ PGresult *db_exec_sql(struct db *db, const char *sql, int n, const char *const *
 	}
 	return NULL;
 }
+
+PGresult *db_query(struct db *db, const char *sql, int n, const char *const *vals,
+		   ExecStatusType expect, char *err, size_t errlen)
+{
+	PGresult *r = db_exec_sql(db, sql, n, vals, err, errlen);
+
+	if (r && PQresultStatus(r) != expect) {
+		snprintf(err, errlen, "%s", PQresultErrorMessage(r));
+		err[strcspn(err, "\n")] = '\0';
+		PQclear(r);
+		r = NULL;
+	}
+	return r;
+}

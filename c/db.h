@@ -75,6 +75,10 @@ PGresult *db_exec(struct db *db, const struct db_stmt *st, const char *const *va
  * once only outside a transaction: a lost BEGIN must not be papered over. */
 PGresult *db_exec_sql(struct db *db, const char *sql, int n, const char *const *vals,
 		      char *err, size_t errlen);
+/* db_exec_sql whose result must have status expect: the result, or NULL and err (the
+ * server's message on its first line). */
+PGresult *db_query(struct db *db, const char *sql, int n, const char *const *vals,
+		   ExecStatusType expect, char *err, size_t errlen);
 /* Plain SQL without parameters, for migrations (each statement's result is checked). */
 int db_exec_simple(struct db *db, const char *sql, char *err, size_t errlen);
 

@@ -36,20 +36,6 @@ static void db_recordings_where(const struct db_recordings_query *q, struct buf 
 	}
 }
 
-static PGresult *db_recordings_select(struct db *db, const char *sql, int n,
-				      const char *const *vals, char *err, size_t errlen)
-{
-	PGresult *r = db_exec_sql(db, sql, n, vals, err, errlen);
-
-	if (r && PQresultStatus(r) != PGRES_TUPLES_OK) {
-		snprintf(err, errlen, "%s", PQresultErrorMessage(r));
-		err[strcspn(err, "\n")] = '\0';
-		PQclear(r);
-		r = NULL;
-	}
-	return r;
-}
-
 static const struct db_stmt db_recordings_meta_stmt = {
 	DB_RECORDINGS_META, "recordings_meta",
 	"UPDATE recordings SET metadata = (metadata"
@@ -68,6 +54,7 @@ static const struct db_stmt db_recordings_parts_stmt = {
 	" UNION ALL SELECT f.recording_id, true, NULL, NULL, f.format, f.url, f.url_path,"
 	" f.processing_time::text, f.length_ms::text, f.size::text"
 	" FROM recording_formats f WHERE f.recording_id = ANY ($1::bigint[])"
+	" AND f.staging IS NULL" /* a format being imported has no files in place yet */
 	" ORDER BY 1, 2, 3, 5",
 	1
 };
@@ -163,7 +150,7 @@ static PGresult *db_recordings_query(struct db *db, const struct db_recordings_q
 	if (sql.oom)
 		snprintf(err, errlen, "out of memory");
 	else
-		r = db_recordings_select(db, sql.data, nv, vals, err, errlen);
+		r = db_query(db, sql.data, nv, vals, PGRES_TUPLES_OK, err, errlen);
 	buf_free(&sql);
 	return r;
 }

@@ -25,6 +25,7 @@
 #include "buf.h"
 #include "clock.h"
 #include "log.h"
+#include "rec_upload.h"
 
 #define HTTP_EDGE_MAX_PROXIES 64
 /* descriptors beside the clients: database and node connections, logs, epoll, pipes */
@@ -52,7 +53,7 @@ static struct {
 	pthread_mutex_t mu; /* the list and every entry's phase */
 	struct http_edge_conn *head;
 	long conns;
-	long long request_ms, idle_cut_ms;
+	long long request_ms, idle_cut_ms, upload_ms;
 	struct http_edge_addr nets[HTTP_EDGE_MAX_PROXIES];
 	size_t nnets;
 	unsigned long refused, cut, too_large;
@@ -305,6 +306,7 @@ int http_edge_setup(const struct lb_config *cfg, char *err, size_t errlen)
 	int rc;
 
 	edge.request_ms = cfg->request_timeout_ms;
+	edge.upload_ms = cfg->recording_upload_timeout_ms;
 	/* an idle keep-alive connection is MHD's to close (whole seconds); one that trickles its
 	 * next request line past that and a whole request deadline is ours */
 	edge.idle_cut_ms = idle_s * 1000 + cfg->request_timeout_ms + 1000;
@@ -513,7 +515,9 @@ void http_edge_sweep(void)
 	for (e = edge.head; e; e = e->next) {
 		if (e->cut || e->fd < 0 || e->phase == HTTP_EDGE_HANDLING)
 			continue;
-		limit = e->phase == HTTP_EDGE_IDLE ? edge.idle_cut_ms : edge.request_ms;
+		limit = e->phase == HTTP_EDGE_IDLE	  ? edge.idle_cut_ms
+			: e->phase == HTTP_EDGE_UPLOADING ? edge.upload_ms
+							  : edge.request_ms;
 		if (now - e->since <= limit)
 			continue;
 		/* MHD sees the end of the stream on its next wake-up and closes the connection */
@@ -581,10 +585,12 @@ size_t http_edge_body_limit(const struct lb_config *cfg, const char *method, con
 {
 	size_t small = cfg->max_small_body < cfg->max_body ? cfg->max_small_body : cfg->max_body;
 
-	/* only slides, an agent's state report and a recordings import are ever large */
+	/* only slides, an agent's state report and a recordings import are ever large; an
+	 * import goes to disk as it arrives, never into memory */
+	if (rec_upload_route(method, path))
+		return (size_t)cfg->max_recording_upload;
 	if ((strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0) &&
-	    (http_edge_bbb_upload(path) || strncmp(path, "/api/v1/agent/", 14) == 0 ||
-	     strcmp(path, "/api/v1/recordings/import") == 0))
+	    (http_edge_bbb_upload(path) || strncmp(path, "/api/v1/agent/", 14) == 0))
 		return cfg->max_body;
 	return small;
 }

@@ -12,12 +12,13 @@
 #include "config.h"
 #include "http_server.h"
 
-/* Where a connection is; only RECEIVING and SENDING run against the request deadline. */
+/* Where a connection is; RECEIVING and SENDING run against the request deadline. */
 enum http_edge_phase {
 	HTTP_EDGE_RECEIVING, /* request line, headers, body */
 	HTTP_EDGE_HANDLING,  /* in a handler or parked: bounded by the handler's own deadlines */
 	HTTP_EDGE_SENDING,   /* answer queued, the client reads it */
 	HTTP_EDGE_IDLE,      /* keep-alive between requests */
+	HTTP_EDGE_UPLOADING, /* an authorised recordings import: B3SCALE_RECORDING_UPLOAD_TIMEOUT_MS */
 };
 
 /* Parses B3SCALE_TRUSTED_PROXIES, keeps the deadlines and starts the linger thread; before

@@ -22,6 +22,7 @@
 #include "http_edge.h"
 #include "log.h"
 #include "metrics.h"
+#include "rec_upload.h"
 #include "worker.h"
 
 #define HTTP_HEADER_ALLOWANCE (64 * 1024)
@@ -48,6 +49,8 @@ struct http_ctx {
 	struct http_request req;
 	struct http_answer answer;
 	struct http_park *park; /* the task of a request that waited for a node */
+	struct rec_upload *upload; /* a recordings import: the body goes to its spool file */
+	unsigned long long upload_bytes;
 };
 
 static long http_parked_now;
@@ -91,6 +94,7 @@ static void http_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		__atomic_sub_fetch(&http_answering_now, 1, __ATOMIC_RELAXED);
 	if (ctx->park)
 		ctx->park->release(ctx->park);
+	rec_upload_free(ctx->upload);
 	buf_free(&ctx->uri);
 	buf_free(&ctx->path);
 	buf_free(&ctx->body);
@@ -264,6 +268,8 @@ static enum MHD_Result http_process(struct http_server *s, struct MHD_Connection
 	req->client = ctx->client[0] ? ctx->client : "-";
 	if (!w)
 		buf_puts(&ctx->answer.body, "out of memory\n");
+	else if (ctx->upload && !ctx->too_big)
+		rec_upload_finish(&ctx->upload, req->client, &ctx->answer);
 	else if (ctx->too_big && strncmp(url, "/bbb/", 5) != 0)
 		http_edge_too_large(url, ctx->limit, &ctx->answer);
 	else
@@ -278,6 +284,8 @@ static void http_body_too_big(struct http_ctx *ctx, unsigned long long declared)
 	ctx->too_big = 1;
 	ctx->last = 1;
 	buf_free(&ctx->body);
+	rec_upload_free(ctx->upload); /* its spool file goes now, not with the connection */
+	ctx->upload = NULL;
 	http_edge_count_too_large();
 	log_info("http", "event=body_too_large declared=%llu limit=%zu client=%s", declared,
 		 ctx->limit, ctx->client);
@@ -310,14 +318,27 @@ static enum MHD_Result http_handler(void *cls, struct MHD_Connection *c, const c
 		ctx->headers_seen = 1;
 		ctx->limit = http_edge_body_limit(s->cfg, method, url);
 		http_edge_client(c, ctx->client, sizeof(ctx->client));
-		if (!http_edge_content_length(c, &declared) || declared <= ctx->limit)
+		if (http_edge_content_length(c, &declared) && declared > ctx->limit) {
+			/* MHD sends this answer without reading the body and closes the
+			 * connection */
+			http_body_too_big(ctx, declared);
+			ctx->answered = 1;
+			http_edge_linger(c);
+			http_edge_phase(c, HTTP_EDGE_HANDLING);
+			return http_process(s, c, ctx, url, method);
+		}
+		if (!rec_upload_route(method, url))
 			return MHD_YES;
-		/* MHD sends this answer without reading the body and closes the connection */
-		http_body_too_big(ctx, declared);
+		if (rec_upload_begin(s->cfg, c, &ctx->upload, &ctx->answer) == 0) {
+			http_edge_phase(c, HTTP_EDGE_UPLOADING);
+			return MHD_YES;
+		}
+		/* refused at the headers: the same as a body too large, with its own answer */
 		ctx->answered = 1;
+		ctx->last = 1;
 		http_edge_linger(c);
 		http_edge_phase(c, HTTP_EDGE_HANDLING);
-		return http_process(s, c, ctx, url, method);
+		return http_finish(c, ctx);
 	}
 	if (*upload_size) {
 		size_t n = *upload_size;
@@ -327,10 +348,16 @@ static enum MHD_Result http_handler(void *cls, struct MHD_Connection *c, const c
 			return MHD_YES; /* discarded; the request deadline bounds an endless one */
 		/* a chunked body has no Content-Length: cut it at the same limit. MHD 0.9.75 cannot
 		 * queue an answer in the middle of a body, so it goes out when the body ends. */
-		if (ctx->body.len + n > ctx->limit)
+		if (ctx->upload && ctx->upload_bytes + n <= ctx->limit) {
+			ctx->upload_bytes += n;
+			rec_upload_append(ctx->upload, upload, n);
+		} else if (ctx->upload) {
+			http_body_too_big(ctx, ctx->upload_bytes + n);
+		} else if (ctx->body.len + n > ctx->limit) {
 			http_body_too_big(ctx, ctx->body.len + n);
-		else
+		} else {
 			buf_append(&ctx->body, upload, n);
+		}
 		return MHD_YES;
 	}
 	if (ctx->answered)

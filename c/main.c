@@ -24,6 +24,7 @@
 #include "db_frontends.h"
 #include "policy.h"
 #include "poller.h"
+#include "rec_import.h"
 #include "route_cache.h"
 
 /* The main loop wakes this often to sweep connections past their request deadline. */
@@ -238,8 +239,10 @@ static int main_serve(const struct lb_config *cfg)
 		policy_teardown();
 		return 1;
 	}
-	if (http_server_start(&srv, cfg, err, sizeof(err)) < 0) {
+	if (rec_import_start(cfg, err, sizeof(err)) < 0 ||
+	    http_server_start(&srv, cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "b3scaled: %s\n", err);
+		rec_import_stop();
 		node_loop_stop();
 		policy_teardown();
 		return 1;
@@ -253,6 +256,7 @@ static int main_serve(const struct lb_config *cfg)
 		backend_view_stop();
 		bbb_list_stop();
 		http_server_stop(srv);
+		rec_import_stop();
 		node_loop_stop();
 		policy_teardown();
 		return 1;
@@ -271,6 +275,7 @@ static int main_serve(const struct lb_config *cfg)
 	}
 	log_info("main", "event=stopping signal=%s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
 	main_drain(srv, cfg);
+	rec_import_stop(); /* answers the imports still queued */
 	poller_stop(poller);
 	main_release_parked();
 	http_server_stop(srv);
