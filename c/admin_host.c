@@ -1,6 +1,6 @@
 /* admin_host.c: the host binding the trusted admin Lua handlers call (b3scale.admin_host):
  * parameterised SQL, status, calls to nodes (which yield the handler's coroutine), agent
- * state reports, circuit views, the load formula, logs. */
+ * state reports, circuit views, the load formula, recordings to settle, logs. */
 #include "admin_host.h"
 
 #include <errno.h>
@@ -23,6 +23,7 @@
 #include "policy.h"
 #include "policy_builtin.h"
 #include "policy_stats.h"
+#include "rec_import.h"
 
 #define ADMIN_HOST_MAX_PARAMS 64
 
@@ -301,6 +302,16 @@ static int admin_host_node_state(lua_State *L)
 	return 1;
 }
 
+/* host.recordings_changed() -> bool: rows were marked pending (a visibility change, a
+ * delete); wakes the recordings thread to move their trees. false when no storage is
+ * configured (B3SCALE_RECORDINGS_DIR unset): nothing will move them here. */
+static int admin_host_recordings_changed(lua_State *L)
+{
+	rec_import_kick();
+	lua_pushboolean(L, rec_import_enabled());
+	return 1;
+}
+
 static int admin_host_log(lua_State *L)
 {
 	const char *level = luaL_optstring(L, 1, "info");
@@ -325,6 +336,7 @@ void admin_host_push(lua_State *L, struct worker *w)
 		{ "node_state", admin_host_node_state },
 		{ "node_health", admin_host_node_health },
 		{ "load", admin_host_load },
+		{ "recordings_changed", admin_host_recordings_changed },
 		{ NULL, NULL },
 	};
 	const luaL_Reg *f;

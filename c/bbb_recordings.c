@@ -15,6 +15,7 @@
 #include "db_recfiles.h"
 #include "db_recordings.h"
 #include "log.h"
+#include "rec_access.h"
 #include "rec_import.h"
 #include "worker.h"
 #include "xml_dom.h"
@@ -38,16 +39,21 @@ static int bbb_recordings_name_ok(const char *k)
 	return 1;
 }
 
-static void bbb_recordings_format(struct bbb_recordings_walk *wk, const struct db_recording_part *p)
+static void bbb_recordings_format(struct bbb_recordings_walk *wk, const struct db_recording *r,
+				  const struct db_recording_part *p)
 {
 	const char *base = wk->c->w->cfg->recordings_playback_url;
-	struct buf *x = wk->out;
+	struct buf *x = wk->out, link = { 0 };
 	char num[32];
 
 	buf_puts(x, "<format>");
 	bbb_xml_elem(x, "type", p->format);
 	buf_puts(x, "<url>");
-	if (*base) { /* the balancer's playback host, BBB's path */
+	if (rec_access_protected(r->visibility)) { /* a signed link, minted for this answer */
+		if (rec_access_link(&link, wk->c->w->cfg, base, r->record_id, p->format) == 0)
+			xml_dom_escape(x, buf_str(&link));
+		buf_free(&link);
+	} else if (*base) { /* the balancer's playback host, BBB's path */
 		xml_dom_escape(x, base);
 		xml_dom_escape(x, p->url_path);
 	} else {
@@ -95,7 +101,7 @@ static int bbb_recordings_one(const struct db_recording *r, void *ud)
 	buf_puts(x, "<playback>");
 	for (i = 0; i < r->nparts; i++)
 		if (r->parts[i].is_format)
-			bbb_recordings_format(wk, &r->parts[i]);
+			bbb_recordings_format(wk, r, &r->parts[i]);
 	buf_puts(x, "</playback></recording>");
 	return x->oom ? -ENOMEM : 0;
 }

@@ -177,8 +177,8 @@ int db_recordings_page(struct db *db, const struct db_recordings_query *q, long 
 	page = db_recordings_query(db, q,
 				   "SELECT r.id::text, r.record_id, r.meeting_id, r.internal_meeting_id,"
 				   " r.name, r.is_breakout, r.state, r.start_time::text,"
-				   " r.end_time::text, r.participants::text, r.raw_size::text"
-				   " FROM recordings r", 1, err, errlen);
+				   " r.end_time::text, r.participants::text, r.raw_size::text,"
+				   " r.visibility FROM recordings r", 1, err, errlen);
 	if (!page)
 		return -EIO;
 	n = PQntuples(page);
@@ -196,6 +196,7 @@ int db_recordings_page(struct db *db, const struct db_recordings_query *q, long 
 		rec.end_time = PQgetvalue(page, i, 8);
 		rec.participants = PQgetvalue(page, i, 9);
 		rec.raw_size = PQgetvalue(page, i, 10);
+		rec.visibility = PQgetvalue(page, i, 11);
 		rec.parts = parts + first[i];
 		rec.nparts = first[i + 1] - first[i];
 		rc = fn(&rec, ud);

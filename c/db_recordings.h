@@ -28,6 +28,7 @@ struct db_recording_part {
 struct db_recording {
 	const char *record_id, *meeting_id, *internal_id, *name, *state;
 	const char *start_time, *end_time, *participants, *raw_size;
+	const char *visibility; /* protected ones get signed links (rec_access.h) */
 	int is_breakout;
 	const struct db_recording_part *parts; /* metadata by key, then formats by name */
 	size_t nparts;

@@ -22,6 +22,7 @@
 #include "http_edge.h"
 #include "log.h"
 #include "metrics.h"
+#include "rec_access.h"
 #include "rec_upload.h"
 #include "worker.h"
 
@@ -100,6 +101,7 @@ static void http_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	buf_free(&ctx->body);
 	buf_free(&ctx->answer.body);
 	free(ctx->answer.location);
+	free(ctx->answer.set_cookie);
 	if (ctx->answer.shared)
 		ctx->answer.shared_release(ctx->answer.shared_cls);
 	free(ctx);
@@ -137,6 +139,8 @@ static enum MHD_Result http_send(struct MHD_Connection *c, struct http_answer *a
 	}
 	if (a->location)
 		MHD_add_response_header(r, "Location", a->location);
+	if (a->set_cookie)
+		MHD_add_response_header(r, "Set-Cookie", a->set_cookie);
 	if (a->encoding)
 		MHD_add_response_header(r, "Content-Encoding", a->encoding);
 	if (a->vary_encoding)
@@ -193,6 +197,10 @@ static void http_route(struct worker *w, const struct http_request *req, struct 
 	}
 	if (strcmp(req->path, "/status") == 0) {
 		admin_api_status_page(w, a);
+		return;
+	}
+	if (rec_access_route(req->path)) { /* the link or the cookie is the credential */
+		rec_access_handle(w, req, a);
 		return;
 	}
 	if (strcmp(req->path, "/api/v1") == 0 || strncmp(req->path, "/api/v1/", 8) == 0) {
@@ -265,6 +273,8 @@ static enum MHD_Result http_process(struct http_server *s, struct MHD_Connection
 	req->content_type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
 	req->authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
 	req->accept_encoding = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept-Encoding");
+	req->cookie = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Cookie");
+	req->original_uri = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Original-URI");
 	req->client = ctx->client[0] ? ctx->client : "-";
 	if (!w)
 		buf_puts(&ctx->answer.body, "out of memory\n");

@@ -17,6 +17,7 @@ struct http_answer {
 	const char *content_type;
 	struct buf body;
 	char *location;  /* malloc'd, for redirects */
+	char *set_cookie; /* malloc'd Set-Cookie value, NULL for none */
 	struct http_park *park;
 	/* instead of body: bytes shared with other answers (a kept getMeetings list, MBs), sent
 	 * without a copy; shared_release(shared_cls) runs once they are sent or dropped */
@@ -56,6 +57,8 @@ struct http_request {
 	const char *content_type;
 	const char *authorization;
 	const char *accept_encoding; /* NULL when absent */
+	const char *cookie;          /* Cookie header, NULL when absent */
+	const char *original_uri;    /* X-Original-URI (nginx auth_request), NULL when absent */
 	int body_too_big;
 	const char *client;     /* address, X-Forwarded-For from trusted proxies; never NULL */
 };

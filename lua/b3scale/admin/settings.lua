@@ -9,6 +9,9 @@ local type, pairs, ipairs = type, pairs, ipairs
 
 _M.TAG_PATTERN = "^[A-Za-z0-9_.:-]+$"
 local TAG_PROBLEM = "must match ^[A-Za-z0-9_.:-]+$"
+-- b3scale's recording visibilities (docs/recordings.md)
+_M.VISIBILITY = { unpublished = true, published = true, protected = true, public = true,
+  public_protected = true }
 local PARAM_KEYS = { "create_default_params", "create_override_params",
   "join_default_params", "join_override_params" }
 
@@ -54,6 +57,19 @@ function _M.check_frontend(f, s)
     end
     if p.force ~= nil then
       f:kind("settings.default_presentation.force", p.force, "boolean")
+    end
+  end
+  local r = s.recordings
+  if r ~= nil and f:kind("settings.recordings", r, "object") then
+    f:unknown(r, { visibility = true, retention_days = true }, "settings.recordings.")
+    if r.visibility ~= nil and f:kind("settings.recordings.visibility", r.visibility, "string")
+        and not _M.VISIBILITY[r.visibility] then
+      f:add("settings.recordings.visibility",
+        "must be one of unpublished, published, protected, public, public_protected")
+    end
+    if r.retention_days ~= nil and f:kind("settings.recordings.retention_days",
+        r.retention_days, "integer") and r.retention_days < 0 then
+      f:add("settings.recordings.retention_days", "must be >= 0 (0 keeps recordings)")
     end
   end
   local l = s.attendees_limit
