@@ -144,7 +144,9 @@ int config_load(struct lb_config *cfg, int need_db, char *err, size_t errlen)
 	    env_long("B3SCALE_RECORDING_UPLOADS", 4, 1, 64, &cfg->recording_uploads, err,
 		     errlen) < 0 ||
 	    env_long("B3SCALE_RECORDING_UPLOAD_TIMEOUT_MS", 3600000, 1000, 86400000,
-		     &cfg->recording_upload_timeout_ms, err, errlen) < 0)
+		     &cfg->recording_upload_timeout_ms, err, errlen) < 0 ||
+	    env_long("B3SCALE_RECORDINGS_SWEEP_MS", 60000, 1000, 86400000,
+		     &cfg->recordings_sweep_ms, err, errlen) < 0)
 		return -EINVAL;
 	cfg->max_recording_upload = (unsigned long long)n;
 	if (env_long("B3SCALE_CREATE_ATTEMPTS", 3, 1, 20, &n, err, errlen) < 0)

@@ -57,6 +57,7 @@ struct lb_config {
 	unsigned long long max_recording_upload; /* bytes of one import, and of its contents */
 	long recording_uploads;      /* imports received or processed at once */
 	long recording_upload_timeout_ms; /* whole-upload deadline of an import */
+	long recordings_sweep_ms;    /* retention, leftover settles and working areas */
 	char status_page[1024];    /* HTML served at /status ("" = off) */
 	char log_level[16];
 	char log_format[16];

@@ -272,3 +272,29 @@ int db_recfiles_set_state(struct db *db, const char *frontend_id, const char *re
 	PQclear(r);
 	return n;
 }
+
+int db_recfiles_expire(struct db *db, char *err, size_t errlen)
+{
+	PGresult *r;
+	int n;
+
+	/* one instance at a time (the others skip it this round); a recording's age counts
+	 * from its end, or from its import when the node gave no end time */
+	r = db_query(db, "WITH lock AS (SELECT pg_try_advisory_xact_lock("
+			 "  hashtext('b3scale.recordings.retention')) AS got)"
+			 " UPDATE recordings r SET state = 'deleted', pending = true, updated_at = now()"
+			 " FROM frontends f, lock WHERE lock.got AND f.id = r.frontend_id"
+			 " AND r.import_state = 'done' AND r.state <> 'deleted'"
+			 " AND jsonb_typeof(f.settings->'recordings'->'retention_days') = 'number'"
+			 " AND (f.settings->'recordings'->>'retention_days')::numeric >= 1"
+			 " AND coalesce(nullif(r.end_time, 0),"
+			 "  (extract(epoch FROM r.created_at) * 1000)::bigint)"
+			 "  < (extract(epoch FROM now()) * 1000)::bigint"
+			 "  - (f.settings->'recordings'->>'retention_days')::numeric * 86400000",
+		     0, NULL, PGRES_COMMAND_OK, err, errlen);
+	if (!r)
+		return -EIO;
+	n = atoi(PQcmdTuples(r));
+	PQclear(r);
+	return n;
+}

@@ -60,4 +60,8 @@ int db_recfiles_staging_used(struct db *db, const char *name, char *err, size_t 
 int db_recfiles_set_state(struct db *db, const char *frontend_id, const char *record_ids,
 			  const char *state, char *err, size_t errlen);
 
+/* recordings.retention_days: marks the recordings older than their frontend keeps as
+ * deleted and pending (the settle removes them). Returns how many, or -EIO. */
+int db_recfiles_expire(struct db *db, char *err, size_t errlen);
+
 #endif

@@ -20,6 +20,7 @@
 #include "policy.h"
 #include "policy_builtin.h"
 #include "policy_stats.h"
+#include "rec_import.h"
 #include "stats.h"
 
 #define METRICS_CACHE_MS 500
@@ -294,6 +295,51 @@ void metrics_setup(const struct lb_config *cfg)
 	metrics_per_meeting = cfg->metrics_meeting_labels;
 }
 
+/* Recordings per frontend (listed ones: imported and not deleted) and the settles due. */
+static int metrics_recordings(struct db *db, struct buf *out, char *err, size_t errlen)
+{
+	PGresult *r = db_query(db, "SELECT f.key, count(r.id) FILTER (WHERE r.state <> 'deleted'"
+				   " AND r.import_state = 'done'), count(r.id) FILTER (WHERE r.pending)"
+				   " FROM frontends f LEFT JOIN recordings r ON r.frontend_id = f.id"
+				   " GROUP BY f.key ORDER BY 1", 0, NULL, PGRES_TUPLES_OK, err, errlen);
+	long pending = 0;
+	int i;
+
+	if (!r)
+		return -1;
+	metrics_help(out, "b3scale_recordings", "gauge", "Recordings of a frontend.");
+	for (i = 0; i < PQntuples(r); i++) {
+		buf_printf(out, "b3scale_recordings{frontend=\"%s\"} %s\n", PQgetvalue(r, i, 0),
+			   PQgetvalue(r, i, 1));
+		pending += strtol(PQgetvalue(r, i, 2), NULL, 10);
+	}
+	metrics_help(out, "b3scale_recordings_pending", "gauge",
+		     "Recordings whose files are still to be moved to match their state.");
+	buf_printf(out, "b3scale_recordings_pending %ld\n", pending);
+	PQclear(r);
+	return 0;
+}
+
+/* This instance's imports and the trees its recordings thread moved. */
+static void metrics_imports(struct buf *out)
+{
+	struct rec_import_counters c;
+
+	rec_import_counters(&c);
+	buf_printf(out, "# HELP b3scale_recording_imports_total Recording imports by outcome: ok, rejected (the upload's fault, 4xx) or failed (5xx).\n"
+			"# TYPE b3scale_recording_imports_total counter\n"
+			"b3scale_recording_imports_total{outcome=\"ok\"} %lu\n"
+			"b3scale_recording_imports_total{outcome=\"rejected\"} %lu\n"
+			"b3scale_recording_imports_total{outcome=\"failed\"} %lu\n"
+			"# HELP b3scale_recording_import_bytes_total Bytes uploaded by successful imports.\n"
+			"# TYPE b3scale_recording_import_bytes_total counter\n"
+			"b3scale_recording_import_bytes_total %llu\n"
+			"# HELP b3scale_recording_retention_deletions_total Recordings deleted by a frontend's recordings.retention_days.\n"
+			"# TYPE b3scale_recording_retention_deletions_total counter\n"
+			"b3scale_recording_retention_deletions_total %lu\n",
+		   c.ok, c.rejected, c.failed, c.bytes, c.retention);
+}
+
 void metrics_render(struct db *db, struct buf *out)
 {
 	char err[512];
@@ -314,11 +360,13 @@ void metrics_render(struct db *db, struct buf *out)
 	policy_stats_render(out);
 	stats_render(out);
 	metrics_nodes(out);
+	metrics_imports(out);
 	pthread_mutex_lock(&metrics_lock);
 	if (!metrics_cached_at || now - metrics_cached_at >= METRICS_CACHE_MS) {
 		buf_init(&fresh);
 		if (metrics_backends(db, &fresh, err, sizeof(err)) < 0 ||
-		    metrics_frontends(db, &fresh, err, sizeof(err)) < 0) {
+		    metrics_frontends(db, &fresh, err, sizeof(err)) < 0 ||
+		    metrics_recordings(db, &fresh, err, sizeof(err)) < 0) {
 			ok = 0;
 			log_warn("metrics", "event=db_error error=\"%s\"", err);
 			buf_free(&fresh);

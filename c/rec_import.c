@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "db.h"
 #include "db_recfiles.h"
 #include "log.h"
@@ -21,8 +22,6 @@
 #include "rec_meta.h"
 #include "rec_settle.h"
 #include "rec_store.h"
-
-#define REC_IMPORT_SWEEP_S 60
 
 static struct {
 	const struct lb_config *cfg;
@@ -233,7 +232,8 @@ static void *rec_import_main(void *arg)
 	struct rec_job *j;
 	struct timespec until;
 	long max_age = ri.cfg->recording_upload_timeout_ms / 1000 + 3600;
-	time_t next_sweep = 0;
+	long long next_sweep = 0;
+	unsigned long expired;
 	int n;
 
 	(void)arg;
@@ -251,13 +251,14 @@ static void *rec_import_main(void *arg)
 			pthread_mutex_lock(&ri.mu);
 			continue;
 		}
-		if (!ri.stop && (ri.kicked || time(NULL) >= next_sweep)) {
+		if (!ri.stop && (ri.kicked || clock_mono_ms() >= next_sweep)) {
 			ri.kicked = 0;
 			pthread_mutex_unlock(&ri.mu);
-			n = rec_settle_sweep(&ri.db, ri.cfg->recordings_dir, max_age);
+			n = rec_settle_sweep(&ri.db, ri.cfg->recordings_dir, max_age, &expired);
 			pthread_mutex_lock(&ri.mu);
 			ri.n.settled += (unsigned long)n;
-			next_sweep = time(NULL) + REC_IMPORT_SWEEP_S;
+			ri.n.retention += expired;
+			next_sweep = clock_mono_ms() + ri.cfg->recordings_sweep_ms;
 			continue;
 		}
 		clock_gettime(CLOCK_REALTIME, &until);

@@ -38,6 +38,7 @@ struct rec_import_counters {
 	unsigned long ok, rejected, failed; /* imports by outcome */
 	unsigned long long bytes;           /* uploaded bytes of successful imports */
 	unsigned long settled;              /* recordings whose trees were moved */
+	unsigned long retention;            /* recordings deleted by retention_days */
 };
 void rec_import_counters(struct rec_import_counters *out);
 

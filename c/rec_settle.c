@@ -112,14 +112,20 @@ static int rec_settle_keep_staging(const char *name, void *ud)
 	return db_recfiles_staging_used(k->db, name, err, sizeof(err)) != 0;
 }
 
-int rec_settle_sweep(struct db *db, const char *root, long max_age_s)
+int rec_settle_sweep(struct db *db, const char *root, long max_age_s, unsigned long *retention)
 {
 	struct rec_settle_keep keep = { db };
 	long long ids[64];
 	char err[512];
 	size_t n, i;
-	int settled = 0, rc;
+	int settled = 0, expired, rc;
 
+	expired = db_recfiles_expire(db, err, sizeof(err));
+	if (expired < 0)
+		log_error("recordings", "event=retention_failed error=\"%s\"", err);
+	else if (expired > 0)
+		log_info("recordings", "event=retention_deleted count=%d", expired);
+	*retention = expired > 0 ? (unsigned long)expired : 0;
 	/* pending rows one page at a time; one that fails stays pending for the next sweep */
 	do {
 		if (db_recfiles_pending(db, ids, 64, &n, err, sizeof(err)) < 0) {

@@ -12,10 +12,12 @@ struct db;
 /* Settles recording id. 0; -ENOENT when it is not pending or another instance holds it;
  * else -errno with err (the row stays pending for the next sweep). */
 int rec_settle_one(struct db *db, const char *root, long long id, char *err, size_t errlen);
-/* Settles every pending recording, and removes what imports left in the working areas:
- * the trash, spool files and unreferenced staging directories older than max_age_s.
- * Returns how many recordings it settled. */
-int rec_settle_sweep(struct db *db, const char *root, long max_age_s);
+/* Applies the frontends' recordings.retention_days (*retention: how many it deleted),
+ * settles every pending recording, and removes what imports left in the working areas: the
+ * trash, spool files and unreferenced staging directories older than max_age_s. Returns
+ * how many recordings it settled. */
+int rec_settle_sweep(struct db *db, const char *root, long max_age_s,
+		     unsigned long *retention);
 
 /* Testing aid: B3SCALE_FAILPOINT=name kills the process (SIGKILL) when it reaches the named
  * point, to show that a crash there leaves storage and database consistent. */

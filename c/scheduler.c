@@ -156,6 +156,7 @@ static int scheduler_retry(struct scheduler_run *st, int rc)
 {
 	if (rc != -ESTALE)
 		return rc;
+	log_info("scheduler", "event=placement_stale version=%lld", st->version);
 	backend_view_stale();
 	st->attempt--;
 	return -EAGAIN;

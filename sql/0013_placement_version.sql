@@ -25,5 +25,7 @@ CREATE TRIGGER backends_placement_update AFTER UPDATE ON backends FOR EACH ROW
           OR OLD.load_factor IS DISTINCT FROM NEW.load_factor
           OR OLD.agent_ref IS DISTINCT FROM NEW.agent_ref)
     EXECUTE FUNCTION b3s_bump_placement();
+-- per row: the poller's periodic DELETE of decommissioned nodes mostly deletes none, and a
+-- statement trigger would send every create in flight back to read again
 CREATE TRIGGER backends_placement_rows AFTER INSERT OR DELETE ON backends
-    FOR EACH STATEMENT EXECUTE FUNCTION b3s_bump_placement();
+    FOR EACH ROW EXECUTE FUNCTION b3s_bump_placement();

@@ -23,7 +23,8 @@ describe("recordings import", function()
   local function env(extra)
     local e = { B3SCALE_POLL_INTERVAL_MS = "60000", B3SCALE_API_JWT_SECRET = JWT,
       B3SCALE_RECORDINGS_DIR = root, B3SCALE_RECORDINGS_PLAYBACK_URL = PLAYBACK,
-      B3SCALE_MAX_RECORDING_UPLOAD = tostring(3 * 1024 * 1024 * 1024) }
+      B3SCALE_MAX_RECORDING_UPLOAD = tostring(3 * 1024 * 1024 * 1024),
+      B3SCALE_RECORDINGS_SWEEP_MS = "1000" }
     for k, v in pairs(extra or {}) do e[k] = v end
     return e
   end
@@ -74,6 +75,8 @@ describe("recordings import", function()
     h.migrate(db)
     cluster.register(db, sims, "fe", SECRET)
     h.psql(db, "INSERT INTO frontends (key, secret) VALUES ('other', '" .. OTHER_SECRET .. "')")
+    h.psql(db, "INSERT INTO frontends (key, secret, settings) VALUES ('short', 'short-secret',"
+      .. [[ '{"recordings":{"retention_days":30,"visibility":"public"}}')]])
     h.psql(db, "UPDATE backends SET agent_ref = 'node-1'")
     node_tok = tokens.hs384(JWT, "node-1", "b3scale:node")
     admin_tok = tokens.hs384(JWT, "root", "b3scale:admin")
@@ -253,6 +256,31 @@ describe("recordings import", function()
     assert.is_false(exists(root .. "/unpublished/presentation/" .. id))
     assert.equal("", listing(".trash"))
     assert.equal("noRecordings", h.xml_text(call("getRecordings", "recordID=" .. id), "messageKey"))
+  end)
+
+  it("deletes what is older than a frontend's retention_days, and counts imports and deletions", function()
+    local old, young, kept = rid(), rid(), rid()
+    local now_ms = os.time() * 1000
+    assert.equal(200, (import(tar.build(tar.tree(old, "short~r", nil, { start = now_ms - 40 * 86400000 })))))
+    assert.equal(200, (import(tar.build(tar.tree(young, "short~r", nil, { start = now_ms - 86400000 })))))
+    assert.equal(200, (import(tar.build(tar.tree(kept, "fe~r", nil, { start = now_ms - 400 * 86400000 })))))
+    -- visibility public lists it for Greenlight's public recordings page
+    assert.equal("true", h.psql(db, "SELECT metadata->>'gl-listed' FROM recordings WHERE record_id = '" .. young .. "'"))
+    assert.truthy(h.wait_until(function()
+      return h.psql(db, "SELECT count(*) FROM recordings WHERE record_id = '" .. old .. "'") == "0"
+    end, 10))
+    assert.is_false(exists(root .. "/published/presentation/" .. old))
+    assert.truthy(exists(root .. "/published/presentation/" .. young))
+    assert.truthy(exists(root .. "/published/presentation/" .. kept))
+    local st, m = h.get(d.url .. "/metrics")
+    assert.equal(200, st)
+    assert.truthy(tonumber(m:match("\nb3scale_recording_retention_deletions_total (%d+)")) >= 1)
+    assert.truthy(tonumber(m:match('\nb3scale_recording_imports_total{outcome="ok"} (%d+)')) >= 3)
+    assert.truthy(tonumber(m:match('\nb3scale_recording_imports_total{outcome="rejected"} (%d+)')) >= 10)
+    assert.equal(tonumber(h.psql(db, "SELECT count(*) FROM recordings r JOIN frontends f ON f.id = r.frontend_id"
+      .. " WHERE f.key = 'fe' AND r.state <> 'deleted'")),
+      tonumber(m:match('\nb3scale_recordings{frontend="fe"} (%d+)')))
+    assert.equal("0", m:match("\nb3scale_recordings_pending (%d+)"))
   end)
 
   for _, point in ipairs({ "import_after_stage", "settle_after_move" }) do
