@@ -61,8 +61,9 @@ function _M.new(api, token)
     local c = { api = (api:gsub("/+$", "")), token = token }
 
     -- method, path (starting with /), optional body (table or string); returns
-    -- status, raw body, decoded body (nil when not JSON). Raises an Error on no answer and,
-    -- unless opts.ok_statuses says otherwise, on a status >= 400.
+    -- status, raw body, decoded body (nil when not JSON). Raises an Error on no answer and
+    -- on a status >= 400. opts.stream = { source = an ltn12 source, length = bytes,
+    -- type = content type } sends that instead of body; opts.timeout overrides TIMEOUT.
     function c.request(method, path, body, opts)
         opts = opts or {}
         local https = c.api:match("^https:") ~= nil
@@ -81,16 +82,21 @@ function _M.new(api, token)
         if type(tok) == "function" then tok = tok() end
         if tok then headers.authorization = "Bearer " .. tok end
         if body ~= nil and type(body) ~= "string" then body = json.encode(body) end
+        local source = body and ltn12.source.string(body) or nil
         if body then
             headers["content-type"] = "application/json"
             headers["content-length"] = tostring(#body)
+        elseif opts.stream then
+            source = opts.stream.source
+            headers["content-type"] = opts.stream.type
+            headers["content-length"] = tostring(opts.stream.length)
         end
         local chunks = {}
         local req = {
             url = c.api .. path,
             method = method,
             headers = headers,
-            source = body and ltn12.source.string(body) or nil,
+            source = source,
             sink = ltn12.sink.table(chunks),
             redirect = false,
         }
@@ -100,7 +106,7 @@ function _M.new(api, token)
         else
             req.create = function()
                 local s = socket.tcp()
-                s:settimeout(_M.TIMEOUT)
+                s:settimeout(opts.timeout or _M.TIMEOUT)
                 return s
             end
         end

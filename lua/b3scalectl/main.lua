@@ -23,6 +23,8 @@ _M.FLAGS = {
     ["account-ref"] = { arg = "R" },
     backend       = { arg = "HOST" },
     frontend      = { arg = "KEY" },
+    meeting       = { arg = "ID" },
+    visibility    = { arg = "V" },
     force         = { short = "f" },
     sub           = { arg = "S" },
     scopes        = { arg = "a,b" },
@@ -48,7 +50,7 @@ local NOUN_ALIASES = {
 
 -- the command table, in help order
 _M.COMMANDS = {}
-for _, name in ipairs({ "backends", "frontends", "meetings", "auth", "misc" }) do
+for _, name in ipairs({ "backends", "frontends", "meetings", "recordings", "auth", "misc" }) do
     for _, cmd in ipairs(require("b3scalectl.commands." .. name)) do
         _M.COMMANDS[#_M.COMMANDS + 1] = cmd
     end

@@ -6,46 +6,8 @@ local cjson = h.cjson
 local JWT_SECRET = "ctl-jwt-" .. h.random_hex(12)
 local FE_SECRET = "fe1-secret-" .. h.random_hex(4)
 
--- runs bin/b3scalectl with args; env merged over the defaults (URL and secret of the daemon);
--- returns exit code, stdout, stderr
-local ctl_env = {}
-local function ctl(args, env)
-  local errf = h.tmpdir() .. "/ctl-" .. h.random_hex(4) .. ".err"
-  local e = { B3SCALE_API_TOKEN = false, B3SCALE_API_URL = ctl_env.url,
-              B3SCALE_API_JWT_SECRET = JWT_SECRET, CTL_ERR = errf }
-  for k, v in pairs(env or {}) do e[k] = v end
-  local argv = { "sh", "-c", 'exec bin/b3scalectl "$@" 2>"$CTL_ERR"', "b3scalectl" }
-  for _, a in ipairs(args) do argv[#argv + 1] = a end
-  local code, out = h.run(argv, e, 30)
-  local err = h.read_file(errf) or ""
-  os.remove(errf)
-  return code, out, err
-end
-
--- like ctl but asserts success and returns stdout
-local function ok(args, env)
-  local code, out, err = ctl(args, env)
-  assert.equal(0, code, table.concat(args, " ") .. " failed: " .. err .. out)
-  assert.equal("", err)
-  return out
-end
-
-local function ok_json(args, env)
-  local a = { "--json" }
-  for _, x in ipairs(args) do a[#a + 1] = x end
-  local out = ok(a, env)
-  local v = cjson.decode(out)
-  return v, out
-end
-
--- asserts a failure with exactly one line on stderr and nothing on stdout; returns the line
-local function fails(code_wanted, args, env)
-  local code, out, err = ctl(args, env)
-  assert.equal(code_wanted, code, table.concat(args, " ") .. ": " .. out .. err)
-  assert.equal("", out, "nothing on stdout")
-  assert.matches("^b3scalectl: [^\n]+\n$", err)
-  return err
-end
+local ctl = require("support.ctl").new(JWT_SECRET)
+local ok, ok_json, fails = ctl.ok, ctl.ok_json, ctl.fails
 
 local function has(s, needle) return s:find(needle, 1, true) ~= nil end
 
@@ -69,7 +31,7 @@ describe("b3scalectl", function()
     h.migrate(db)
     sims = { h.bbbsim({ name = "c1" }), h.bbbsim({ name = "c2" }) }
     d = h.daemon({ db = db, env = { B3SCALE_API_JWT_SECRET = JWT_SECRET } })
-    ctl_env.url = d.url
+    ctl.url = d.url
   end)
 
   teardown(function()
@@ -353,7 +315,7 @@ describe("b3scalectl", function()
       args[#args] = "-h"
       assert.equal(o, ok(args))
     end
-    for _, verb in ipairs({ "show", "set", "enable", "disable", "delete", "end", "auth", "db" }) do
+    for _, verb in ipairs({ "show", "set", "enable", "disable", "delete", "end", "import", "auth", "db" }) do
       assert.matches("commands:", ok({ verb, "--help" }))
     end
   end)

@@ -12,7 +12,7 @@ describe("admin API route table", function()
     assert.is_nil(package.loaded["b3scale.admin_host"])
     local admin = require("b3scale.admin")
     assert.is_function(admin.handle)
-    for _, m in ipairs({ "frontends", "backends", "meetings", "commands", "status" }) do
+    for _, m in ipairs({ "frontends", "backends", "meetings", "recordings", "commands", "status" }) do
       assert.is_table(require("b3scale.admin." .. m))
     end
     assert.is_nil(package.loaded["b3scale.admin_host"])
@@ -36,6 +36,13 @@ describe("admin API route table", function()
       assert.is_nil(in_router[k], "duplicate route " .. k)
       in_router[k] = true
     end
+    -- served by the C core before the Lua router sees the request (c/rec_upload.c,
+    -- c/rec_access.c)
+    for _, k in ipairs({ "POST /api/v1/recordings/import", "GET /api/v1/recordings/auth",
+        "GET /api/v1/recordings/play/{link}" }) do
+      assert.is_nil(in_router[k], "routed in Lua and in C: " .. k)
+      in_router[k] = true
+    end
     for k in pairs(in_doc) do
       assert.is_true(in_router[k], "documented but not routed: " .. k)
     end
@@ -46,7 +53,8 @@ describe("admin API route table", function()
 
   it("documents the components the contract names", function()
     local doc = cjson.decode((assert(h.read_file(ROOT .. "/docs/openapi.json"))))
-    for _, n in ipairs({ "Frontend", "Backend", "Meeting", "Error", "ValidationError", "Status" }) do
+    for _, n in ipairs({ "Frontend", "Backend", "Meeting", "Recording", "RecordingsImported", "Error",
+        "ValidationError", "Status" }) do
       assert.is_table(doc.components.schemas[n], n)
     end
     assert.equal("bearer", doc.components.securitySchemes.jwt.scheme)
@@ -251,6 +259,42 @@ describe("admin router without a database", function()
     assert.equal(400, st)
     assert.same({ "must be a uuid" }, b.fields["params.backend_id"])
     assert.same({ "unknown field" }, b.fields.when)
+  end)
+
+  it("validates recording queries and visibility before any query", function()
+    local st, b = call("GET", "/api/v1/recordings", ADMIN, nil,
+      { limit = "0", offset = "x", state = "gone" })
+    assert.equal(400, st)
+    assert.same({ "must be a whole number from 1 to 1000" }, b.fields.limit)
+    assert.same({ "must be a whole number from 0 to 1000000000" }, b.fields.offset)
+    assert.same({ "must be one of deleted, processed, processing, published, unpublished" },
+      b.fields.state)
+    st, b = call("PATCH", "/api/v1/recordings/r1", TENANT, '{"visibility":"secret","x":1}')
+    assert.equal(400, st)
+    assert.same({ "must be one of protected, public, public_protected, published, unpublished" },
+      b.fields.visibility)
+    assert.same({ "unknown field" }, b.fields.x)
+    st = call("GET", "/api/v1/recordings/" .. string.rep("a", 257), ADMIN)
+    assert.equal(404, st)
+    st = call("GET", "/api/v1/recordings", NODE)
+    assert.equal(403, st)
+    assert.equal(0, #queries)
+  end)
+
+  it("limits a tenant's recordings to its own frontends", function()
+    local st, b = call("GET", "/api/v1/recordings", TENANT, nil, { frontend = "fe", limit = "5" })
+    assert.equal(200, st)
+    assert.same({}, b)
+    local a = queries[1].args
+    assert.equal("fe", a[1])
+    assert.equal("acme", a[4])
+    assert.equal(5, a[5])
+    assert.equal(0, a[6])
+    st = call("DELETE", "/api/v1/recordings/r1", TENANT)
+    assert.equal(404, st)
+    assert.same({ "r1", "acme" }, queries[2].args)
+    call("GET", "/api/v1/recordings/r1", ADMIN)
+    assert.is_nil(queries[3].args[2])
   end)
 
   it("turns a handler error into a 500 JSON answer", function()

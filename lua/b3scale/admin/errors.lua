@@ -201,6 +201,20 @@ function _M.query_bool(s)
 end
 
 
+-- A query-string whole number from min to max: the number (default when absent), or nil and
+-- a problem text.
+function _M.query_int(s, default, min, max)
+  if s == nil or s == "" then
+    return default
+  end
+  local n = s:find("^%d+$") and #s <= 15 and tonumber(s)
+  if not n or n < min or n > max then
+    return nil, "must be a whole number from " .. min .. " to " .. max
+  end
+  return n
+end
+
+
 -- Keys of a set, sorted, as a JSON array.
 function _M.sorted_keys(set)
   local out = json.array()
