@@ -23,6 +23,7 @@
 #include "policy.h"
 #include "policy_builtin.h"
 #include "policy_stats.h"
+#include "rec_cache.h"
 #include "rec_import.h"
 
 #define ADMIN_HOST_MAX_PARAMS 64
@@ -307,6 +308,7 @@ static int admin_host_node_state(lua_State *L)
  * configured (B3SCALE_RECORDINGS_DIR unset): nothing will move them here. */
 static int admin_host_recordings_changed(lua_State *L)
 {
+	rec_cache_invalidate();
 	rec_import_kick();
 	lua_pushboolean(L, rec_import_enabled());
 	return 1;

@@ -15,7 +15,9 @@
 #include "db_recfiles.h"
 #include "db_recordings.h"
 #include "log.h"
+#include "query.h"
 #include "rec_access.h"
+#include "rec_cache.h"
 #include "rec_import.h"
 #include "worker.h"
 #include "xml_dom.h"
@@ -169,11 +171,19 @@ void bbb_recordings_get(struct bbb_ctx *c)
 	const char *rid = query_get(&c->params, "recordID");
 	const char *mid = query_get(&c->params, "meetingID");
 	int paged = query_get(&c->params, "offset") || query_get(&c->params, "limit");
-	struct buf meta, list;
+	struct buf meta, list, key = { 0 };
+	unsigned long gen = rec_cache_gen();
 	char err[512];
 	long total;
 	int rc;
 
+	/* the parameters as sent, without the checksum: one frontend's same request */
+	if (query_encode(&c->params, &key) == 0 &&
+	    rec_cache_get(c->w->cfg, c->fe->id, buf_str(&key), &c->a->body)) {
+		buf_free(&key);
+		bbb_reply_ok(c, NULL);
+		return;
+	}
 	memset(&q, 0, sizeof(q));
 	q.frontend_id = c->fe->id;
 	q.record_ids = rid ? rid : "";
@@ -200,6 +210,7 @@ void bbb_recordings_get(struct bbb_ctx *c)
 		if (rc == -EIO)
 			log_error("bbb", "event=db_error call=getRecordings error=\"%s\"", err);
 		buf_free(&list);
+		buf_free(&key);
 		bbb_reply_fail(c, "internalError", "The service is temporarily unavailable.");
 		return;
 	}
@@ -215,6 +226,10 @@ void bbb_recordings_get(struct bbb_ctx *c)
 	}
 	buf_puts(&c->a->body, "</response>");
 	buf_free(&list);
+	if (!key.oom && !c->a->body.oom)
+		rec_cache_put(c->w->cfg, gen, c->fe->id, buf_str(&key), buf_str(&c->a->body),
+			      c->a->body.len);
+	buf_free(&key);
 	bbb_reply_ok(c, NULL);
 }
 
@@ -247,6 +262,7 @@ void bbb_recordings_update(struct bbb_ctx *c)
 		bbb_reply_fail(c, "notFound", "We could not find recordings");
 		return;
 	}
+	rec_cache_invalidate();
 	bbb_reply_ok(c, "<response><returncode>SUCCESS</returncode><updated>true</updated>"
 			"</response>");
 }
@@ -273,6 +289,7 @@ static void bbb_recordings_state(struct bbb_ctx *c, const char *state, const cha
 		bbb_reply_fail(c, "notFound", "We could not find recordings");
 		return;
 	}
+	rec_cache_invalidate();
 	rec_import_kick();
 	bbb_reply_ok(c, reply);
 }

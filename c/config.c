@@ -175,7 +175,9 @@ int config_load(struct lb_config *cfg, int need_db, char *err, size_t errlen)
 		return -EINVAL;
 	}
 	if (env_long("B3SCALE_INFO_CACHE_MS", 1000, 0, 60000, &cfg->info_cache_ms, err,
-		     errlen) < 0)
+		     errlen) < 0 ||
+	    env_long("B3SCALE_RECORDINGS_CACHE_MS", 5000, 0, 60000, &cfg->recordings_cache_ms,
+		     err, errlen) < 0)
 		return -EINVAL;
 	if (env_long("B3SCALE_AGENT_MAX_AGE_MS", 5000, 100, 3600000, &cfg->agent_max_age_ms, err,
 			errlen) < 0)

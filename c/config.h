@@ -58,6 +58,7 @@ struct lb_config {
 	long recording_uploads;      /* imports received or processed at once */
 	long recording_upload_timeout_ms; /* whole-upload deadline of an import */
 	long recordings_sweep_ms;    /* retention, leftover settles and working areas */
+	long recordings_cache_ms;    /* getRecordings answers kept (0: off) */
 	char status_page[1024];    /* HTML served at /status ("" = off) */
 	char log_level[16];
 	char log_format[16];

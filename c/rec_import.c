@@ -19,6 +19,7 @@
 #include "db_recfiles.h"
 #include "log.h"
 #include "rec_archive.h"
+#include "rec_cache.h"
 #include "rec_meta.h"
 #include "rec_settle.h"
 #include "rec_store.h"
@@ -247,6 +248,7 @@ static void *rec_import_main(void *arg)
 				ri.tail = NULL;
 			pthread_mutex_unlock(&ri.mu);
 			rec_import_run(j);
+			rec_cache_invalidate(); /* this instance's next getRecordings lists it */
 			http_park_wake(&j->park);
 			pthread_mutex_lock(&ri.mu);
 			continue;
@@ -257,6 +259,8 @@ static void *rec_import_main(void *arg)
 			n = rec_settle_sweep(&ri.db, ri.cfg->recordings_dir, max_age, &expired);
 			pthread_mutex_lock(&ri.mu);
 			ri.n.settled += (unsigned long)n;
+			if (n > 0)
+				rec_cache_invalidate();
 			ri.n.retention += expired;
 			next_sweep = clock_mono_ms() + ri.cfg->recordings_sweep_ms;
 			continue;

@@ -19,6 +19,7 @@
 #include "db.h"
 #include "log.h"
 #include "node_share.h"
+#include "rec_cache.h"
 
 #define ROUTE_CACHE_SLOTS 4096 /* per worker; a slot is overwritten on collision */
 
@@ -162,7 +163,7 @@ static PGconn *route_listen_connect(const struct lb_config *cfg)
 	char err[512];
 	PGconn *c = db_connect_url(cfg->db_url, cfg->db_timeout_ms, err, sizeof(err));
 
-	if (c && db_conn_exec(c, "LISTEN b3scale_routes; LISTEN b3scale_meetings",
+	if (c && db_conn_exec(c, "LISTEN b3scale_routes; LISTEN b3scale_meetings; LISTEN b3scale_recordings",
 			      cfg->db_timeout_ms, err, sizeof(err)) < 0) {
 		PQfinish(c);
 		c = NULL;
@@ -181,7 +182,9 @@ static void route_listen_notified(PGnotify *n)
 	const char *tilde;
 	char scope[80];
 
-	if (strcmp(n->relname, "b3scale_meetings") == 0) {
+	if (strcmp(n->relname, "b3scale_recordings") == 0) {
+		rec_cache_invalidate();
+	} else if (strcmp(n->relname, "b3scale_meetings") == 0) {
 		tilde = strchr(n->extra, '~');
 		node_share_invalidate(n->extra);
 		if (tilde && (size_t)(tilde - n->extra) + 2 <= sizeof(scope)) {
@@ -221,6 +224,7 @@ static void *route_listen_thread(void *arg)
 			route_cache_bump();
 			atomic_store(&route_listening, 1);
 			node_share_set_live(1);
+			rec_cache_set_live(1);
 			log_info("routes", "event=listening");
 		}
 		pfd.fd = PQsocket(c);
@@ -232,6 +236,7 @@ static void *route_listen_thread(void *arg)
 			atomic_store(&route_listening, 0);
 			route_cache_bump();
 			node_share_set_live(0);
+			rec_cache_set_live(0);
 			/* libpq's message runs over several lines; a log event is one */
 			log_warn("routes", "event=listener_lost error=\"%.*s\"",
 				 (int)strcspn(PQerrorMessage(c), "\n"), PQerrorMessage(c));
@@ -244,13 +249,14 @@ static void *route_listen_thread(void *arg)
 	}
 	atomic_store(&route_listening, 0);
 	node_share_set_live(0);
+	rec_cache_set_live(0);
 	PQfinish(c);
 	return NULL;
 }
 
 int route_cache_listen_start(const struct lb_config *cfg, char *err, size_t errlen)
 {
-	if (cfg->route_cache_ms <= 0 && cfg->info_cache_ms <= 0)
+	if (cfg->route_cache_ms <= 0 && cfg->info_cache_ms <= 0 && cfg->recordings_cache_ms <= 0)
 		return 0;
 	atomic_store(&route_stop, 0);
 	if (pthread_create(&route_thread, NULL, route_listen_thread, (void *)cfg) != 0) {
