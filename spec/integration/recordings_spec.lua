@@ -154,4 +154,34 @@ describe("getRecordings", function()
       assert.equal("missingParamRecordID", h.xml_text(body, "messageKey"))
     end)
   end)
+
+  describe("kept answers", function()
+    local Q = "meetingID=room-b"
+    local function quietly(sql) -- a change no notification announces
+      h.psql(db, "BEGIN; ALTER TABLE recordings DISABLE TRIGGER recordings_notify; " .. sql
+        .. "; ALTER TABLE recordings ENABLE TRIGGER recordings_notify; COMMIT;")
+    end
+
+    it("are reused until a change, which drops them whether made here, elsewhere or in SQL", function()
+      local first = get(Q)
+      quietly("UPDATE recordings SET name = 'Quiet' WHERE record_id = 'r-b1'")
+      assert.equal(first, get(Q))
+      h.psql(db, "UPDATE recordings SET name = 'Loud' WHERE record_id = 'r-b1'")
+      assert.truthy(h.wait_until(function() return h.xml_text(get(Q), "name") == "Loud" end, 2))
+      -- this instance's own call: the very next answer has it
+      local st, body = h.get(h.api_url(h.frontend_api(d, "fe"), "publishRecordings",
+        "publish=false&recordID=r-b1", SECRET))
+      assert.equal(200, st, body)
+      assert.equal("unpublished", h.xml_text(get(Q), "state"))
+    end)
+
+    it("are kept per frontend and per request, and for B3SCALE_RECORDINGS_CACHE_MS at most", function()
+      get(Q)
+      assert.equal("noRecordings", h.xml_text(get(Q, "other", OTHER_SECRET), "messageKey"))
+      quietly("UPDATE recordings SET name = 'Late' WHERE record_id = 'r-b1'")
+      assert.equal("Late", h.xml_text(get(Q .. "&state=any"), "name")) -- another request
+      assert.is_not.equal("Late", h.xml_text(get(Q), "name"))
+      assert.truthy(h.wait_until(function() return h.xml_text(get(Q), "name") == "Late" end, 8, 0.2))
+    end)
+  end)
 end)
