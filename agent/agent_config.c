@@ -474,6 +474,65 @@ static int agent_config_b3scale(struct agent_config *cfg, char *err, size_t errl
 	return 0;
 }
 
+/* An absolute directory path without trailing '/' (except "/" itself) into dst. */
+static int agent_config_dir(char *dst, size_t cap, const char *v, const char *name, char *err,
+			    size_t errlen)
+{
+	size_t n;
+
+	if (agent_config_copy(dst, cap, v, name, err, errlen) < 0)
+		return -EINVAL;
+	if (dst[0] != '/') {
+		snprintf(err, errlen, "%s must be an absolute path, got '%s'", name, v);
+		return -EINVAL;
+	}
+	n = strlen(dst);
+	while (n > 1 && dst[n - 1] == '/')
+		dst[--n] = '\0';
+	return 0;
+}
+
+/* 1 when path is dir or lies below it. */
+static int agent_config_within(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	return strncmp(path, dir, n) == 0 &&
+	       (path[n] == '\0' || path[n] == '/' || (n > 0 && dir[n - 1] == '/'));
+}
+
+/* Recording uploads. B3SCALE_AGENT_RECORDINGS_DIR is the one setting where an empty value
+ * is not "unset": it turns uploads off. */
+static int agent_config_uploads(struct agent_config *cfg, char *err, size_t errlen)
+{
+	const char *v = getenv("B3SCALE_AGENT_RECORDINGS_DIR");
+	long n;
+
+	if (!v)
+		v = "/var/bigbluebutton/published";
+	if (*v && agent_config_dir(cfg->recordings_dir, sizeof(cfg->recordings_dir), v,
+				   "B3SCALE_AGENT_RECORDINGS_DIR", err, errlen) < 0)
+		return -EINVAL;
+	v = env_get("B3SCALE_AGENT_SPOOL_DIR");
+	if (agent_config_dir(cfg->spool_dir, sizeof(cfg->spool_dir),
+			     v ? v : "/var/lib/b3scaleagent/spool", "B3SCALE_AGENT_SPOOL_DIR", err,
+			     errlen) < 0)
+		return -EINVAL;
+	/* the scan would take the spool for a format directory, or tar the spool into itself */
+	if (cfg->recordings_dir[0] && (agent_config_within(cfg->spool_dir, cfg->recordings_dir) ||
+				       agent_config_within(cfg->recordings_dir, cfg->spool_dir))) {
+		snprintf(err, errlen, "B3SCALE_AGENT_SPOOL_DIR (%s) and B3SCALE_AGENT_RECORDINGS_DIR "
+			 "(%s) must not contain each other", cfg->spool_dir, cfg->recordings_dir);
+		return -EINVAL;
+	}
+	if (env_long("B3SCALE_AGENT_RECORDINGS_SCAN_MS", 10000, 100, 3600000,
+		     &cfg->recordings_scan_ms, err, errlen) < 0 ||
+	    env_long("B3SCALE_AGENT_DELETE_AFTER_UPLOAD", 0, 0, 1, &n, err, errlen) < 0)
+		return -EINVAL;
+	cfg->delete_after_upload = (int)n;
+	return 0;
+}
+
 int agent_config_load(struct agent_config *cfg, char *err, size_t errlen)
 {
 	const char *v;
@@ -497,6 +556,8 @@ int agent_config_load(struct agent_config *cfg, char *err, size_t errlen)
 	    env_long("B3SCALE_AGENT_REPORT_LOAD", 0, 0, 1, &n, err, errlen) < 0)
 		return -EINVAL;
 	cfg->report_load = (int)n;
+	if (agent_config_uploads(cfg, err, errlen) < 0)
+		return -EINVAL;
 	v = env_get("B3SCALE_LOG_LEVEL");
 	if (agent_config_copy(cfg->log_level, sizeof(cfg->log_level), v ? v : "info",
 			      "B3SCALE_LOG_LEVEL", err, errlen) < 0)
@@ -523,6 +584,12 @@ void agent_config_print(const struct agent_config *cfg, FILE *f)
 	fprintf(f, "load_factor=%g\n", cfg->load_factor);
 	fprintf(f, "heartbeat_ms=%ld\nflush_ms=%ld\nmax_events=%ld\nresync_s=%ld\n",
 		cfg->heartbeat_ms, cfg->flush_ms, cfg->max_events, cfg->resync_s);
-	fprintf(f, "report_load=%d\nlog_level=%s\nlog_format=%s\n", cfg->report_load,
-		cfg->log_level, cfg->log_format);
+	fprintf(f, "report_load=%d\n", cfg->report_load);
+	if (cfg->recordings_dir[0])
+		fprintf(f, "recordings_dir=%s\n", cfg->recordings_dir);
+	else
+		fprintf(f, "recordings_dir= (uploads off)\n");
+	fprintf(f, "recordings_scan_ms=%ld\nspool_dir=%s\ndelete_after_upload=%d\n",
+		cfg->recordings_scan_ms, cfg->spool_dir, cfg->delete_after_upload);
+	fprintf(f, "log_level=%s\nlog_format=%s\n", cfg->log_level, cfg->log_format);
 }

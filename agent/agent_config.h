@@ -21,6 +21,10 @@ struct agent_config {
 	long max_events;
 	long resync_s;
 	int report_load;
+	char recordings_dir[1024]; /* BBB's published recordings; "" = uploads off */
+	long recordings_scan_ms;
+	char spool_dir[1024];      /* tars waiting for upload, done markers, refused tars */
+	int delete_after_upload;   /* 1: remove a node's tree once b3scaled answered 200 */
 	char log_level[16];
 	char log_format[16];
 	/* where each node value came from ("env", "properties", "default"), for --check-config */

@@ -397,6 +397,10 @@ int agent_loop_run(struct agent_loop *l, volatile sig_atomic_t *stop)
 		 AGENT_VERSION, l->cfg->bbb_api, l->cfg->api_url, l->cfg->redis_host,
 		 l->cfg->redis_port, l->cfg->heartbeat_ms, l->cfg->flush_ms, l->cfg->max_events,
 		 l->cfg->resync_s, l->cfg->report_load);
+	/* a spool that cannot be used costs the uploads, never the reports */
+	if (l->cfg->recordings_dir[0] && agent_upload_start(&l->upload, l->cfg, err, sizeof(err)) < 0)
+		log_error("agent", "event=uploads_unavailable error=\"%s\" hint=\"check "
+				   "B3SCALE_AGENT_SPOOL_DIR; the agent runs on without uploads\"", err);
 	while (!*stop) {
 		int64_t now = agent_loop_now();
 		long wait;
@@ -421,6 +425,7 @@ int agent_loop_run(struct agent_loop *l, volatile sig_atomic_t *stop)
 			log_warn("agent", "event=poll_failed error=\"%s\"", strerror(errno));
 		}
 	}
+	agent_upload_stop(&l->upload);
 	/* stopping: one last attempt to deliver what is queued (b3scaled resyncs on return) */
 	for (i = 0; i < AGENT_LOOP_FINAL_BATCHES && l->events.count > 0; i++)
 		if (agent_loop_flush(l) < 0)

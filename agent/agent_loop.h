@@ -11,6 +11,7 @@
 #include "agent_load.h"
 #include "agent_redis.h"
 #include "agent_report.h"
+#include "agent_upload.h"
 #include "buf.h"
 
 enum agent_loop_register {
@@ -25,6 +26,7 @@ struct agent_loop {
 	struct agent_report report;
 	struct agent_events events;
 	struct agent_load load;
+	struct agent_upload upload; /* recordings: a thread of its own (agent_upload.c) */
 	struct buf batch;          /* the events POST body, reused */
 	struct buf state;          /* the last getMeetings answer, reused */
 	enum agent_loop_register register_mode;
@@ -44,8 +46,8 @@ struct agent_loop {
 int agent_loop_init(struct agent_loop *l, const struct agent_config *cfg,
 		    enum agent_loop_register mode, char *err, size_t errlen);
 void agent_loop_free(struct agent_loop *l);
-/* Runs until *stop is set, then flushes the queued events once. Transient errors never end
- * it; the return value is 0. */
+/* Runs until *stop is set, then flushes the queued events once. Recording uploads run
+ * alongside when configured. Transient errors never end it; the return value is 0. */
 int agent_loop_run(struct agent_loop *l, volatile sig_atomic_t *stop);
 /* --once: (register,) fetch the node's state, POST it; 0 or negative errno with err. */
 int agent_loop_once(struct agent_loop *l, char *err, size_t errlen);

@@ -44,7 +44,7 @@ void agent_report_free(struct agent_report *r)
 	memset(r->auth, 0, sizeof(r->auth));
 }
 
-static size_t agent_report_write(char *p, size_t size, size_t n, void *ud)
+size_t agent_report_write(char *p, size_t size, size_t n, void *ud)
 {
 	struct buf *b = ud;
 	size_t len = size * n;
@@ -76,7 +76,7 @@ static void agent_report_snippet(const struct buf *b, char *out, size_t cap)
 	out[n] = '\0';
 }
 
-static int agent_report_classify(long status)
+int agent_report_classify(long status)
 {
 	if (status >= 200 && status < 300)
 		return 0;

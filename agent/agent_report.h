@@ -34,6 +34,11 @@ int agent_report_call(struct agent_report *r, const char *method, const char *pa
 		      const char *content_type, const char *body, size_t len, long timeout_ms,
 		      long *status, struct buf *answer, char *err, size_t errlen);
 
+/* An HTTP status as one of the outcomes above (0 for 2xx; a status below 100 is -EAGAIN). */
+int agent_report_classify(long status);
+/* CURLOPT_WRITEFUNCTION into the struct buf at ud: keeps the first 1 MiB of an answer. */
+size_t agent_report_write(char *p, size_t size, size_t n, void *ud);
+
 /* GET /api/v1/agent/backend: 0 when this agent's backend exists, -ENOENT when not. */
 int agent_report_backend(struct agent_report *r, long *status, char *err, size_t errlen);
 /* POST /api/v1/backends with the node's API URL, secret and load factor. */

@@ -34,6 +34,7 @@ describe("b3scaleagent with b3scaled", function()
       B3SCALE_AGENT_BBB_API = sim.url, B3SCALE_AGENT_BBB_SECRET = sim.secret,
       B3SCALE_AGENT_REDIS_HOST = "127.0.0.1", B3SCALE_AGENT_REDIS_PORT = redis.port,
       B3SCALE_AGENT_HEARTBEAT_MS = "250", B3SCALE_AGENT_FLUSH_MS = "100",
+      B3SCALE_AGENT_RECORDINGS_DIR = "", -- uploads: spec/integration/recordings_chain_spec.lua
       B3SCALE_LOG_LEVEL = "debug",
     })
     assert(h.wait_until(function()

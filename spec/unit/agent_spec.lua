@@ -5,11 +5,10 @@ local R = require("support.redis")
 local socket = require("socket")
 local cjson = require("cjson")
 
-local AGENT = os.getenv("B3SCALE_AGENT_BIN") or (h.BUILD .. "/b3scaleagent")
-local FAKE = h.ROOT .. "/agent/tests/fake_b3scaled.lua"
+local H = dofile(h.ROOT .. "/agent/tests/harness.lua")
+local AGENT, TOKEN = H.AGENT, H.TOKEN
 local DUMP = R.DUMP
 local PROPS = h.ROOT .. "/spec/fixtures/bbb/bbb-web.properties"
-local TOKEN = "eyJhbGciOiJIUzM4NCJ9.eyJzdWIiOiJhZ2VudC10ZXN0In0.c2lnbmF0dXJl"
 
 -- the names agent_events.c forwards; the dump holds no other copy of this list
 local RELEVANT = {
@@ -50,39 +49,10 @@ local function repeated(list, n)
 end
 
 --------------------------------------------------------------------------------------------
--- the fake b3scaled and the agent (everything a test starts is stopped in after_each, so a
--- failed assertion cannot leave an agent subscribed that confuses the next test)
+-- the fake b3scaled and the agent (agent/tests/harness.lua; everything a test starts is
+-- stopped in after_each)
 
-local started = {}
-
-local function fake_start(opts)
-    opts = opts or {}
-    local f = { port = opts.port or h.free_port() }
-    f.url = "http://127.0.0.1:" .. f.port
-    f.log = opts.log or string.format("%s/fake-%d-%s.jsonl", h.tmpdir(), f.port, h.random_hex(4))
-    f.handle = h.spawn({ "luajit", FAKE }, {
-        FAKE_PORT = f.port, FAKE_LOG = f.log,
-        FAKE_STATUS = opts.status or false, FAKE_BACKEND_STATUS = opts.backend_status or false,
-    })
-    started[#started + 1] = f.handle
-    assert(h.wait_until(function()
-        local c = socket.connect("127.0.0.1", f.port)
-        if c then c:close() return true end
-        assert(h.alive(f.handle), "fake b3scaled exited: " .. (h.read_file(f.handle.log) or ""))
-    end, 10), "fake b3scaled did not start")
-    return f
-end
-
--- requests the fake recorded, optionally only those to path
-local function requests(f, path)
-    local out = {}
-    for l in (h.read_file(f.log) or ""):gmatch("[^\n]+") do
-        local r = cjson.decode(l)
-        -- the state POST carries ?fetched_at=: paths are compared without their query
-        if not path or r.path:match("^[^?]*") == path then out[#out + 1] = r end
-    end
-    return out
-end
+local fake_start, requests, wait_for, count = H.fake_start, H.requests, H.wait_for, H.count
 
 local function ndjson_lines(reqs)
     local out = {}
@@ -104,6 +74,7 @@ local function agent_env(f, extra)
         B3SCALE_AGENT_REDIS_HOST = "127.0.0.1",
         B3SCALE_AGENT_REDIS_PORT = redis.port,
         B3SCALE_AGENT_HEARTBEAT_MS = 250,
+        B3SCALE_AGENT_RECORDINGS_DIR = "",   -- uploads off: agent_upload_spec.lua has them
         B3SCALE_LOG_LEVEL = "debug",
     }
     for k, v in pairs(extra or {}) do env[k] = v end
@@ -111,25 +82,7 @@ local function agent_env(f, extra)
 end
 
 local function agent_start(f, extra, args)
-    local argv = { AGENT }
-    for _, a in ipairs(args or {}) do argv[#argv + 1] = a end
-    local a = { handle = h.spawn(argv, agent_env(f, extra)) }
-    a.log = a.handle.log
-    started[#started + 1] = a.handle
-    return a
-end
-
-local function wait_for(what, fn, timeout, a)
-    local v = h.wait_until(fn, timeout or 5)
-    if not v and a then io.stderr:write("---- agent log ----\n", h.read_file(a.log) or "", "\n") end
-    assert(v, "timed out waiting for " .. what)
-    return v
-end
-
-local function count(s, pat)
-    local n = 0
-    for _ in s:gmatch(pat) do n = n + 1 end
-    return n
+    return H.agent_start(agent_env(f, extra), args)
 end
 
 -- this agent has subscribed n times (default once): its own log says so
@@ -157,8 +110,7 @@ describe("b3scaleagent", function()
     end)
     teardown(function() h.cleanup() end)
     after_each(function()
-        for i = #started, 1, -1 do h.stop(started[i]) end
-        started = {}
+        H.stop_all()
         -- the redis test restarts redis; the next test needs it back
         if not h.alive(redis.handle) then redis_start() end
     end)
