@@ -2,14 +2,18 @@
 # `make run`: a complete local b3scale in one command.
 #
 # Starts a private PostgreSQL (./var/pg), applies the schema, starts two simulated BBB nodes
-# (build/bbbsim) and build/b3scaled, registers the nodes and a frontend `demo` through the
-# admin API with bin/b3scalectl, and prints the frontend's API URL, its secret and
-# ready-to-open signed create/join URLs. Ctrl-C stops everything. Logs: ./var/log/*.log.
+# (build/bbbsim) that publish recordings of record=true meetings, a Redis and one
+# build/b3scaleagent per node (it registers its node, reports it and uploads its recordings),
+# and build/b3scaled with recording storage in ./var/recordings; enables the nodes and
+# registers a frontend `demo` through the admin API with bin/b3scalectl, and prints the
+# frontend's API URL, its secret and ready-to-open signed URLs. Ctrl-C stops everything.
+# Logs: ./var/log/*.log.
 # The admin API secret (B3SCALE_API_JWT_SECRET) is new on every run and kept in
 # ./var/api-jwt-secret, so bin/b3scalectl can be used while the demo runs.
 #
 #   sh examples/demo.sh            run until Ctrl-C
-#   sh examples/demo.sh --once     start, print, create the demo meeting once, stop (a smoke test)
+#   sh examples/demo.sh --once     start, print, create the demo meeting once, record and end a
+#                                  meeting until getRecordings lists it, stop (a smoke test)
 #
 # B3SCALE_LISTEN_HTTP (default 127.0.0.1:42353) sets where b3scaled listens.
 set -u
@@ -30,10 +34,10 @@ port=${listen##*:}
 [ "$host" = "*" ] && host=127.0.0.1
 [ "$host" = "" ] && host=127.0.0.1
 
-for bin in build/b3scaled build/bbbsim bin/b3scalectl; do
+for bin in build/b3scaled build/bbbsim build/b3scaleagent bin/b3scalectl; do
     [ -x "$bin" ] || die "$bin is missing: build first (make all)"
 done
-for tool in curl psql sha256sum luajit; do
+for tool in curl psql sha256sum luajit redis-server; do
     command -v "$tool" >/dev/null 2>&1 || die "$tool is not installed (run: sh .ci/deps.sh)"
 done
 
@@ -107,8 +111,9 @@ shutdown() {
         kill -KILL "$pid" 2>/dev/null
         wait "$pid" 2>/dev/null
     done
-    rm -f "$var/run/b3scaled.pid" "$var/run/bbbsim-1.pid" "$var/run/bbbsim-2.pid"
-    [ -n "$pids" ] && say "stopped b3scaled and the simulated nodes"
+    rm -f "$var/run/b3scaled.pid" "$var/run/bbbsim-1.pid" "$var/run/bbbsim-2.pid" \
+        "$var/run/agent-1.pid" "$var/run/agent-2.pid" "$var/run/redis.pid"
+    [ -n "$pids" ] && say "stopped b3scaled, the agents, Redis and the simulated nodes"
     if [ "$pg_started" = 1 ] && sh "$root/spec/support/pg.sh" stop "$pgdir" >/dev/null 2>&1; then
         say "stopped PostgreSQL (data kept in $pgdir)"
     fi
@@ -120,6 +125,9 @@ trap 'exit 130' INT TERM HUP
 stop_leftover b3scaled build/b3scaled
 stop_leftover bbbsim-1 build/bbbsim
 stop_leftover bbbsim-2 build/bbbsim
+stop_leftover agent-1 build/b3scaleagent
+stop_leftover agent-2 build/b3scaleagent
+stop_leftover redis redis-server
 
 P=$port port_free || die "$listen is in use: stop what listens there or set B3SCALE_LISTEN_HTTP=127.0.0.1:PORT"
 
@@ -144,8 +152,10 @@ for want in 8091 8092; do
     n=$((n + 1))
     sport=$(pick_port "$want")
     ssecret=$(random_secret)
+    # a record=true meeting's recording appears here when it ends, as on a BBB node
+    mkdir -p "$var/node$n/published" || die "cannot create $var/node$n"
     build/bbbsim --listen "127.0.0.1:$sport" --secret "$ssecret" --name "node$n" \
-        >"$var/log/bbbsim-$n.log" 2>&1 &
+        --recordings "$var/node$n/published" >"$var/log/bbbsim-$n.log" 2>&1 &
     spid=$!
     pids="$spid $pids"
     echo "$spid" >"$var/run/bbbsim-$n.pid"
@@ -162,6 +172,7 @@ done
 jwtsecret=$(random_secret)$(random_secret)
 ( umask 077 && printf '%s\n' "$jwtsecret" >"$var/api-jwt-secret" ) || die "cannot write $var/api-jwt-secret"
 B3SCALE_DB_URL=$dburl B3SCALE_LISTEN_HTTP=$listen B3SCALE_API_JWT_SECRET=$jwtsecret \
+    B3SCALE_RECORDINGS_DIR="$var/recordings" B3SCALE_RECORDINGS_SWEEP_MS=5000 \
     build/b3scaled >"$var/log/b3scaled.log" 2>&1 &
 dpid=$!
 pids="$dpid $pids"
@@ -175,16 +186,44 @@ fi
 ctl() {  # bin/b3scalectl against this b3scaled, with a token minted from the demo's secret
     B3SCALE_API_TOKEN='' B3SCALE_API_JWT_SECRET=$jwtsecret "$root/bin/b3scalectl" --api "http://$host:$port" "$@"
 }
+# --- Redis, the BBB event bus the agents follow (the simulated nodes publish nothing on it)
+rport=$(free_port)
+redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no \
+    >"$var/log/redis.log" 2>&1 &
+rpid=$!
+pids="$rpid $pids"
+echo "$rpid" >"$var/run/redis.pid"
+
+# --- one agent per node: it registers the node (disabled until enabled below), reports it
+# and uploads its recordings
 backends=" "
 for n in 1 2; do
     eval "api=\$sim_api_$n ssecret=\$sim_secret_$n spid=\$sim_pid_$n"
-    # creates the backend, or gives the one of an earlier run this run's secret
-    ctl set backend "$api" --secret "$ssecret" >>"$var/log/b3scalectl.log" 2>&1 ||
-        { tail -n 3 "$var/log/b3scalectl.log" >&2; die "could not register $api (log: var/log/b3scalectl.log)"; }
-    ctl enable backend "$api" >>"$var/log/b3scalectl.log" 2>&1 ||
-        { tail -n 3 "$var/log/b3scalectl.log" >&2; die "could not enable $api (log: var/log/b3scalectl.log)"; }
+    # a backend of an earlier run on this address without this run's agent
+    ctl delete backend "$api" --force >>"$var/log/b3scalectl.log" 2>&1
+    token=$(ctl auth authorize_node_agent --ref "demo-node$n" --expires 12h | sed -n 's/^token: *//p')
+    [ -n "$token" ] ||
+        die "could not mint the token of node$n's agent"
+    BBB_CONFIG=/nonexistent B3SCALE_API_URL="http://$host:$port" B3SCALE_API_ACCESS_TOKEN=$token \
+        B3SCALE_AGENT_BBB_API=$api B3SCALE_AGENT_BBB_SECRET=$ssecret \
+        B3SCALE_AGENT_REDIS_HOST=127.0.0.1 B3SCALE_AGENT_REDIS_PORT=$rport \
+        B3SCALE_AGENT_RECORDINGS_DIR="$var/node$n/published" \
+        B3SCALE_AGENT_SPOOL_DIR="$var/node$n/spool" B3SCALE_AGENT_RECORDINGS_SCAN_MS=1000 \
+        build/b3scaleagent --register >"$var/log/agent-$n.log" 2>&1 &
+    apid=$!
+    pids="$apid $pids"
+    echo "$apid" >"$var/run/agent-$n.pid"
+    i=0
+    until ctl enable backend "$api" >>"$var/log/b3scalectl.log" 2>&1; do
+        i=$((i + 1))
+        if [ $i -gt 100 ] || ! kill -0 "$apid" 2>/dev/null; then
+            tail -n 20 "$var/log/agent-$n.log" >&2
+            die "node$n's agent did not register $api (log: var/log/agent-$n.log)"
+        fi
+        sleep 0.1
+    done
     backends="$backends$api "
-    say "node$n: $api (pid $spid)"
+    say "node$n: $api (pid $spid, agent pid $apid)"
 done
 # backends of earlier demo runs on other local ports are gone: drop them
 stale=$(ctl show backends 2>>"$var/log/b3scalectl.log" | awk 'NR > 1 { print $1 }')
@@ -210,6 +249,7 @@ sign() {  # CALL QUERY SECRET -> query&checksum=sha256(call query secret)
 }
 apibase="http://$host:$port/bbb/demo/bigbluebutton/api/"
 create_q="name=Demo+Meeting&meetingID=demo-room&record=false"
+rec_q="name=Recorded+Lecture&meetingID=demo-lecture&record=true"
 join_q="fullName=Demo+User&meetingID=demo-room&role=MODERATOR"
 create_url="${apibase}create?$(sign create "$create_q" "$fsecret")"
 join_url="${apibase}join?$(sign join "$join_q" "$fsecret")"
@@ -229,12 +269,17 @@ b3scale is running (pid $dpid), logs in var/log/
      $create_url
   2. join it as moderator (redirects to the node that hosts it):
      $join_url
+  3. recordings: a meeting created with record=true is published by its node when it ends,
+     uploaded by the node's agent and listed by getRecordings (files in var/recordings/):
+     ${apibase}create?$(sign create "$rec_q" "$fsecret")
+     ${apibase}end?$(sign end "meetingID=demo-lecture" "$fsecret")
+     ${apibase}getRecordings?$(sign getRecordings "meetingID=demo-lecture" "$fsecret")
 
   admin:    B3SCALE_API_JWT_SECRET=\$(cat var/api-jwt-secret) bin/b3scalectl --api http://$host:$port show backends
   status:   http://$host:$port/status#token=$status_token
   metrics:  http://$host:$port/metrics
 
-Ctrl-C stops b3scaled, the simulated nodes and PostgreSQL.
+Ctrl-C stops b3scaled, the agents, Redis, the simulated nodes and PostgreSQL.
 EOF
 
 if [ "$once" = 1 ]; then
@@ -242,6 +287,18 @@ if [ "$once" = 1 ]; then
     say "--once: calling create"
     curl -s --max-time 10 "$create_url" || die "create failed"
     echo
+    say "--once: recording a meeting, ending it, waiting for getRecordings to list it"
+    curl -s --max-time 10 "${apibase}create?$(sign create "$rec_q" "$fsecret")" >/dev/null &&
+        curl -s --max-time 10 "${apibase}end?$(sign end "meetingID=demo-lecture" "$fsecret")" >/dev/null ||
+        die "create or end of the recorded meeting failed"
+    i=0
+    until curl -s --max-time 5 "${apibase}getRecordings?$(sign getRecordings "meetingID=demo-lecture" "$fsecret")" |
+            grep -q '<recordID>'; do
+        i=$((i + 1))
+        [ $i -gt 100 ] && die "the recording was not listed within 20 s (logs: var/log/agent-*.log, var/log/b3scaled.log)"
+        sleep 0.2
+    done
+    say "--once: getRecordings lists the recording of demo-lecture"
     exit 0
 fi
 
