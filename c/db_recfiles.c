@@ -298,3 +298,27 @@ int db_recfiles_expire(struct db *db, char *err, size_t errlen)
 	PQclear(r);
 	return n;
 }
+
+int db_recfiles_log_import(struct db *db, const char *backend_id, int status, size_t trees,
+			   unsigned long long bytes, const char *record_ids, const char *message,
+			   char *err, size_t errlen)
+{
+	char st[16], nt[24], nb[24];
+	const char *vals[6] = { backend_id && *backend_id ? backend_id : NULL, st, nt, nb,
+				record_ids, message };
+	PGresult *r;
+
+	snprintf(st, sizeof(st), "%d", status);
+	snprintf(nt, sizeof(nt), "%zu", trees);
+	snprintf(nb, sizeof(nb), "%llu", bytes);
+	/* the newest 200 are plenty for a screen; the trim rides on the insert */
+	r = db_query(db, "WITH i AS (INSERT INTO recording_imports (backend_id, status, trees,"
+			 " bytes, record_ids, message) VALUES ($1::uuid, $2::integer, $3::integer,"
+			 " $4::bigint, $5, left($6, 500)) RETURNING id)"
+			 " DELETE FROM recording_imports WHERE id <= (SELECT id FROM i) - 200",
+		     6, vals, PGRES_COMMAND_OK, err, errlen);
+	if (!r)
+		return -EIO;
+	PQclear(r);
+	return 0;
+}

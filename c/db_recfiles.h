@@ -64,4 +64,9 @@ int db_recfiles_set_state(struct db *db, const char *frontend_id, const char *re
  * deleted and pending (the settle removes them). Returns how many, or -EIO. */
 int db_recfiles_expire(struct db *db, char *err, size_t errlen);
 
+/* Records an import's outcome for the status page (the newest 200 are kept). */
+int db_recfiles_log_import(struct db *db, const char *backend_id, int status, size_t trees,
+			   unsigned long long bytes, const char *record_ids, const char *message,
+			   char *err, size_t errlen);
+
 #endif

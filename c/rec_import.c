@@ -163,11 +163,28 @@ static int rec_import_commit(struct rec_job *j, const struct rec_trees *trees,
 	return 0;
 }
 
+/* The outcome for the status page: which recordings, or why none. */
+static void rec_import_log(const struct rec_job *j, const struct rec_trees *trees,
+			   const char *backend_id, unsigned long long bytes, const char *why)
+{
+	struct buf ids = { 0 };
+	char err[512];
+	size_t i;
+
+	for (i = 0; i < trees->n; i++)
+		buf_printf(&ids, "%s%s/%s", i ? "," : "", trees->v[i].format, trees->v[i].record_id);
+	if (db_recfiles_log_import(&ri.db, j->admin ? NULL : backend_id, j->status, trees->n,
+				   bytes, buf_str(&ids), why, err, sizeof(err)) < 0)
+		log_warn("recordings", "event=import_log_failed error=\"%s\"", err);
+	buf_free(&ids);
+}
+
 static void rec_import_run(struct rec_job *j)
 {
 	static struct rec_trees trees; /* only this thread imports */
 	struct rec_import_tree *its = NULL;
 	char err[1024] = "", backend_id[40] = "", stage[REC_STORE_PATH];
+	unsigned long long bytes;
 	const char *stage_name;
 	struct stat st;
 	size_t i;
@@ -211,9 +228,11 @@ out:
 		rec_store_rmtree(stage); /* empty after a commit; a failed extraction's remains */
 	log_info("recordings", "event=import status=%d trees=%zu by=%s error=\"%s\"", j->status,
 		 trees.n, j->admin ? "admin" : "node", rc < 0 ? err : "");
+	bytes = stat(j->spool, &st) == 0 ? (unsigned long long)st.st_size : 0;
+	rec_import_log(j, &trees, backend_id, bytes, rc < 0 ? err : "");
 	pthread_mutex_lock(&ri.mu);
-	if (rc == 0 && stat(j->spool, &st) == 0)
-		ri.n.bytes += (unsigned long long)st.st_size;
+	if (rc == 0)
+		ri.n.bytes += bytes;
 	if (rc == 0)
 		ri.n.ok++;
 	else if (j->status < 500)

@@ -86,6 +86,12 @@ describe("status page", function()
     end
     local st, b = api(d, "POST", "/api/v1/frontends", ADMIN, { bbb = { key = "fe", secret = FE_SECRET } })
     assert.equal(201, st, cjson.encode(b))
+    -- two imports as the recordings thread logs them (spec/integration/recordings_import_spec.lua
+    -- runs real ones): one from a node, one refused
+    h.psql(db, "INSERT INTO recording_imports (backend_id, status, trees, bytes, record_ids, message)"
+      .. " SELECT id, 200, 1, 5632, 'presentation/rec-ok-1', '' FROM backends WHERE host = '" .. s1.url .. "'")
+    h.psql(db, "INSERT INTO recording_imports (status, message) VALUES (400,"
+      .. " 'entry ''presentation/x/../../etc'' has an empty, ''.'' or ''..'' component')")
     assert(h.wait_until(function()
       local _, c = api(d, "GET", "/api/v1/cluster", ADMIN)
       local a, z = find(c.backends, "host", s1.url), find(c.backends, "host", s2.url)
@@ -208,6 +214,11 @@ describe("status page", function()
       assert.is_nil(dom:find(ADMIN, 1, true))
       -- the killed node's error is shown
       assert.truthy(dom:find('<td class="err"[^>]*>[^<]+</td>'))
+      -- the recording imports, the refused one with its reason
+      assert.is_not_nil(tag_with(dom, "data-status", "200"))
+      assert.is_not_nil(tag_with(dom, "data-status", "400"))
+      assert.truthy(dom:find("presentation/rec-ok-1", 1, true))
+      assert.truthy(dom:find("has an empty, '.' or '..' component", 1, true))
     end)
 
     it("asks for the token again when it is refused", function()

@@ -26,6 +26,12 @@ local FRONTENDS = "SELECT f.key, f.active, count(m.id)::text AS meetings,"
 
 local ERROR_KINDS = { "runtime", "budget", "badret", "nomem" }
 
+-- the newest imports of every instance, failures with the reason the uploader got
+local IMPORTS = "SELECT " .. db.ts("i.at", "at") .. ", b.host, i.status::text AS status,"
+  .. " i.trees::text AS trees, i.bytes::text AS bytes, i.record_ids, i.message"
+  .. " FROM recording_imports i LEFT JOIN backends b ON b.id = i.backend_id"
+  .. " ORDER BY i.id DESC LIMIT 10"
+
 
 -- last_error is the poller's text (never a signed URL); scrub a checksum anyway, so a future
 -- error message that quotes a URL cannot leak one onto a screen.
@@ -89,6 +95,13 @@ local function policy()
 end
 
 
+local function import(r)
+  return { at = r.at, node = db.val(r.host) or json.null, status = num(r.status),
+    trees = num(r.trees), bytes = num(r.bytes), record_ids = db.val(r.record_ids) or "",
+    message = scrub(r.message) }
+end
+
+
 function _M.show()
   circuit_of = db.circuits()
   local b, err = db.map(backend, BACKENDS)
@@ -100,11 +113,22 @@ function _M.show()
   if not f then
     return err
   end
+  local imports
+  imports, err = db.map(import, IMPORTS)
+  if not imports then
+    return err
+  end
+  local pending
+  pending, err = db.query("SELECT count(*)::text AS n FROM recordings WHERE pending")
+  if not pending then
+    return err
+  end
   return errors.ok({
     generated_at = db.rfc3339(time()),
     backends = b,
     frontends = f,
     policy = policy(),
+    recordings = { imports = imports, pending = num(pending[1].n) },
   })
 end
 
