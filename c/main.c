@@ -42,8 +42,10 @@ static void main_block_signals(void)
 	sigaddset(&main_signals, SIGTERM);
 	sigaddset(&main_signals, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &main_signals, NULL);
-	/* a client that goes away mid-answer must not end the process */
+	/* a client that goes away mid-answer must not end the process, nor a recording that
+	 * outgrows a file size limit (the write fails and the import answers 507) */
 	signal(SIGPIPE, SIG_IGN);
+	signal(SIGXFSZ, SIG_IGN);
 }
 
 /* Waits up to ms for one of main_signals; 0 when none came. */

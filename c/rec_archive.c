@@ -279,6 +279,24 @@ int rec_archive_scan(const char *path, unsigned long long limit, struct rec_tree
 	return rc;
 }
 
+/* write(2) until all of it is written: a file size limit or a nearly full disk takes part of
+ * a block first and fails only on the next write. */
+static int rec_archive_write_all(int fd, const char *p, size_t n)
+{
+	ssize_t w;
+
+	while (n > 0) {
+		w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return w < 0 ? -errno : -ENOSPC;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
 /* Copies the entry's data into a new file; -ENOSPC and the like from the disk, -EINVAL when
  * the archive ends early. */
 static int rec_archive_write(struct archive *a, const struct rec_entry *e, const char *dest,
@@ -303,10 +321,8 @@ static int rec_archive_write(struct archive *a, const struct rec_entry *e, const
 			rc = -errno;
 			break;
 		}
-		if (write(fd, data, size) != (ssize_t)size) {
-			rc = errno ? -errno : -ENOSPC;
+		if ((rc = rec_archive_write_all(fd, data, size)) < 0)
 			break;
-		}
 		written = off + (long long)size;
 	}
 	if (rc == 0 && r != ARCHIVE_EOF) {

@@ -107,7 +107,7 @@ static void rec_import_status(struct rec_job *j, int rc, const char *err)
 		rec_import_answer(j, 409, "conflict", err);
 	else if (rc == -EACCES)
 		rec_import_answer(j, 403, "forbidden", err);
-	else if (rc == -ENOSPC || rc == -EDQUOT)
+	else if (rc == -ENOSPC || rc == -EDQUOT || rc == -EFBIG)
 		rec_import_answer(j, 507, "insufficient_storage",
 				  "the recordings storage is full; nothing was imported");
 	else

@@ -218,7 +218,7 @@ void rec_upload_finish(struct rec_upload **up, const char *client, struct http_a
 	if (u->error) {
 		log_error("recordings", "event=spool_failed bytes=%llu error=\"%s\"", u->bytes,
 			  strerror(u->error));
-		if (u->error == ENOSPC || u->error == EDQUOT)
+		if (u->error == ENOSPC || u->error == EDQUOT || u->error == EFBIG)
 			rec_upload_refuse(a, 507, "insufficient_storage",
 					  "the recordings storage is full; nothing was imported");
 		else

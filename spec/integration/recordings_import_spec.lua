@@ -283,6 +283,40 @@ describe("recordings import", function()
     assert.equal("0", m:match("\nb3scale_recordings_pending (%d+)"))
   end)
 
+  it("answers 507 when the storage is full, at the spool or at the extraction, and writes nothing", function()
+    -- a file size limit stands in for a full disk: writes past it fail as they would
+    local port = h.free_port()
+    local e = env({ B3SCALE_DB_URL = db, B3SCALE_LISTEN_HTTP = "127.0.0.1:" .. port,
+      B3SCALE_LOG_LEVEL = "info" })
+    local full = h.spawn({ "prlimit", "--fsize=200000", "--", h.BUILD .. "/b3scaled" }, e)
+    local url = "http://127.0.0.1:" .. port
+    h.wait_http(url .. "/healthz", 10, full, 200)
+    local function send(body, ctype)
+      local st, out = h.post(url .. "/api/v1/recordings/import", body,
+        { ["content-type"] = ctype, authorization = "Bearer " .. node_tok })
+      local ok, json = pcall(cjson.decode, out or "")
+      return st, ok and json or out
+    end
+    local before_rows, before_pub = rows(), listing("published")
+    local big = tar.join(tar.tree(rid(), "fe~full"), {})
+    big[#big].data = string.rep("w", 300000)
+    local st, out = send(tar.build(big), "application/x-tar")
+    assert.equal(507, st, cjson.encode(out))
+    assert.equal("insufficient_storage", out.error)
+    unchanged(before_rows, before_pub)
+    local dir = h.tmpdir() .. "/full-" .. h.random_hex(4)
+    os.execute("mkdir -p '" .. dir .. "'")
+    h.write_file(dir .. "/big.tar", tar.build(big))
+    assert.equal(0, os.execute("gzip -n '" .. dir .. "/big.tar'"))
+    st, out = send(h.read_file(dir .. "/big.tar.gz"), "application/gzip")
+    assert.equal(507, st, cjson.encode(out))
+    unchanged(before_rows, before_pub)
+    -- room again: the same daemon imports
+    st, out = send(tar.build(tar.tree(rid(), "fe~fits")), "application/x-tar")
+    assert.equal(200, st, cjson.encode(out))
+    h.stop(full)
+  end)
+
   for _, point in ipairs({ "import_after_stage", "settle_after_move" }) do
     it("finishes an import after a crash at " .. point .. " (the restart's sweep settles it)", function()
       local d2 = h.daemon({ db = db, env = env({ B3SCALE_FAILPOINT = point }) })
