@@ -102,7 +102,9 @@ lint: deps
 # lists the races it sees (every report is a failure; the reports are kept in build/tsan/reports).
 TSAN_SPECS := spec/faults spec/integration/bbb_api_spec.lua spec/integration/route_cache_spec.lua \
               spec/integration/placement_view_spec.lua spec/integration/get_meetings_spec.lua \
-              spec/integration/races_spec.lua
+              spec/integration/races_spec.lua \
+              spec/integration/recordings_import_spec.lua spec/integration/recordings_spec.lua \
+              spec/integration/recordings_chain_spec.lua spec/unit/agent_upload_spec.lua
 tsan: deps
 	@$(MAKE) --no-print-directory SANITIZE=thread all
 	@rm -rf build/tsan/reports
