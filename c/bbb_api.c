@@ -13,6 +13,7 @@
 #include "bbb_recordings.h"
 #include "bbb_meetings.h"
 #include "bbb_reply.h"
+#include "bbb_tracks.h"
 #include "bbb_xml.h"
 #include "db_frontends.h"
 #include "log.h"
@@ -83,6 +84,8 @@ static void bbb_api_dispatch(struct bbb_ctx *c)
 		{ "updateRecordings", bbb_recordings_update },
 		{ "publishRecordings", bbb_recordings_publish },
 		{ "deleteRecordings", bbb_recordings_delete },
+		{ "getRecordingTextTracks", bbb_tracks_get },
+		{ "putRecordingTextTrack", bbb_tracks_put },
 		{ "insertDocument", bbb_meetings_forward },
 		{ "sendChatMessage", bbb_meetings_forward },
 	};
@@ -180,6 +183,11 @@ static int bbb_api_verify(struct bbb_ctx *c)
 		rc = bbb_checksum_verify_empty(c->call, c->raw, c->rawlen, known ? fe->secret : "");
 	if (rc == 0 && !known)
 		rc = BBB_CHECKSUM_MISMATCH;
+	/* putRecordingTextTrack names a missing checksum as its other missing parameters */
+	if (rc == BBB_CHECKSUM_MISSING && strcmp(c->call, "putRecordingTextTrack") == 0) {
+		bbb_reply_fail(c, "paramError", "Missing param checksum.");
+		return -EACCES;
+	}
 	if (rc != 0) {
 		bbb_reply_fail(c, "checksumError",
 			     rc == BBB_CHECKSUM_MISSING ? "You must provide the checksum"

@@ -1,5 +1,5 @@
-/* bbb_reply.c: the BBB error envelope every handler answers with, and bbb-web's redirect of
- * a failed browser join back to the frontend. */
+/* bbb_reply.c: the BBB envelopes every handler answers with (XML, and JSON for the text
+ * track calls), and bbb-web's redirect of a failed browser join back to the frontend. */
 #include "bbb_reply.h"
 
 #include <stdio.h>
@@ -20,8 +20,43 @@ void bbb_reply_ok(struct bbb_ctx *c, const char *xml)
 	c->outcome = "SUCCESS";
 }
 
+void bbb_reply_json_ok(struct bbb_ctx *c)
+{
+	c->a->status = 200;
+	c->a->content_type = "application/json";
+	c->outcome = "SUCCESS";
+}
+
+void bbb_reply_json(struct bbb_ctx *c, const char *returncode, const char *key, const char *msg,
+		    const char *record_id)
+{
+	struct buf *b = &c->a->body;
+
+	buf_reset(b);
+	buf_puts(b, "{\"response\":{\"returncode\":");
+	buf_json_str(b, returncode);
+	buf_puts(b, ",\"messageKey\":");
+	buf_json_str(b, key);
+	buf_puts(b, ",\"message\":");
+	buf_json_str(b, msg);
+	if (record_id) {
+		buf_puts(b, ",\"recordId\":");
+		buf_json_str(b, record_id);
+	}
+	buf_puts(b, "}}");
+	bbb_reply_json_ok(c);
+	if (strcmp(returncode, "SUCCESS") != 0) { /* key may live on the handler's stack */
+		snprintf(c->outcome_buf, sizeof(c->outcome_buf), "%s", key);
+		c->outcome = c->outcome_buf;
+	}
+}
+
 void bbb_reply_fail(struct bbb_ctx *c, const char *key, const char *msg)
 {
+	if (strcmp(c->call, "putRecordingTextTrack") == 0) {
+		bbb_reply_json(c, "FAILED", key, msg, NULL);
+		return;
+	}
 	buf_reset(&c->a->body);
 	bbb_xml_error(&c->a->body, key, msg);
 	c->a->status = 200;

@@ -578,15 +578,16 @@ static int http_edge_bbb_upload(const char *path)
 	if (strncmp(p, "api/", 4) != 0)
 		return 0;
 	p += 4;
-	return strcmp(p, "create") == 0 || strcmp(p, "insertDocument") == 0;
+	return strcmp(p, "create") == 0 || strcmp(p, "insertDocument") == 0 ||
+	       strcmp(p, "putRecordingTextTrack") == 0;
 }
 
 size_t http_edge_body_limit(const struct lb_config *cfg, const char *method, const char *path)
 {
 	size_t small = cfg->max_small_body < cfg->max_body ? cfg->max_small_body : cfg->max_body;
 
-	/* only slides, an agent's state report and a recordings import are ever large; an
-	 * import goes to disk as it arrives, never into memory */
+	/* only slides, text tracks, an agent's state report and a recordings import are ever
+	 * large; an import goes to disk as it arrives, never into memory */
 	if (rec_upload_route(method, path))
 		return (size_t)cfg->max_recording_upload;
 	if ((strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0) &&

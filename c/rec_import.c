@@ -231,11 +231,10 @@ out:
 	bytes = stat(j->spool, &st) == 0 ? (unsigned long long)st.st_size : 0;
 	rec_import_log(j, &trees, backend_id, bytes, rc < 0 ? err : "");
 	pthread_mutex_lock(&ri.mu);
-	if (rc == 0)
+	if (rc == 0) {
 		ri.n.bytes += bytes;
-	if (rc == 0)
 		ri.n.ok++;
-	else if (j->status < 500)
+	} else if (j->status < 500)
 		ri.n.rejected++;
 	else
 		ri.n.failed++;

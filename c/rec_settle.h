@@ -9,8 +9,9 @@
 
 struct db;
 
-/* Settles recording id. 0; -ENOENT when it is not pending or another instance holds it;
- * else -errno with err (the row stays pending for the next sweep). */
+/* Settles recording id: its trees, then its text tracks (sql/0015) into the presentation
+ * tree. 0; -ENOENT when it is not pending or another instance holds it; else -errno with err
+ * (the row stays pending for the next sweep). */
 int rec_settle_one(struct db *db, const char *root, long long id, char *err, size_t errlen);
 /* Applies the frontends' recordings.retention_days (*retention: how many it deleted),
  * settles every pending recording, and removes what imports left in the working areas: the

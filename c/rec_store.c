@@ -1,7 +1,6 @@
 /* rec_store.c: see rec_store.h. Nothing here follows a symlink: an uploaded tree never holds
  * one (rec_archive refuses them), and a tree someone placed by hand must not lead a removal
  * outside the storage root. */
-#define _XOPEN_SOURCE 700
 #include "rec_store.h"
 
 #include <dirent.h>
@@ -117,6 +116,48 @@ int rec_store_move(const char *root, const char *from, const char *to, char *err
 		rc = -errno;
 	if (rc < 0)
 		snprintf(err, errlen, "cannot move %s to %s: %s", from, to, strerror(-rc));
+	return rc;
+}
+
+int rec_store_write(const char *path, const char *data, size_t len, char *err, size_t errlen)
+{
+	char tmp[REC_STORE_PATH];
+	size_t off = 0;
+	ssize_t n;
+	int fd = -1, rc = 0;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp)) {
+		rc = -ENAMETOOLONG;
+		goto out;
+	}
+	/* the caller holds the recording's row lock: no other writer uses this name */
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		rc = -errno;
+		goto out;
+	}
+	while (off < len) {
+		n = write(fd, data + off, len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = -errno;
+			goto out;
+		}
+		off += (size_t)n;
+	}
+	if (fsync(fd) < 0)
+		rc = -errno;
+out:
+	if (fd >= 0 && close(fd) < 0 && rc == 0)
+		rc = -errno;
+	if (fd >= 0 && rc == 0 && rename(tmp, path) < 0)
+		rc = -errno;
+	if (rc < 0) {
+		if (fd >= 0)
+			unlink(tmp);
+		snprintf(err, errlen, "cannot write %s: %s", path, strerror(-rc));
+	}
 	return rc;
 }
 

@@ -30,6 +30,9 @@ int rec_store_is_dir(const char *path);
  * later by rec_store_empty_trash), the parent of `to` is created. Both stay whole at any
  * crash: the old tree, the new one, or the old one in the trash. */
 int rec_store_move(const char *root, const char *from, const char *to, char *err, size_t errlen);
+/* Writes a whole file at path (mode 0644, for the playback host): a temporary file beside
+ * it, fsynced, then renamed over it, so a reader sees the old file or the new one. */
+int rec_store_write(const char *path, const char *data, size_t len, char *err, size_t errlen);
 /* Removes the empty parent directories of path, at most `levels` of them. */
 void rec_store_prune(const char *path, int levels);
 /* Removes path and everything below it without following symlinks. */

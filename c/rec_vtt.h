@@ -12,7 +12,7 @@
 #define REC_VTT_MAX_FILE (2 * 1024 * 1024) /* hours of dense subtitles fit in far less */
 
 /* The content of the form field named "file" of a multipart/form-data body: 0 with
- * *data/*dlen pointing into body; -ENOENT when the body is no multipart or has no such
+ * *data and *dlen pointing into body; -ENOENT when the body is no multipart or has no such
  * field, -EINVAL when it is malformed, -E2BIG when the file is over REC_VTT_MAX_FILE. */
 int rec_vtt_multipart_file(const char *content_type, const char *body, size_t len,
 			   const char **data, size_t *dlen);

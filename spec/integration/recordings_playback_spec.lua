@@ -5,6 +5,8 @@ local h = require("helpers")
 local cluster = require("support.cluster")
 local tokens = require("support.tokens")
 local tar = require("support.tar")
+local multipart = require("support.multipart")
+local cjson = require("cjson")
 
 local SECRET = "play-fe-secret"
 local JWT = "play-jwt-secret"
@@ -121,6 +123,28 @@ describe("recordings playback", function()
     -- the same cookie value does not open the other recording
     assert.equal(403, (file(other, cookie:gsub(id, other))))
     assert.equal(403, (file(other, cookie)))
+  end)
+
+  it("serves a protected recording's text track at its href to the cookie holder only", function()
+    local id = rid()
+    import(id, "closed~room-tracks")
+    local vtt = "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nHello\n"
+    local body, ctype = multipart.track(vtt)
+    local st, out = h.post(h.api_url(h.frontend_api(d, "closed"), "putRecordingTextTrack",
+      "recordID=" .. id .. "&kind=subtitles&lang=en", SECRET), body, { ["content-type"] = ctype })
+    assert.equal(200, st)
+    assert.equal("SUCCESS", cjson.decode(out).response.returncode, out)
+    st, out = h.get(h.api_url(h.frontend_api(d, "closed"), "getRecordingTextTracks", "recordID=" .. id, SECRET))
+    local href = cjson.decode(out).response.tracks[1].href
+    assert.equal(base .. "/presentation/" .. id .. "/caption_en.vtt", href)
+    assert.truthy(h.wait_until(function()
+      return h.read_file(root .. "/published/presentation/" .. id .. "/caption_en.vtt") ~= nil
+    end, 10))
+    assert.equal(403, (h.get(href)))
+    local _, _, hdrs = h.get(recording_url("closed", id))
+    st, out = h.get(href, { cookie = hdrs["set-cookie"]:match("^([^;]+)") })
+    assert.equal(200, st)
+    assert.equal(vtt, out)
   end)
 
   it("refuses a tampered or foreign link and a forged cookie", function()
