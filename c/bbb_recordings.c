@@ -233,6 +233,22 @@ void bbb_recordings_get(struct bbb_ctx *c)
 	bbb_reply_ok(c, NULL);
 }
 
+/* The answer of a call that changed n of the frontend's recordings (or failed, n < 0). */
+static int bbb_recordings_changed(struct bbb_ctx *c, int n, const char *err, const char *reply)
+{
+	if (n < 0) {
+		if (n == -EIO)
+			log_error("bbb", "event=db_error call=%s error=\"%s\"", c->call, err);
+		bbb_reply_fail(c, "internalError", "The service is temporarily unavailable.");
+	} else if (n == 0) { /* none of them, or only another frontend's: the same answer */
+		bbb_reply_fail(c, "notFound", "We could not find recordings");
+	} else {
+		rec_cache_invalidate();
+		bbb_reply_ok(c, reply);
+	}
+	return n;
+}
+
 void bbb_recordings_update(struct bbb_ctx *c)
 {
 	const char *rid = query_get(&c->params, "recordID");
@@ -252,19 +268,8 @@ void bbb_recordings_update(struct bbb_ctx *c)
 					      sizeof(err));
 	buf_free(&set);
 	buf_free(&drop);
-	if (n < 0) {
-		if (n == -EIO)
-			log_error("bbb", "event=db_error call=updateRecordings error=\"%s\"", err);
-		bbb_reply_fail(c, "internalError", "The service is temporarily unavailable.");
-		return;
-	}
-	if (n == 0) { /* none of them, or only another frontend's: the same answer */
-		bbb_reply_fail(c, "notFound", "We could not find recordings");
-		return;
-	}
-	rec_cache_invalidate();
-	bbb_reply_ok(c, "<response><returncode>SUCCESS</returncode><updated>true</updated>"
-			"</response>");
+	bbb_recordings_changed(c, n, err, "<response><returncode>SUCCESS</returncode>"
+					  "<updated>true</updated></response>");
 }
 
 /* publishRecordings and deleteRecordings: the rows change now (the next getRecordings shows
@@ -280,18 +285,8 @@ static void bbb_recordings_state(struct bbb_ctx *c, const char *state, const cha
 		return;
 	}
 	n = db_recfiles_set_state(&c->w->db, c->fe->id, rid, state, err, sizeof(err));
-	if (n < 0) {
-		log_error("bbb", "event=db_error call=%s error=\"%s\"", c->call, err);
-		bbb_reply_fail(c, "internalError", "The service is temporarily unavailable.");
-		return;
-	}
-	if (n == 0) { /* none of them, or only another frontend's: the same answer */
-		bbb_reply_fail(c, "notFound", "We could not find recordings");
-		return;
-	}
-	rec_cache_invalidate();
-	rec_import_kick();
-	bbb_reply_ok(c, reply);
+	if (bbb_recordings_changed(c, n, err, reply) > 0)
+		rec_import_kick();
 }
 
 void bbb_recordings_publish(struct bbb_ctx *c)

@@ -88,6 +88,11 @@ end
 -- (run.sh removes B3SCALE_TEST_TMP; a directory made here without it is removed when the
 -- Lua state closes, unless B3SCALE_KEEP_TMP=1)
 local scratch, scratch_owned
+-- true when path exists (a file, a directory, or a link)
+function _M.exists(path)
+    return os.execute("test -e " .. shq(path) .. " -o -L " .. shq(path)) == 0
+end
+
 function _M.tmpdir()
     if not scratch then
         local base = os.getenv("B3SCALE_TEST_TMP")

@@ -11,10 +11,6 @@ local JWT = "recadm-jwt-" .. h.random_hex(8)
 local ctl = require("support.ctl").new(JWT)
 local ok, ok_json, fails = ctl.ok, ctl.ok_json, ctl.fails
 
-local function rid()
-  return h.random_hex(20) .. "-1700000000000"
-end
-
 local function has(s, needle) return s:find(needle, 1, true) ~= nil end
 
 local function lit(s) return (s:gsub("%p", "%%%0")) end   -- s as a Lua pattern
@@ -24,14 +20,10 @@ describe("recordings through the admin API and b3scalectl", function()
   local ACME = tokens.hs384(JWT, "acme", "b3scale")        -- owns frontend fe
   local acme = { B3SCALE_API_TOKEN = ACME, B3SCALE_API_JWT_SECRET = false }
   local ADMIN = tokens.hs384(JWT, "root", "b3scale:admin")
-  local mine, theirs = rid(), rid()   -- fe's (two formats) and other's
+  local mine, theirs = tar.record_id(), tar.record_id()   -- fe's (two formats) and other's
 
   local function api(method, path, tok, body)
     return tokens.request(d.url, method, path, tok, body)
-  end
-
-  local function exists(path)
-    return os.execute("test -e '" .. path .. "'") == 0
   end
 
   -- the storage's directories, for failure messages
@@ -84,14 +76,14 @@ describe("recordings through the admin API and b3scalectl", function()
     local v = ok_json({ "import", "recordings", gz .. ".gz" })
     assert.same({ imported = { { record_id = mine, format = "video", frontend = "fe",
       meeting_id = "room-1" } } }, v)
-    assert.truthy(exists(root .. "/published/presentation/" .. mine .. "/metadata.xml"))
-    assert.truthy(exists(root .. "/published/video/" .. mine .. "/video/webcams.webm"))
-    assert.truthy(exists(root .. "/published/presentation/" .. theirs .. "/metadata.xml"))
+    assert.truthy(h.exists(root .. "/published/presentation/" .. mine .. "/metadata.xml"))
+    assert.truthy(h.exists(root .. "/published/video/" .. mine .. "/video/webcams.webm"))
+    assert.truthy(h.exists(root .. "/published/presentation/" .. theirs .. "/metadata.xml"))
   end)
 
   it("reports a refused import in one line, with the server's message", function()
     local err = fails(1, { "import", "recordings", tar_file("bad.tar",
-      { { name = "presentation/" .. rid() .. "/shapes.svg", data = "<svg/>" } }) })
+      { { name = "presentation/" .. tar.record_id() .. "/shapes.svg", data = "<svg/>" } }) })
     assert.truthy(has(err, "no metadata.xml") and has(err, "HTTP 400"), err)
     -- a node token may not name the frontend; a tenant token may not import at all
     err = fails(1, { "import", "recordings", dir .. "/two.tar", "--frontend", "fe" },
@@ -162,10 +154,10 @@ describe("recordings through the admin API and b3scalectl", function()
     local out = ok({ "set", "recording", mine, "--visibility", "unpublished" }, acme)
     assert.equal("recording " .. mine .. ": visibility unpublished, state unpublished\n", out)
     assert.truthy(h.wait_until(function()
-      return exists(root .. "/unpublished/presentation/" .. mine .. "/metadata.xml")
-        and exists(root .. "/unpublished/video/" .. mine .. "/metadata.xml")
-        and not exists(root .. "/published/presentation/" .. mine)
-        and not exists(root .. "/published/video/" .. mine)
+      return h.exists(root .. "/unpublished/presentation/" .. mine .. "/metadata.xml")
+        and h.exists(root .. "/unpublished/video/" .. mine .. "/metadata.xml")
+        and not h.exists(root .. "/published/presentation/" .. mine)
+        and not h.exists(root .. "/published/video/" .. mine)
     end, 10), tree())
     assert.truthy(h.wait_until(function() return row(mine) == "unpublished|unpublished|false" end, 5))
     assert.equal("unpublished", ok_json({ "show", "recordings", "--frontend", "fe" })[1].state)
@@ -175,8 +167,8 @@ describe("recordings through the admin API and b3scalectl", function()
     assert.equal("protected", v.visibility)
     assert.equal("published", v.state)
     assert.truthy(h.wait_until(function()
-      return exists(root .. "/published/presentation/" .. mine .. "/metadata.xml")
-        and not exists(root .. "/unpublished/presentation/" .. mine)
+      return h.exists(root .. "/published/presentation/" .. mine .. "/metadata.xml")
+        and not h.exists(root .. "/unpublished/presentation/" .. mine)
     end, 10))
     assert.truthy(h.wait_until(function() return row(mine) == "published|protected|false" end, 5))
     -- a visibility that keeps the state moves nothing
@@ -208,16 +200,16 @@ describe("recordings through the admin API and b3scalectl", function()
     assert.truthy(has(err, "recording not found") and has(err, "HTTP 404"), err)
     fails(1, { "set", "recording", theirs, "--visibility", "unpublished" }, acme)
     assert.equal("published|published|false", row(theirs))
-    assert.truthy(exists(root .. "/published/presentation/" .. theirs .. "/metadata.xml"))
+    assert.truthy(h.exists(root .. "/published/presentation/" .. theirs .. "/metadata.xml"))
   end)
 
   it("deletes a recording: its trees, then its row", function()
     local out = ok({ "delete", "recording", mine }, acme)
     assert.equal("deleted recording " .. mine .. "\n", out)
     assert.truthy(h.wait_until(function() return row(mine) == "" end, 10))
-    assert.is_false(exists(root .. "/published/presentation/" .. mine))
-    assert.is_false(exists(root .. "/published/video/" .. mine))
-    assert.is_false(exists(root .. "/unpublished/presentation/" .. mine))
+    assert.is_false(h.exists(root .. "/published/presentation/" .. mine))
+    assert.is_false(h.exists(root .. "/published/video/" .. mine))
+    assert.is_false(h.exists(root .. "/unpublished/presentation/" .. mine))
     assert.equal("0", h.psql(db, "SELECT count(*) FROM recording_formats f JOIN recordings r"
       .. " ON r.id = f.recording_id WHERE r.record_id = '" .. mine .. "'"))
     tokens.must(404, api("GET", "/api/v1/recordings/" .. mine, ADMIN))
@@ -227,7 +219,7 @@ describe("recordings through the admin API and b3scalectl", function()
     assert.equal("deleted", b.state)
     assert.equal(theirs, b.record_id)
     assert.truthy(h.wait_until(function() return row(theirs) == "" end, 10))
-    assert.is_false(exists(root .. "/published/presentation/" .. theirs))
+    assert.is_false(h.exists(root .. "/published/presentation/" .. theirs))
     assert.equal("no recordings\n", ok({ "show", "recordings" }))
   end)
 end)

@@ -3,6 +3,7 @@
 -- b3scaleagent uploading it from the node's published directory, b3scaled importing it, and
 -- the frontend driving it with the BBB API (docs/recordings.md, docs/agent.md).
 local h = require("helpers")
+local tar = require("support.tar")
 local R = require("support.redis")
 local jwt = require("b3scalectl.jwt")
 
@@ -24,10 +25,6 @@ describe("the recording chain", function()
     local st, body = h.get(h.api_url(h.frontend_api(d, "fe"), call, query, SECRET))
     assert.equal(200, st)
     return body
-  end
-
-  local function exists(path)
-    return os.execute("test -e '" .. path .. "'") == 0
   end
 
   setup(function()
@@ -76,14 +73,14 @@ describe("the recording chain", function()
     assert.equal("lecture-1", h.xml_text(body, "meetingID"))
     assert.equal("Lecture", h.xml_text(body, "name"))
     assert.equal(PLAYBACK .. "/playback/presentation/2.3/" .. internal, h.xml_text(body, "url"))
-    assert.truthy(exists(root .. "/published/presentation/" .. internal .. "/metadata.xml"))
-    assert.truthy(exists(spool .. "/done/presentation--" .. internal))
+    assert.truthy(h.exists(root .. "/published/presentation/" .. internal .. "/metadata.xml"))
+    assert.truthy(h.exists(spool .. "/done/presentation--" .. internal))
     assert.equal(internal, (ctl("--json", "show", "recordings", "--frontend", "fe"):match('"record_id":"([^"]+)"')))
 
     body = api("publishRecordings", "publish=false&recordID=" .. internal)
     assert.equal("false", h.xml_text(body, "published"), body)
     assert.truthy(h.wait_until(function()
-      return exists(root .. "/unpublished/presentation/" .. internal .. "/metadata.xml")
+      return h.exists(root .. "/unpublished/presentation/" .. internal .. "/metadata.xml")
     end, 5))
     body = api("updateRecordings", "recordID=" .. internal .. "&meta_course=physics")
     assert.equal("true", h.xml_text(body, "updated"), body)
@@ -94,7 +91,7 @@ describe("the recording chain", function()
     body = api("deleteRecordings", "recordID=" .. internal)
     assert.equal("true", h.xml_text(body, "deleted"), body)
     assert.truthy(h.wait_until(function()
-      return not exists(root .. "/unpublished/presentation/" .. internal)
+      return not h.exists(root .. "/unpublished/presentation/" .. internal)
         and h.psql(db, "SELECT count(*) FROM recordings") == "0"
     end, 5))
     assert.equal("noRecordings", h.xml_text(api("getRecordings", "recordID=" .. internal), "messageKey"))

@@ -12,10 +12,6 @@ local SECRET, OTHER_SECRET = "imp-fe-secret", "imp-other-secret"
 local JWT = "imp-jwt-secret"
 local PLAYBACK = "https://rec.example.org"
 
-local function rid()
-  return h.random_hex(20) .. "-1700000000000"
-end
-
 describe("recordings import", function()
   local sims, db, d, root
   local node_tok, admin_tok
@@ -43,10 +39,6 @@ describe("recordings import", function()
       secret or SECRET))
     assert.equal(200, st)
     return body
-  end
-
-  local function exists(path)
-    return os.execute("test -e '" .. path .. "'") == 0
   end
 
   local function listing(area)
@@ -89,7 +81,7 @@ describe("recordings import", function()
   end)
 
   it("imports a node's tree, lists it with playback on the recordings host, and files it under published/", function()
-    local id = rid()
+    local id = tar.record_id()
     local st, out = import(tar.build(tar.tree(id, "fe~room-1")))
     assert.equal(200, st, cjson.encode(out))
     assert.same({ imported = { { record_id = id, format = "presentation", frontend = "fe",
@@ -108,7 +100,7 @@ describe("recordings import", function()
   end)
 
   it("is idempotent, adds a new format to a known recording, and takes gzip", function()
-    local id = rid()
+    local id = tar.record_id()
     local body = tar.build(tar.tree(id, "fe~room-2"))
     assert.equal(200, (import(body)))
     assert.equal(200, (import(body)))
@@ -123,7 +115,7 @@ describe("recordings import", function()
     local formats = {}
     for t in list:gmatch("<type>(.-)</type>") do formats[#formats + 1] = t end
     assert.same({ "presentation", "video" }, formats)
-    assert.truthy(exists(root .. "/published/video/" .. id .. "/metadata.xml"))
+    assert.truthy(h.exists(root .. "/published/video/" .. id .. "/metadata.xml"))
   end)
 
   local hostile = {
@@ -145,7 +137,7 @@ describe("recordings import", function()
     { "a malformed metadata.xml", function(id)
       return { { name = "presentation/" .. id .. "/metadata.xml", data = "<recording><id>" } } end, "metadata.xml" },
     { "a metadata.xml of another recording", function(id)
-      return { { name = "presentation/" .. id .. "/metadata.xml", data = tar.metadata(rid(), "fe~x", "presentation") } } end, "<id>" },
+      return { { name = "presentation/" .. id .. "/metadata.xml", data = tar.metadata(tar.record_id(), "fe~x", "presentation") } } end, "<id>" },
     { "a 2 GiB-declared entry", function(id)
       return tar.join(tar.tree(id, "fe~x"), { { name = "presentation/" .. id .. "/huge.webm",
         data = "only this", size = 2 * 1024 * 1024 * 1024 } }) end, "truncated" },
@@ -156,7 +148,7 @@ describe("recordings import", function()
   for _, case in ipairs(hostile) do
     it("refuses " .. case[1] .. " with 400 and writes nothing", function()
       local before_rows, before_pub = rows(), listing("published")
-      local id = rid()
+      local id = tar.record_id()
       local entries = case[2](id)
       local body = entries and tar.build(entries) or string.rep("not a tar ", 200)
       local st, out = import(body)
@@ -164,13 +156,13 @@ describe("recordings import", function()
       assert.equal("invalid_upload", out.error)
       assert.truthy(out.message:find(case[3], 1, true), out.message)
       unchanged(before_rows, before_pub)
-      assert.is_false(exists(h.tmpdir() .. "/escape.txt"))
+      assert.is_false(h.exists(h.tmpdir() .. "/escape.txt"))
     end)
   end
 
   it("refuses a body cut short inside a file, and one whose client goes away", function()
     local before_rows, before_pub = rows(), listing("published")
-    local body = tar.build(tar.tree(rid(), "fe~cut"))
+    local body = tar.build(tar.tree(tar.record_id(), "fe~cut"))
     local st, out = import(body:sub(1, 2600))
     assert.equal(400, st, cjson.encode(out))
     assert.truthy(out.message:find("truncated", 1, true), out.message)
@@ -185,10 +177,10 @@ describe("recordings import", function()
   end)
 
   it("answers 404 for an unknown frontend, and 409 for another frontend's recordID", function()
-    local st, out = import(tar.build(tar.tree(rid(), "nosuch~room")))
+    local st, out = import(tar.build(tar.tree(tar.record_id(), "nosuch~room")))
     assert.equal(404, st, cjson.encode(out))
     assert.truthy(out.message:find("no frontend 'nosuch'", 1, true), out.message)
-    local id = rid()
+    local id = tar.record_id()
     assert.equal(200, (import(tar.build(tar.tree(id, "fe~mine")))))
     local before_pub = listing("published")
     st, out = import(tar.build(tar.tree(id, "other~theirs")))
@@ -199,7 +191,7 @@ describe("recordings import", function()
   end)
 
   it("imports a legacy (not namespaced) recording only for an admin naming the frontend", function()
-    local id = rid()
+    local id = tar.record_id()
     local body = tar.build(tar.tree(id, "legacy-room"))
     local st, out = import(body)
     assert.equal(400, st)
@@ -212,7 +204,7 @@ describe("recordings import", function()
   end)
 
   it("checks the token, the content type and the size before reading the body", function()
-    local body = tar.build(tar.tree(rid(), "fe~auth"))
+    local body = tar.build(tar.tree(tar.record_id(), "fe~auth"))
     assert.equal(401, (import(body, { token = "garbage" })))
     assert.equal(403, (import(body, { token = tokens.hs384(JWT, "fe", "b3scale") })))
     local st, out = import(body, { token = tokens.hs384(JWT, "ghost", "b3scale:node") })
@@ -225,7 +217,7 @@ describe("recordings import", function()
   end)
 
   it("publishes, unpublishes and deletes per frontend, moving the trees", function()
-    local id = rid()
+    local id = tar.record_id()
     assert.equal(200, (import(tar.build(tar.tree(id, "fe~room-pub")))))
     -- another tenant can neither see nor touch it
     for _, c in ipairs({ { "publishRecordings", "publish=false&" }, { "deleteRecordings", "" },
@@ -233,18 +225,18 @@ describe("recordings import", function()
       local body = call(c[1], c[2] .. "recordID=" .. id, "other", OTHER_SECRET)
       assert.equal("notFound", h.xml_text(body, "messageKey"), body)
     end
-    assert.truthy(exists(root .. "/published/presentation/" .. id))
+    assert.truthy(h.exists(root .. "/published/presentation/" .. id))
     local body = call("publishRecordings", "publish=false&recordID=" .. id)
     assert.equal("false", h.xml_text(body, "published"), body)
     assert.equal("unpublished", h.xml_text(call("getRecordings", "recordID=" .. id), "state"))
     assert.truthy(h.wait_until(function()
-      return exists(root .. "/unpublished/presentation/" .. id .. "/metadata.xml")
-        and not exists(root .. "/published/presentation/" .. id)
+      return h.exists(root .. "/unpublished/presentation/" .. id .. "/metadata.xml")
+        and not h.exists(root .. "/published/presentation/" .. id)
     end, 5))
     body = call("publishRecordings", "publish=true&recordID=" .. id)
     assert.equal("true", h.xml_text(body, "published"), body)
     assert.truthy(h.wait_until(function()
-      return exists(root .. "/published/presentation/" .. id .. "/metadata.xml")
+      return h.exists(root .. "/published/presentation/" .. id .. "/metadata.xml")
     end, 5))
     assert.equal("missingParamPublish", h.xml_text(call("publishRecordings", "recordID=" .. id), "messageKey"))
     body = call("deleteRecordings", "recordID=" .. id)
@@ -252,14 +244,14 @@ describe("recordings import", function()
     assert.truthy(h.wait_until(function()
       return h.psql(db, "SELECT count(*) FROM recordings WHERE record_id = '" .. id .. "'") == "0"
     end, 5))
-    assert.is_false(exists(root .. "/published/presentation/" .. id))
-    assert.is_false(exists(root .. "/unpublished/presentation/" .. id))
+    assert.is_false(h.exists(root .. "/published/presentation/" .. id))
+    assert.is_false(h.exists(root .. "/unpublished/presentation/" .. id))
     assert.equal("", listing(".trash"))
     assert.equal("noRecordings", h.xml_text(call("getRecordings", "recordID=" .. id), "messageKey"))
   end)
 
   it("deletes what is older than a frontend's retention_days, and counts imports and deletions", function()
-    local old, young, kept = rid(), rid(), rid()
+    local old, young, kept = tar.record_id(), tar.record_id(), tar.record_id()
     local now_ms = os.time() * 1000
     assert.equal(200, (import(tar.build(tar.tree(old, "short~r", nil, { start = now_ms - 40 * 86400000 })))))
     assert.equal(200, (import(tar.build(tar.tree(young, "short~r", nil, { start = now_ms - 86400000 })))))
@@ -269,9 +261,9 @@ describe("recordings import", function()
     assert.truthy(h.wait_until(function()
       return h.psql(db, "SELECT count(*) FROM recordings WHERE record_id = '" .. old .. "'") == "0"
     end, 10))
-    assert.is_false(exists(root .. "/published/presentation/" .. old))
-    assert.truthy(exists(root .. "/published/presentation/" .. young))
-    assert.truthy(exists(root .. "/published/presentation/" .. kept))
+    assert.is_false(h.exists(root .. "/published/presentation/" .. old))
+    assert.truthy(h.exists(root .. "/published/presentation/" .. young))
+    assert.truthy(h.exists(root .. "/published/presentation/" .. kept))
     local st, m = h.get(d.url .. "/metrics")
     assert.equal(200, st)
     assert.truthy(tonumber(m:match("\nb3scale_recording_retention_deletions_total (%d+)")) >= 1)
@@ -298,7 +290,7 @@ describe("recordings import", function()
       return st, ok and json or out
     end
     local before_rows, before_pub = rows(), listing("published")
-    local big = tar.join(tar.tree(rid(), "fe~full"), {})
+    local big = tar.join(tar.tree(tar.record_id(), "fe~full"), {})
     big[#big].data = string.rep("w", 300000)
     local st, out = send(tar.build(big), "application/x-tar")
     assert.equal(507, st, cjson.encode(out))
@@ -312,7 +304,7 @@ describe("recordings import", function()
     assert.equal(507, st, cjson.encode(out))
     unchanged(before_rows, before_pub)
     -- room again: the same daemon imports
-    st, out = send(tar.build(tar.tree(rid(), "fe~fits")), "application/x-tar")
+    st, out = send(tar.build(tar.tree(tar.record_id(), "fe~fits")), "application/x-tar")
     assert.equal(200, st, cjson.encode(out))
     h.stop(full)
   end)
@@ -320,7 +312,7 @@ describe("recordings import", function()
   for _, point in ipairs({ "import_after_stage", "settle_after_move" }) do
     it("finishes an import after a crash at " .. point .. " (the restart's sweep settles it)", function()
       local d2 = h.daemon({ db = db, env = env({ B3SCALE_FAILPOINT = point }) })
-      local id = rid()
+      local id = tar.record_id()
       local st = h.post(d2.url .. "/api/v1/recordings/import", tar.build(tar.tree(id, "fe~crash")),
         { ["content-type"] = "application/x-tar", authorization = "Bearer " .. node_tok })
       assert.is_not.equal(200, st)
@@ -334,7 +326,7 @@ describe("recordings import", function()
           .. id .. "'") == "falsedone"
       end, 10))
       h.stop(d3)
-      assert.truthy(exists(root .. "/published/presentation/" .. id .. "/video/webcams.webm"))
+      assert.truthy(h.exists(root .. "/published/presentation/" .. id .. "/video/webcams.webm"))
       assert.equal(id, h.xml_text(call("getRecordings", "recordID=" .. id), "recordID"))
       assert.equal("", listing(".staging"))
     end)

@@ -11,10 +11,6 @@ local cjson = require("cjson")
 local SECRET = "play-fe-secret"
 local JWT = "play-jwt-secret"
 
-local function rid()
-  return h.random_hex(20) .. "-1700000000000"
-end
-
 describe("recordings playback", function()
   local db, d, root, nginx, base, player, conf
   local node_tok
@@ -87,7 +83,7 @@ describe("recordings playback", function()
   end)
 
   it("serves a published recording's files and player without a cookie", function()
-    local id = rid()
+    local id = tar.record_id()
     import(id, "open~room")
     local url = recording_url("open", id)
     assert.equal(base .. "/playback/presentation/2.3/" .. id, url)
@@ -100,7 +96,7 @@ describe("recordings playback", function()
   end)
 
   it("needs the link's cookie for a protected recording, and the cookie opens only that one", function()
-    local id, other = rid(), rid()
+    local id, other = tar.record_id(), tar.record_id()
     import(id, "closed~room")
     import(other, "closed~room-2")
     assert.equal(403, (file(id)))
@@ -126,7 +122,7 @@ describe("recordings playback", function()
   end)
 
   it("serves a protected recording's text track at its href to the cookie holder only", function()
-    local id = rid()
+    local id = tar.record_id()
     import(id, "closed~room-tracks")
     local vtt = "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nHello\n"
     local body, ctype = multipart.track(vtt)
@@ -148,7 +144,7 @@ describe("recordings playback", function()
   end)
 
   it("refuses a tampered or foreign link and a forged cookie", function()
-    local id = rid()
+    local id = tar.record_id()
     import(id, "closed~room-3")
     local link = recording_url("closed", id)
     local exp = link:match("~(%d+)~")
@@ -163,9 +159,9 @@ describe("recordings playback", function()
       return (h.get(d.url .. "/api/v1/recordings/auth", { ["x-original-uri"] = uri, cookie = cookie }))
     end
     assert.equal(200, auth("/playback/presentation/2.3/static/js/main.js"))
-    assert.equal(403, auth("/presentation/" .. rid() .. "/shapes.svg"))
+    assert.equal(403, auth("/presentation/" .. tar.record_id() .. "/shapes.svg"))
     assert.equal(403, (h.get(d.url .. "/api/v1/recordings/auth")))
-    local id = rid()
+    local id = tar.record_id()
     import(id, "open~room-4")
     assert.equal(200, auth("/presentation/" .. id .. "/shapes.svg"))
     local st, body = h.get(h.api_url(h.frontend_api(d, "open"), "publishRecordings",

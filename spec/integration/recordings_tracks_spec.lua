@@ -21,10 +21,6 @@ local SRT_AS_VTT = table.concat({
   "1", "00:00:01.600 --> 00:00:04.200", "Olá, mundo", "",
   "2", "00:01:02.500 --> 00:01:05.250", "a --&gt; b", "second line", "" }, "\n")
 
-local function rid()
-  return h.random_hex(20) .. "-1700000000000"
-end
-
 describe("recording text tracks", function()
   local sims, db, d, root, node_tok
 
@@ -55,10 +51,6 @@ describe("recording text tracks", function()
   local function tracks(id, key, secret)
     return json_answer(h.get(h.api_url(h.frontend_api(d, key or "fe"), "getRecordingTextTracks",
       id and ("recordID=" .. id) or "", secret or SECRET)))
-  end
-
-  local function exists(path)
-    return os.execute("test -e '" .. path .. "'") == 0
   end
 
   local function tree(id, area, format)
@@ -97,7 +89,7 @@ describe("recording text tracks", function()
   end)
 
   it("stores a WebVTT and an SRT track, lists them and writes them into the presentation tree", function()
-    local id = rid()
+    local id = tar.record_id()
     -- the node's tree brings live captions of its own
     import(id, "fe~room-1", nil, { { name = "presentation/" .. id .. "/caption_de.vtt",
       data = "WEBVTT\n" } })
@@ -117,7 +109,7 @@ describe("recording text tracks", function()
     } } }, out)
     local dir = tree(id)
     assert.truthy(h.wait_until(function()
-      return exists(dir .. "/caption_pt-BR.vtt") and exists(dir .. "/caption_en.vtt")
+      return h.exists(dir .. "/caption_pt-BR.vtt") and h.exists(dir .. "/caption_en.vtt")
     end, 10))
     settled(id)
     assert.equal("WEBVTT\n\n00:00:01.000 --> 00:00:04.000\nHello <b>world</b>\n",
@@ -140,7 +132,7 @@ describe("recording text tracks", function()
   end)
 
   it("takes a track larger than B3SCALE_MAX_SMALL_BODY and refuses one over 2 MiB", function()
-    local id = rid()
+    local id = tar.record_id()
     import(id, "fe~room-big")
     local cues = {}
     for i = 1, 3000 do
@@ -160,7 +152,7 @@ describe("recording text tracks", function()
   end)
 
   it("answers every error with BBB's JSON and stores nothing", function()
-    local id = rid()
+    local id = tar.record_id()
     import(id, "fe~room-err")
     local function fails(key, out, msg)
       assert.equal("FAILED", out.response.returncode, cjson.encode(out))
@@ -178,7 +170,7 @@ describe("recording text tracks", function()
     for _, lang in ipairs({ "e", "en/../../x", "../etc", "en-", "toolonglanguage", "1a", "en%00" }) do
       fails("invalidLang", put({ recordID = id, kind = "captions", lang = lang }))
     end
-    fails("noRecordings", put({ recordID = rid(), kind = "captions", lang = "en" }))
+    fails("noRecordings", put({ recordID = tar.record_id(), kind = "captions", lang = "en" }))
     fails("noRecordings", put({ recordID = "../" .. id, kind = "captions", lang = "en" }))
     local empty = { response = { returncode = "FAILED", messageKey = "empty_uploaded_text_track",
       message = "Empty uploaded text track." } }
@@ -202,7 +194,7 @@ describe("recording text tracks", function()
     -- getRecordingTextTracks
     assert.same({ response = { returncode = "FAILED", messageKey = "missingParamRecordID",
       message = "You must specify a recordID." } }, tracks(nil))
-    local unknown = rid()
+    local unknown = tar.record_id()
     assert.same({ response = { returncode = "FAILED", messageKey = "noRecordings",
       message = "No recordings for " .. unknown } }, tracks(unknown))
     assert.same({ response = { returncode = "FAILED", messageKey = "noCaptionsFound",
@@ -210,7 +202,7 @@ describe("recording text tracks", function()
   end)
 
   it("never shows or touches another frontend's recording", function()
-    local id = rid()
+    local id = tar.record_id()
     import(id, "fe~room-mine")
     assert.equal("SUCCESS", put({ recordID = id, kind = "subtitles", lang = "en" }).response.returncode)
     settled(id)
@@ -231,7 +223,7 @@ describe("recording text tracks", function()
   end)
 
   it("moves a track with its tree on unpublish and publish, and removes it with the recording", function()
-    local id = rid()
+    local id = tar.record_id()
     import(id, "fe~room-move")
     local call = function(name, q)
       local st, body = h.get(h.api_url(h.frontend_api(d, "fe"), name, q, SECRET))
@@ -244,18 +236,18 @@ describe("recording text tracks", function()
     assert.equal("SUCCESS", put({ recordID = id, kind = "captions", lang = "nl", label = "Nederlands" })
       .response.returncode)
     assert.truthy(h.wait_until(function()
-      return exists(tree(id, "unpublished") .. "/caption_nl.vtt")
+      return h.exists(tree(id, "unpublished") .. "/caption_nl.vtt")
     end, 10))
     call("publishRecordings", "publish=true&recordID=" .. id)
     assert.truthy(h.wait_until(function()
-      return exists(tree(id) .. "/caption_nl.vtt") and exists(tree(id) .. "/captions.json")
+      return h.exists(tree(id) .. "/caption_nl.vtt") and h.exists(tree(id) .. "/captions.json")
     end, 10))
-    assert.is_false(exists(tree(id, "unpublished")))
+    assert.is_false(h.exists(tree(id, "unpublished")))
     assert.equal(1, #tracks(id).response.tracks)
     -- a re-import replaces the tree: the track is written into the new one
     import(id, "fe~room-move")
     settled(id)
-    assert.truthy(h.wait_until(function() return exists(tree(id) .. "/caption_nl.vtt") end, 10))
+    assert.truthy(h.wait_until(function() return h.exists(tree(id) .. "/caption_nl.vtt") end, 10))
     assert.same({ { locale = "nl", localeName = "Nederlands" } },
       cjson.decode(h.read_file(tree(id) .. "/captions.json")))
     call("deleteRecordings", "recordID=" .. id)
@@ -264,19 +256,19 @@ describe("recording text tracks", function()
     end, 10))
     assert.equal("0", h.psql(db, "SELECT count(*) FROM recording_tracks t WHERE NOT EXISTS"
       .. " (SELECT 1 FROM recordings r WHERE r.id = t.recording_id)"))
-    assert.is_false(exists(tree(id)))
+    assert.is_false(h.exists(tree(id)))
     assert.equal("noRecordings", tracks(id).response.messageKey)
   end)
 
   it("keeps the track of a recording without a presentation format in the database only", function()
-    local id = rid()
+    local id = tar.record_id()
     import(id, "fe~room-video", "video")
     assert.equal("SUCCESS", put({ recordID = id, kind = "subtitles", lang = "en" }).response.returncode)
     settled(id)
     assert.equal("false", h.psql(db, "SELECT bool_or(written)::text FROM recording_tracks t JOIN"
       .. " recordings r ON r.id = t.recording_id WHERE r.record_id = '" .. id .. "'"))
-    assert.is_false(exists(tree(id, "published", "video") .. "/caption_en.vtt"))
-    assert.is_false(exists(tree(id)))
+    assert.is_false(h.exists(tree(id, "published", "video") .. "/caption_en.vtt"))
+    assert.is_false(h.exists(tree(id)))
     assert.equal(PLAYBACK .. "/presentation/" .. id .. "/caption_en.vtt", tracks(id).response.tracks[1].href)
   end)
 end)

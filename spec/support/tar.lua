@@ -83,6 +83,11 @@ function _M.tree(id, meeting, format, o)
   }
 end
 
+-- A fresh recordID shaped like BBB's (<40 hex>-<13 digits>).
+function _M.record_id()
+  return require("helpers").random_hex(20) .. "-1700000000000"
+end
+
 -- Concatenates entry lists.
 function _M.join(...)
   local out = {}
