@@ -3,6 +3,7 @@
 -- within a bounded time, /healthz is untouched, cached joins keep working, and everything
 -- recovers by itself without a restart and without losing a meeting.
 local h = require("helpers")
+local tar = require("support.tar")
 local cluster = require("support.cluster")
 local tcpproxy = require("support.tcpproxy")
 local tokens = require("support.tokens")
@@ -121,8 +122,17 @@ end)
 -- The daemon behind a proxy to a private Postgres.
 
 describe("Postgres away under a running b3scaled", function()
-  local pg, proxy, d, s1
+  local pg, proxy, d, s1, recordings
   local admin = { authorization = "Bearer " .. tokens.hs384(JWT_SECRET, "ops", "b3scale:admin") }
+
+  -- an admin's import of one recording of frontend fe: status, decoded answer
+  local function import()
+    local st, body = h.post(d.url .. "/api/v1/recordings/import",
+      tar.build(tar.tree(tar.record_id(), "fe~recorded")),
+      { ["content-type"] = "application/x-tar", authorization = admin.authorization })
+    local ok, json = pcall(h.cjson.decode, body or "")
+    return st, ok and json or body
+  end
 
   setup(function()
     pg = cluster.private_pg("pgfault")
@@ -136,8 +146,10 @@ describe("Postgres away under a running b3scaled", function()
         -- two workers so warming their route caches is certain; routes live a minute
         B3SCALE_WORKERS = "2",
         B3SCALE_ROUTE_CACHE_MS = "60000",
+        B3SCALE_RECORDINGS_DIR = h.tmpdir() .. "/pgfault-recordings",
       },
     })
+    recordings = h.tmpdir() .. "/pgfault-recordings"
     local _, body = api(d, "create", "name=Kept&meetingID=kept")
     assert.equal("SUCCESS", rc(body), body)
   end)
@@ -183,6 +195,16 @@ describe("Postgres away under a running b3scaled", function()
     assert.equal("unavailable", h.cjson.decode(abody).error)
     assert.is_true(at < LIMIT, what .. ": the admin API took " .. at .. " s")
     note("%s: /healthz 200 after %.3f s, admin API 503 after %.3f s", what, ht, at)
+    -- a recording upload fails as a whole (the agent sends it again) and leaves nothing
+    local it, ist, ibody = timed(import)
+    assert.equal(500, ist, h.cjson.encode(ibody))
+    assert.is_true(it < 2 * LIMIT, what .. ": the import took " .. it .. " s")
+    assert.truthy(h.wait_until(function()
+      for _, area in ipairs({ "/.spool", "/.staging" }) do
+        if io.popen("ls -A '" .. recordings .. area .. "'"):read("*a") ~= "" then return false end
+      end
+      return true
+    end, 5), "an import left files behind")
     return math.max(worst, at)
   end
 
@@ -202,6 +224,8 @@ describe("Postgres away under a running b3scaled", function()
     _, body = api(d, "getRecordings", "meetingID=kept")
     assert.equal("noRecordings", mkey(body), body)
     assert.equal(200, (h.http("GET", d.url .. "/api/v1/backends", nil, admin, 10)))
+    local ist, ibody = import()
+    assert.equal(200, ist, h.cjson.encode(ibody))
     assert.is_true(h.alive(d))
     return took
   end

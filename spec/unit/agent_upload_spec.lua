@@ -192,12 +192,14 @@ describe("b3scaleagent recording uploads", function()
         wait_for("three imports", function() return #imports(f) == 3 end, 8, a)
         local im = imports(f)
         local gap1, gap2 = im[2].t - im[1].t, im[3].t - im[2].t
-        -- 1 s, then 2 s, each at half to all of it
-        assert.is_true(gap1 >= 0.45 and gap1 <= 1.5, "first retry after " .. gap1)
-        assert.is_true(gap2 >= 0.95 and gap2 <= 2.5, "second retry after " .. gap2)
+        -- 1 s, then 2 s, each at half to all of it (a busy machine only adds to them)
+        assert.is_true(gap1 >= 0.45, "first retry after " .. gap1)
+        assert.is_true(gap2 >= 0.95, "second retry after " .. gap2)
         for i = 2, 3 do assert.equal(h.read_file(im[1].file), h.read_file(im[i].file)) end
-        wait_for("done marker", function() return exists(d.spool .. "/done/presentation--" .. rid) end, 5, a)
-        assert.is_false(exists(tar))
+        -- the marker first, then the spool copy goes
+        wait_for("done marker and no spool copy", function()
+            return exists(d.spool .. "/done/presentation--" .. rid) and not exists(tar)
+        end, 5, a)
         local log = h.read_file(a.log)
         assert.equal(1, count(log, "event=recording_upload_failed"))   -- the series, logged once
         assert.matches('error="HTTP 500: fake says 500" retry_ms=%d+', log)
