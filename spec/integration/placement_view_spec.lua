@@ -87,15 +87,19 @@ describe("the placement view", function()
     -- its snapshot is old
     local slow = h.daemon({ db = db, env = { B3SCALE_POLL_INTERVAL_MS = "60000",
       B3SCALE_PLACEMENT_REFRESH_MS = "60000" } })
+    -- its one read of the minute is done before the change
+    assert.truthy(h.wait_until(function() return metric(slow, REFRESHES) >= 1 end, 5))
     create(slow, "slow-warm")
     h.psql(db, "BEGIN; ALTER TABLE backends DISABLE TRIGGER backends_routes_update;"
       .. " UPDATE backends SET admin_state = 'stopped' WHERE host = '" .. sims[1].url .. "';"
       .. " ALTER TABLE backends ENABLE TRIGGER backends_routes_update; COMMIT;")
-    local reads = metric(slow, CREATE_READS)
+    -- a read, by the create or by the refresher it wakes, and only because the claim said so
+    local function reads() return metric(slow, CREATE_READS) + metric(slow, REFRESHES) end
+    local before = reads()
     for i = 1, 6 do
       assert.are_not.equal(sims[1], create(slow, "silent-" .. i))
     end
-    assert.is_true(metric(slow, CREATE_READS) > reads)
+    assert.is_true(reads() > before)
     h.psql(db, "UPDATE backends SET admin_state = 'ready' WHERE host = '" .. sims[1].url .. "'")
     h.stop(slow)
   end)
