@@ -90,6 +90,21 @@ static int config_edge(struct lb_config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
+/* A base URL that paths are appended to ("<this><path>"): no trailing slash, and a scheme;
+ * "" stays "" (unset). */
+static int config_base_url(const char *name, char *url, char *err, size_t errlen)
+{
+	size_t n = strlen(url);
+
+	while (n > 0 && url[n - 1] == '/')
+		url[--n] = '\0';
+	if (n > 0 && strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0) {
+		snprintf(err, errlen, "%s must start with https:// or http://, got '%s'", name, url);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int config_load(struct lb_config *cfg, int need_db, char *err, size_t errlen)
 {
 	char onerr[16];
@@ -117,6 +132,9 @@ int config_load(struct lb_config *cfg, int need_db, char *err, size_t errlen)
 		    sizeof(cfg->recordings_playback_url), err, errlen) < 0 ||
 	    env_str("B3SCALE_RECORDINGS_DIR", "", cfg->recordings_dir,
 		    sizeof(cfg->recordings_dir), err, errlen) < 0 ||
+	    env_str("B3SCALE_API_URL", "", cfg->api_url, sizeof(cfg->api_url), err, errlen) < 0 ||
+	    env_str("B3SCALE_CALLBACK_ALLOWED_NETWORKS", "", cfg->callback_allowed_networks,
+		    sizeof(cfg->callback_allowed_networks), err, errlen) < 0 ||
 	    env_str("B3SCALE_STATUS_PAGE", "docs/status.html", cfg->status_page,
 		       sizeof(cfg->status_page), err, errlen) < 0 ||
 	    env_str("B3SCALE_LOG_LEVEL", "info", cfg->log_level, sizeof(cfg->log_level), err,
@@ -149,6 +167,13 @@ int config_load(struct lb_config *cfg, int need_db, char *err, size_t errlen)
 		     &cfg->recordings_sweep_ms, err, errlen) < 0)
 		return -EINVAL;
 	cfg->max_recording_upload = (unsigned long long)n;
+	if (env_long("B3SCALE_CALLBACK_TIMEOUT_MS", 10000, 100, 120000, &cfg->callback_timeout_ms,
+		     err, errlen) < 0 ||
+	    env_long("B3SCALE_CALLBACK_MAX_AGE_S", 86400, 1, 604800, &cfg->callback_max_age_s, err,
+		     errlen) < 0 ||
+	    env_long("B3SCALE_CALLBACK_CONCURRENCY", 16, 1, 256, &cfg->callback_concurrency, err,
+		     errlen) < 0)
+		return -EINVAL;
 	if (env_long("B3SCALE_CREATE_ATTEMPTS", 3, 1, 20, &n, err, errlen) < 0)
 		return -EINVAL;
 	cfg->max_attempts = (unsigned)n;
@@ -206,16 +231,10 @@ int config_load(struct lb_config *cfg, int need_db, char *err, size_t errlen)
 		return -EINVAL;
 	}
 	cfg->policy_reject_on_error = strcmp(onerr, "reject") == 0;
-	/* links are "<this><the node's path>": no trailing slash, and a scheme */
-	n = (long)strlen(cfg->recordings_playback_url);
-	while (n > 0 && cfg->recordings_playback_url[n - 1] == '/')
-		cfg->recordings_playback_url[--n] = '\0';
-	if (n > 0 && strncmp(cfg->recordings_playback_url, "https://", 8) != 0 &&
-	    strncmp(cfg->recordings_playback_url, "http://", 7) != 0) {
-		snprintf(err, errlen, "B3SCALE_RECORDINGS_PLAYBACK_URL must start with https:// or "
-				      "http://, got '%s'", cfg->recordings_playback_url);
+	if (config_base_url("B3SCALE_RECORDINGS_PLAYBACK_URL", cfg->recordings_playback_url, err,
+			    errlen) < 0 ||
+	    config_base_url("B3SCALE_API_URL", cfg->api_url, err, errlen) < 0)
 		return -EINVAL;
-	}
 	if (strspn(cfg->default_policy, "abcdefghijklmnopqrstuvwxyz0123456789_") !=
 	    strlen(cfg->default_policy)) {
 		snprintf(err, errlen, "B3SCALE_POLICY must be a policy name like least_load, got '%s'",

@@ -59,6 +59,12 @@ struct lb_config {
 	long recording_upload_timeout_ms; /* whole-upload deadline of an import */
 	long recordings_sweep_ms;    /* retention, leftover settles and working areas */
 	long recordings_cache_ms;    /* getRecordings answers kept (0: off) */
+	/* callbacks (docs/callbacks.md) */
+	char api_url[512];           /* B3SCALE_API_URL: this balancer as nodes reach it; "": no rewriting */
+	char callback_allowed_networks[1024]; /* CIDRs a callback may reach besides public ones */
+	long callback_timeout_ms;    /* one delivery attempt, connect to last byte */
+	long callback_max_age_s;     /* retried for this long, then given up */
+	long callback_concurrency;   /* deliveries in flight per instance */
 	char status_page[1024];    /* HTML served at /status ("" = off) */
 	char log_level[16];
 	char log_format[16];
