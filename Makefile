@@ -32,7 +32,7 @@ SIM_OBJ   := $(SIM_SRC:c/sim/%.c=$(BUILD)/sim/%.o)
 # bbbsim shares the protocol code with the daemon so both speak BBB the same way
 SIM_DEPS  := $(BUILD)/core/buf.o $(BUILD)/core/query.o $(BUILD)/core/bbb_checksum.o \
              $(BUILD)/core/xml_dom.o $(BUILD)/core/bbb_xml.o $(BUILD)/core/log.o \
-             $(BUILD)/core/clock.o
+             $(BUILD)/core/clock.o $(BUILD)/core/cb_jwt.o
 
 # the node agent shares logging, checksums and the libcurl call with the daemon
 AGENT_SRC := $(wildcard agent/*.c)

@@ -12,6 +12,7 @@
 #include "bbb_list.h"
 #include "bbb_reply.h"
 #include "bbb_xml.h"
+#include "cb_create.h"
 #include "db_backends.h"
 #include "db_live.h"
 #include "db_meetings.h"
@@ -192,6 +193,7 @@ static void bbb_meetings_created(struct bbb_ctx *c)
 void bbb_meetings_create(struct bbb_ctx *c)
 {
 	struct scheduler_create sc;
+	char err[512];
 	const char *mid;
 	char *body = NULL;
 	size_t body_len = 0;
@@ -217,6 +219,13 @@ void bbb_meetings_create(struct bbb_ctx *c)
 	if (body) {
 		has_body = 1;
 		bbb_task_own(c, body);
+	}
+	/* the node calls b3scaled back, never the frontend (docs/callbacks.md) */
+	if (cb_create_rewrite(&c->w->db, c->w->cfg, c->fe->id, c->mid, buf_str(&c->nsid),
+			      &c->params, err, sizeof(err)) < 0) {
+		log_error("bbb", "event=db_error call=create error=\"%s\"", err);
+		bbb_reply_error(c, "internalError", "The service is temporarily unavailable.");
+		return;
 	}
 	if (bbb_meetings_encode(c, buf_str(&c->nsid), &c->q) < 0)
 		return;

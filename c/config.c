@@ -172,6 +172,8 @@ int config_load(struct lb_config *cfg, int need_db, char *err, size_t errlen)
 	    env_long("B3SCALE_CALLBACK_MAX_AGE_S", 86400, 1, 604800, &cfg->callback_max_age_s, err,
 		     errlen) < 0 ||
 	    env_long("B3SCALE_CALLBACK_CONCURRENCY", 16, 1, 256, &cfg->callback_concurrency, err,
+		     errlen) < 0 ||
+	    env_long("B3SCALE_CALLBACK_RETRY_MS", 5000, 10, 3600000, &cfg->callback_retry_ms, err,
 		     errlen) < 0)
 		return -EINVAL;
 	if (env_long("B3SCALE_CREATE_ATTEMPTS", 3, 1, 20, &n, err, errlen) < 0)

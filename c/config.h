@@ -65,6 +65,7 @@ struct lb_config {
 	long callback_timeout_ms;    /* one delivery attempt, connect to last byte */
 	long callback_max_age_s;     /* retried for this long, then given up */
 	long callback_concurrency;   /* deliveries in flight per instance */
+	long callback_retry_ms;      /* first retry delay; it doubles per attempt up to an hour */
 	char status_page[1024];    /* HTML served at /status ("" = off) */
 	char log_level[16];
 	char log_format[16];

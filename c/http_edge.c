@@ -23,22 +23,17 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "cb_endpoints.h"
 #include "clock.h"
 #include "log.h"
+#include "netaddr.h"
 #include "rec_upload.h"
 
-#define HTTP_EDGE_MAX_PROXIES 64
 /* descriptors beside the clients: database and node connections, logs, epoll, pipes */
 #define HTTP_EDGE_FD_HEADROOM 256
 /* sockets kept draining after an early answer, and for how long at most */
 #define HTTP_EDGE_LINGER_MAX 256
 #define HTTP_EDGE_LINGER_MS 5000
-
-struct http_edge_addr {
-	int family; /* AF_INET or AF_INET6; v4-mapped v6 addresses are stored as v4 */
-	unsigned char a[16];
-	unsigned bits; /* prefix length, for trusted networks */
-};
 
 struct http_edge_conn {
 	struct http_edge_conn *prev, *next;
@@ -54,8 +49,7 @@ static struct {
 	struct http_edge_conn *head;
 	long conns;
 	long long request_ms, idle_cut_ms, upload_ms;
-	struct http_edge_addr nets[HTTP_EDGE_MAX_PROXIES];
-	size_t nnets;
+	struct netaddr_list nets; /* B3SCALE_TRUSTED_PROXIES */
 	unsigned long refused, cut, too_large;
 	long long refused_logged; /* s, one warning a second at most under a flood */
 } edge = { .mu = PTHREAD_MUTEX_INITIALIZER };
@@ -72,37 +66,8 @@ static struct {
 	long long until[HTTP_EDGE_LINGER_MAX];
 } linger = { .mu = PTHREAD_MUTEX_INITIALIZER, .epfd = -1, .wakefd = -1 };
 
-/* A literal v4 or v6 address (n bytes of s); v4-mapped v6 becomes v4. */
-static int http_edge_pton(const char *s, size_t n, struct http_edge_addr *out)
-{
-	char tmp[INET6_ADDRSTRLEN];
-
-	if (n == 0 || n >= sizeof(tmp))
-		return -EINVAL;
-	memcpy(tmp, s, n);
-	tmp[n] = '\0';
-	memset(out, 0, sizeof(*out));
-	if (inet_pton(AF_INET, tmp, out->a) == 1) {
-		out->family = AF_INET;
-		out->bits = 32;
-		return 0;
-	}
-	if (inet_pton(AF_INET6, tmp, out->a) != 1)
-		return -EINVAL;
-	out->family = AF_INET6;
-	out->bits = 128;
-	/* a v4 client seen through a dual-stack socket is the same client */
-	if (IN6_IS_ADDR_V4MAPPED((struct in6_addr *)out->a)) {
-		memmove(out->a, out->a + 12, 4);
-		memset(out->a + 4, 0, 12);
-		out->family = AF_INET;
-		out->bits = 32;
-	}
-	return 0;
-}
-
 /* An X-Forwarded-For entry: "1.2.3.4", "1.2.3.4:port", "::1", "[::1]" or "[::1]:port". */
-static int http_edge_parse_addr(const char *s, size_t n, struct http_edge_addr *out)
+static int http_edge_parse_addr(const char *s, size_t n, struct netaddr *out)
 {
 	const char *colon;
 
@@ -111,97 +76,13 @@ static int http_edge_parse_addr(const char *s, size_t n, struct http_edge_addr *
 
 		if (!close)
 			return -EINVAL;
-		return http_edge_pton(s + 1, (size_t)(close - s - 1), out);
+		return netaddr_parse(s + 1, (size_t)(close - s - 1), out);
 	}
 	/* v4 with a port is the only form with exactly one colon */
 	colon = memchr(s, ':', n);
 	if (colon && !memchr(colon + 1, ':', n - (size_t)(colon + 1 - s)))
 		n = (size_t)(colon - s);
-	return http_edge_pton(s, n, out);
-}
-
-static int http_edge_sockaddr(const struct sockaddr *sa, struct http_edge_addr *out)
-{
-	const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
-	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
-	char tmp[INET6_ADDRSTRLEN];
-
-	if (!sa)
-		return -EINVAL;
-	if (sa->sa_family == AF_INET)
-		inet_ntop(AF_INET, &s4->sin_addr, tmp, sizeof(tmp));
-	else if (sa->sa_family == AF_INET6)
-		inet_ntop(AF_INET6, &s6->sin6_addr, tmp, sizeof(tmp));
-	else
-		return -EAFNOSUPPORT;
-	return http_edge_pton(tmp, strlen(tmp), out);
-}
-
-static void http_edge_format(const struct http_edge_addr *a, char *out, size_t outlen)
-{
-	if (!inet_ntop(a->family, a->a, out, (socklen_t)outlen))
-		snprintf(out, outlen, "-");
-}
-
-static int http_edge_in_net(const struct http_edge_addr *a, const struct http_edge_addr *net)
-{
-	unsigned full = net->bits / 8, rest = net->bits % 8;
-
-	if (a->family != net->family || memcmp(a->a, net->a, full) != 0)
-		return 0;
-	return rest == 0 || ((a->a[full] ^ net->a[full]) & (0xff << (8 - rest)) & 0xff) == 0;
-}
-
-static int http_edge_trusted(const struct http_edge_addr *a)
-{
-	size_t i;
-
-	for (i = 0; i < edge.nnets; i++)
-		if (http_edge_in_net(a, &edge.nets[i]))
-			return 1;
-	return 0;
-}
-
-/* "10.0.0.0/8, 127.0.0.1, ::1, fd00::/8" */
-static int http_edge_parse_nets(const char *list, char *err, size_t errlen)
-{
-	const char *p = list;
-
-	edge.nnets = 0;
-	while (*p) {
-		size_t n = strcspn(p, ", \t");
-		const char *slash = memchr(p, '/', n);
-		struct http_edge_addr *net = &edge.nets[edge.nnets];
-		char *end;
-		long bits;
-
-		if (n == 0) {
-			p++;
-			continue;
-		}
-		if (edge.nnets == HTTP_EDGE_MAX_PROXIES) {
-			snprintf(err, errlen, "B3SCALE_TRUSTED_PROXIES: more than %d entries",
-				 HTTP_EDGE_MAX_PROXIES);
-			return -EINVAL;
-		}
-		if (http_edge_pton(p, slash ? (size_t)(slash - p) : n, net) < 0)
-			goto bad;
-		if (slash) {
-			bits = strtol(slash + 1, &end, 10);
-			if (end != p + n || end == slash + 1 || bits < 0 || bits > (long)net->bits)
-				goto bad;
-			net->bits = (unsigned)bits;
-		}
-		edge.nnets++;
-		p += n;
-		continue;
-bad:
-		snprintf(err, errlen,
-			 "B3SCALE_TRUSTED_PROXIES: '%.*s' is not an IP address or CIDR",
-			 (int)(n > 64 ? 64 : n), p);
-		return -EINVAL;
-	}
-	return 0;
+	return netaddr_parse(s, n, out);
 }
 
 static void http_edge_linger_close(int i)
@@ -310,7 +191,8 @@ int http_edge_setup(const struct lb_config *cfg, char *err, size_t errlen)
 	/* an idle keep-alive connection is MHD's to close (whole seconds); one that trickles its
 	 * next request line past that and a whole request deadline is ours */
 	edge.idle_cut_ms = idle_s * 1000 + cfg->request_timeout_ms + 1000;
-	rc = http_edge_parse_nets(cfg->trusted_proxies, err, errlen);
+	rc = netaddr_list_parse(cfg->trusted_proxies, "B3SCALE_TRUSTED_PROXIES", &edge.nets, err,
+				errlen);
 	if (rc == 0 && (rc = http_edge_linger_start()) < 0)
 		snprintf(err, errlen, "cannot start the HTTP linger thread");
 	return rc;
@@ -586,12 +468,14 @@ size_t http_edge_body_limit(const struct lb_config *cfg, const char *method, con
 {
 	size_t small = cfg->max_small_body < cfg->max_body ? cfg->max_small_body : cfg->max_body;
 
-	/* only slides, text tracks, an agent's state report and a recordings import are ever
-	 * large; an import goes to disk as it arrives, never into memory */
+	/* only slides, text tracks, an agent's state report, a node's analytics callback and a
+	 * recordings import are ever large; an import goes to disk as it arrives, never into
+	 * memory */
 	if (rec_upload_route(method, path))
 		return (size_t)cfg->max_recording_upload;
 	if ((strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0) &&
-	    (http_edge_bbb_upload(path) || strncmp(path, "/api/v1/agent/", 14) == 0))
+	    (http_edge_bbb_upload(path) || strncmp(path, "/api/v1/agent/", 14) == 0 ||
+	     cb_endpoints_route(path)))
 		return cfg->max_body;
 	return small;
 }
@@ -654,17 +538,17 @@ void http_edge_client(struct MHD_Connection *c, char *out, size_t outlen)
 {
 	const union MHD_ConnectionInfo *ci =
 		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	struct http_edge_addr cur, next;
+	struct netaddr cur, next;
 	struct http_edge_xff x;
 	const char *s, *ent, *comma;
 	size_t n, el;
 
-	if (!ci || http_edge_sockaddr(ci->client_addr, &cur) < 0) {
+	if (!ci || netaddr_from_sockaddr(ci->client_addr, &cur) < 0) {
 		snprintf(out, outlen, "-");
 		return;
 	}
-	if (edge.nnets == 0 || !http_edge_trusted(&cur)) {
-		http_edge_format(&cur, out, outlen);
+	if (edge.nets.n == 0 || !netaddr_list_has(&edge.nets, &cur)) {
+		netaddr_format(&cur, out, outlen);
 		return;
 	}
 	buf_init(&x.all);
@@ -672,7 +556,7 @@ void http_edge_client(struct MHD_Connection *c, char *out, size_t outlen)
 	s = buf_str(&x.all);
 	n = x.all.len;
 	/* each proxy appends the address it saw: walk from the right while the hop is ours */
-	while (n > 0 && http_edge_trusted(&cur)) {
+	while (n > 0 && netaddr_list_has(&edge.nets, &cur)) {
 		comma = memrchr(s, ',', n);
 		ent = comma ? comma + 1 : s;
 		el = (size_t)(s + n - ent);
@@ -689,7 +573,7 @@ void http_edge_client(struct MHD_Connection *c, char *out, size_t outlen)
 		cur = next;
 	}
 	buf_free(&x.all);
-	http_edge_format(&cur, out, outlen);
+	netaddr_format(&cur, out, outlen);
 }
 
 long http_edge_connections(void)

@@ -18,6 +18,7 @@
 
 #include "admin_api.h"
 #include "bbb_api.h"
+#include "cb_endpoints.h"
 #include "health.h"
 #include "http_edge.h"
 #include "log.h"
@@ -201,6 +202,10 @@ static void http_route(struct worker *w, const struct http_request *req, struct 
 	}
 	if (rec_access_route(req->path)) { /* the link or the cookie is the credential */
 		rec_access_handle(w, req, a);
+		return;
+	}
+	if (cb_endpoints_route(req->path)) { /* nodes calling back: the token is the credential */
+		cb_endpoints_handle(w, req, a);
 		return;
 	}
 	if (strcmp(req->path, "/api/v1") == 0 || strncmp(req->path, "/api/v1/", 8) == 0) {

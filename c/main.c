@@ -13,6 +13,7 @@
 
 #include "backend_view.h"
 #include "bbb_list.h"
+#include "cb_outbox.h"
 #include "clock.h"
 #include "config.h"
 #include "db.h"
@@ -242,8 +243,10 @@ static int main_serve(const struct lb_config *cfg)
 		return 1;
 	}
 	if (rec_import_start(cfg, err, sizeof(err)) < 0 ||
+	    cb_outbox_start(cfg, err, sizeof(err)) < 0 ||
 	    http_server_start(&srv, cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "b3scaled: %s\n", err);
+		cb_outbox_stop();
 		rec_import_stop();
 		node_loop_stop();
 		policy_teardown();
@@ -258,6 +261,7 @@ static int main_serve(const struct lb_config *cfg)
 		backend_view_stop();
 		bbb_list_stop();
 		http_server_stop(srv);
+		cb_outbox_stop();
 		rec_import_stop();
 		node_loop_stop();
 		policy_teardown();
@@ -278,6 +282,7 @@ static int main_serve(const struct lb_config *cfg)
 	log_info("main", "event=stopping signal=%s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
 	main_drain(srv, cfg);
 	rec_import_stop(); /* answers the imports still queued */
+	cb_outbox_stop();  /* attempts in flight are due again at once, on any instance */
 	poller_stop(poller);
 	main_release_parked();
 	http_server_stop(srv);

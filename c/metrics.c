@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "backend_view.h"
+#include "cb_outbox.h"
 #include "clock.h"
 #include "config.h"
 #include "http_server.h"
@@ -340,6 +341,36 @@ static void metrics_imports(struct buf *out)
 		   c.ok, c.rejected, c.failed, c.bytes, c.retention);
 }
 
+/* This instance's callback attempts by outcome (cb_outbox.h). */
+static void metrics_callbacks(struct buf *out)
+{
+	struct cb_outbox_counters c;
+
+	cb_outbox_counters(&c);
+	buf_printf(out, "# HELP b3scale_callbacks_total Callback delivery attempts by outcome: delivered, retried, failed (given up) or refused (target not allowed).\n"
+			"# TYPE b3scale_callbacks_total counter\n"
+			"b3scale_callbacks_total{outcome=\"delivered\"} %lu\n"
+			"b3scale_callbacks_total{outcome=\"retried\"} %lu\n"
+			"b3scale_callbacks_total{outcome=\"failed\"} %lu\n"
+			"b3scale_callbacks_total{outcome=\"refused\"} %lu\n",
+		   c.delivered, c.retried, c.failed, c.refused);
+}
+
+/* Callbacks still to be delivered, cluster-wide (the outbox's partial index). */
+static int metrics_callbacks_pending(struct db *db, struct buf *out, char *err, size_t errlen)
+{
+	PGresult *r = db_query(db, "SELECT count(*) FROM callbacks WHERE state = 'pending'", 0,
+			       NULL, PGRES_TUPLES_OK, err, errlen);
+
+	if (!r)
+		return -1;
+	metrics_help(out, "b3scale_callbacks_pending", "gauge",
+		     "Callbacks waiting for delivery or a retry, on all instances.");
+	buf_printf(out, "b3scale_callbacks_pending %s\n", PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return 0;
+}
+
 void metrics_render(struct db *db, struct buf *out)
 {
 	char err[512];
@@ -361,12 +392,14 @@ void metrics_render(struct db *db, struct buf *out)
 	stats_render(out);
 	metrics_nodes(out);
 	metrics_imports(out);
+	metrics_callbacks(out);
 	pthread_mutex_lock(&metrics_lock);
 	if (!metrics_cached_at || now - metrics_cached_at >= METRICS_CACHE_MS) {
 		buf_init(&fresh);
 		if (metrics_backends(db, &fresh, err, sizeof(err)) < 0 ||
 		    metrics_frontends(db, &fresh, err, sizeof(err)) < 0 ||
-		    metrics_recordings(db, &fresh, err, sizeof(err)) < 0) {
+		    metrics_recordings(db, &fresh, err, sizeof(err)) < 0 ||
+		    metrics_callbacks_pending(db, &fresh, err, sizeof(err)) < 0) {
 			ok = 0;
 			log_warn("metrics", "event=db_error error=\"%s\"", err);
 			buf_free(&fresh);

@@ -10,16 +10,12 @@
 #include <string.h>
 #include <time.h>
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-
 #include "db.h"
 #include "log.h"
+#include "sign.h"
 
 #define REC_ACCESS_PLAY "/api/v1/recordings/play/"
 #define REC_ACCESS_AUTH "/api/v1/recordings/auth"
-#define REC_ACCESS_MAC_HEX 32 /* 128 bits */
 #define REC_ACCESS_COOKIE "b3s_rec_"
 
 int rec_access_route(const char *path)
@@ -33,45 +29,19 @@ int rec_access_protected(const char *visibility)
 	return strcmp(visibility, "protected") == 0 || strcmp(visibility, "public_protected") == 0;
 }
 
-/* hex MAC of "kind|a|b|exp" into out (REC_ACCESS_MAC_HEX + 1 bytes). */
-static int rec_access_mac(const struct lb_config *cfg, const char *kind, const char *a,
-			  const char *b, long long exp, char *out)
-{
-	unsigned char mac[EVP_MAX_MD_SIZE];
-	unsigned int len = 0;
-	char msg[800];
-	int i, n;
-
-	if (!cfg->api_jwt_secret[0])
-		return -EPERM;
-	n = snprintf(msg, sizeof(msg), "%s|%s|%s|%lld", kind, a, b, exp);
-	if (n < 0 || (size_t)n >= sizeof(msg))
-		return -ENAMETOOLONG;
-	if (!HMAC(EVP_sha256(), cfg->api_jwt_secret, (int)strlen(cfg->api_jwt_secret),
-		  (const unsigned char *)msg, (size_t)n, mac, &len) || len * 2 < REC_ACCESS_MAC_HEX)
-		return -EIO;
-	for (i = 0; i < REC_ACCESS_MAC_HEX / 2; i++)
-		snprintf(out + 2 * i, 3, "%02x", mac[i]);
-	return 0;
-}
-
+/* A link or cookie that has not expired and carries the MAC of what it grants. */
 static int rec_access_mac_ok(const struct lb_config *cfg, const char *kind, const char *a,
 			     const char *b, long long exp, const char *got, size_t gotlen)
 {
-	char want[REC_ACCESS_MAC_HEX + 1];
-
-	if (exp < (long long)time(NULL) || gotlen != REC_ACCESS_MAC_HEX ||
-	    rec_access_mac(cfg, kind, a, b, exp, want) < 0)
-		return 0;
-	return CRYPTO_memcmp(want, got, REC_ACCESS_MAC_HEX) == 0;
+	return exp >= (long long)time(NULL) && sign_ok(cfg, kind, a, b, exp, got, gotlen);
 }
 
 int rec_access_link(struct buf *out, const struct lb_config *cfg, const char *base,
 		    const char *record_id, const char *format)
 {
 	long long exp = (long long)time(NULL) + REC_ACCESS_LINK_TTL_S;
-	char mac[REC_ACCESS_MAC_HEX + 1];
-	int rc = rec_access_mac(cfg, "link", record_id, format, exp, mac);
+	char mac[SIGN_MAC_HEX + 1];
+	int rc = sign_mac(cfg, "link", record_id, format, exp, mac);
 
 	if (rc < 0)
 		return rc;
@@ -121,7 +91,7 @@ static int rec_access_lookup(struct worker *w, const char *record_id, const char
 static void rec_access_play(struct worker *w, const struct http_request *req,
 			    struct http_answer *a)
 {
-	char tok[600], visibility[24], state[16], mac[REC_ACCESS_MAC_HEX + 1], *parts[4], *save;
+	char tok[600], visibility[24], state[16], mac[SIGN_MAC_HEX + 1], *parts[4], *save;
 	const char *base = w->cfg->recordings_playback_url;
 	struct buf path = { 0 };
 	long long exp, cexp;
@@ -145,7 +115,7 @@ static void rec_access_play(struct worker *w, const struct http_request *req,
 		return;
 	}
 	cexp = (long long)time(NULL) + REC_ACCESS_COOKIE_TTL_S;
-	if (rec_access_mac(w->cfg, "cookie", parts[0], "", cexp, mac) < 0) {
+	if (sign_mac(w->cfg, "cookie", parts[0], "", cexp, mac) < 0) {
 		buf_free(&path);
 		rec_access_deny(a, 500, "Recording access is not configured.");
 		return;

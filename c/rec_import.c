@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cb_endpoints.h"
 #include "clock.h"
 #include "db.h"
 #include "db_recfiles.h"
@@ -120,7 +121,7 @@ static int rec_import_commit(struct rec_job *j, const struct rec_trees *trees,
 			     const char *backend_id, char *err, size_t errlen)
 {
 	struct db_recfile f;
-	char rel[REC_STORE_PATH];
+	char rel[REC_STORE_PATH], cerr[512];
 	size_t i;
 	int rc;
 
@@ -145,6 +146,12 @@ static int rec_import_commit(struct rec_job *j, const struct rec_trees *trees,
 		if (rc < 0 && rc != -ENOENT)
 			return rc;
 	}
+	/* the frontend's recording-ready callback, once per recording (the outbox knows) */
+	for (i = 0; i < trees->n; i++)
+		if (cb_endpoints_recording_ready(&ri.db, its[i].frontend_id, its[i].meta.meeting_id,
+						 trees->v[i].record_id, cerr, sizeof(cerr)) < 0)
+			log_warn("recordings", "event=recording_ready_failed record_id=%s error=\"%s\"",
+				 trees->v[i].record_id, cerr);
 	j->status = 200;
 	buf_reset(&j->body);
 	buf_puts(&j->body, "{\"imported\":[");

@@ -9,8 +9,11 @@
 -- HTTP/1.1 keep-alive (the agent reuses its connection), Content-Length bodies only.
 --
 --   FAKE_PORT=8080 FAKE_LOG=/tmp/req.jsonl luajit agent/tests/fake_b3scaled.lua
+package.path = (arg[0]:match("^(.*)/[^/]*$") or ".") .. "/../../spec/support/?.lua;"
+    .. package.path
 local socket = require("socket")
 local cjson = require("cjson")
+local httpd = require("httpd")
 
 local port = assert(tonumber(os.getenv("FAKE_PORT")), "FAKE_PORT")
 local out = assert(io.open(assert(os.getenv("FAKE_LOG"), "FAKE_LOG"), "a"))
@@ -19,10 +22,6 @@ local status_backend = tonumber(os.getenv("FAKE_BACKEND_STATUS") or "") or 200
 local imports = {}
 for v in (os.getenv("FAKE_IMPORT") or "200"):gmatch("[^,]+") do imports[#imports + 1] = v end
 local nimport = 0
-
-local server = assert(socket.bind("127.0.0.1", port))
-server:settimeout(0)
-local clients, parked = {}, {}
 
 -- an import body, streamed to a file; its path, or nil when the client went away
 local function save_body(c, n)
@@ -41,26 +40,16 @@ end
 
 -- one request from c; false when the connection is done
 local function serve(c)
-    c:settimeout(5)
-    local line = c:receive("*l")
-    if not line or line == "" then return false end
-    local method, path = line:match("^(%S+)%s+(%S+)")
-    local hdr = {}
-    while true do
-        local l = c:receive("*l")
-        if not l then return false end
-        if l == "" then break end
-        local k, v = l:match("^([^:]+):%s*(.-)%s*$")
-        if k then hdr[k:lower()] = v end
-    end
+    local method, path, hdr = httpd.head(c)
+    if not method then return false end
     local body, file = "", nil
     local n = tonumber(hdr["content-length"] or "0") or 0
     local import = method == "POST" and path == "/api/v1/recordings/import"
     if import then
         file = save_body(c, n)
         if not file then return false end
-    elseif n > 0 then
-        body = c:receive(n)
+    else
+        body = httpd.body(c, hdr)
         if not body then return false end
     end
     local st = status_all
@@ -81,22 +70,4 @@ local function serve(c)
     return true
 end
 
-while true do
-    local watch = { server }
-    for _, c in ipairs(clients) do watch[#watch + 1] = c end
-    local readable = socket.select(watch, nil, 1)
-    for _, s in ipairs(readable) do
-        if s == server then
-            local c = server:accept()
-            if c then clients[#clients + 1] = c end
-        else
-            local more = serve(s)
-            if more ~= true then
-                if more == "park" then parked[#parked + 1] = s else s:close() end
-                for i, c in ipairs(clients) do
-                    if c == s then table.remove(clients, i) break end
-                end
-            end
-        end
-    end
-end
+httpd.loop(port, serve)

@@ -4,8 +4,8 @@
 --
 --   local H = dofile(h.ROOT .. "/agent/tests/harness.lua")
 local h = require("helpers")
-local socket = require("socket")
 local cjson = require("cjson")
+local httpd = require("support.httpd")
 
 local H = {}
 H.AGENT = os.getenv("B3SCALE_AGENT_BIN") or (h.BUILD .. "/b3scaleagent")
@@ -27,11 +27,7 @@ function H.fake_start(opts)
         FAKE_IMPORT = opts.import or false,
     })
     started[#started + 1] = f.handle
-    assert(h.wait_until(function()
-        local c = socket.connect("127.0.0.1", f.port)
-        if c then c:close() return true end
-        assert(h.alive(f.handle), "fake b3scaled exited: " .. (h.read_file(f.handle.log) or ""))
-    end, 10), "fake b3scaled did not start")
+    httpd.wait_listening(f.port, f.handle, "fake b3scaled")
     return f
 end
 

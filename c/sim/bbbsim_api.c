@@ -13,6 +13,7 @@
 #include "clock.h"
 #include "log.h"
 #include "query.h"
+#include "bbbsim_callback.h"
 #include "bbbsim_record.h"
 #include "bbbsim_render.h"
 
@@ -162,6 +163,9 @@ static int bbbsim_api_fill(struct bbbsim_api_call *c, struct bbbsim_meeting *m)
 	m->max_users = bbbsim_api_long(c, "maxParticipants");
 	m->record = rec && strcasecmp(rec, "true") == 0;
 	m->has_body = c->xml_body;
+	if (bbbsim_api_nonempty(c, "meetingEndedURL") &&
+	    !(m->ended_url = strdup(bbbsim_api_nonempty(c, "meetingEndedURL"))))
+		return -ENOMEM;
 	for (i = 0; i < c->q.n; i++) {
 		const char *k = c->q.v[i].key;
 		if (strncmp(k, "meta_", 5) != 0 || bbbsim_api_meta_name(k + 5, meta, sizeof(meta)) < 0)
@@ -338,6 +342,7 @@ out:
 
 static int bbbsim_api_end(struct bbbsim_api_call *c)
 {
+	struct bbbsim_callback *cbs = NULL;
 	const char *id = bbbsim_api_nonempty(c, "meetingID");
 	const char *pw = bbbsim_api_nonempty(c, "password");
 	struct bbbsim_meeting *m;
@@ -359,6 +364,8 @@ static int bbbsim_api_end(struct bbbsim_api_call *c)
 		    bbbsim_record_write(c->st, m, clock_wall_ms(), err, sizeof(err)) < 0)
 			log_warn("bbbsim", "event=recording_failed meeting=%s error=\"%s\"",
 				 m->meeting_id, err);
+		/* the callbacks go out after the lock is released, as BBB's after the end */
+		cbs = bbbsim_callback_collect(c->st, m);
 		/* real BBB ends asynchronously; removing at once keeps tests deterministic */
 		bbbsim_state_remove(c->st, m);
 		buf_puts(&c->rep->body, "<response><returncode>SUCCESS</returncode>");
@@ -371,6 +378,7 @@ static int bbbsim_api_end(struct bbbsim_api_call *c)
 		rc = c->rep->body.oom ? -ENOMEM : 0;
 	}
 	bbbsim_state_unlock(c->st);
+	bbbsim_callback_send(cbs);
 	return rc;
 }
 

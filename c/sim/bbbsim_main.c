@@ -21,6 +21,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include <curl/curl.h>
+
 #include "log.h"
 #include "bbbsim_http.h"
 #include "bbbsim_state.h"
@@ -162,6 +164,11 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	log_setup(o.quiet ? "error" : "info", "text");
+	/* before any thread: the end callbacks use libcurl from the request threads */
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		log_error("bbbsim", "event=curl_init_failed");
+		return 1;
+	}
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;

@@ -360,6 +360,7 @@ void bbbsim_state_meeting_free(struct bbbsim_meeting *m)
 	free(m->dial_number);
 	free(m->parent_id);
 	free(m->breakouts);
+	free(m->ended_url);
 	free(m);
 }
 

@@ -55,6 +55,7 @@ struct bbbsim_meeting {
 	long sequence;       /* a breakout's number */
 	char *breakouts;     /* a parent's breakout rooms' internal IDs, comma-separated */
 	struct bbbsim_kvlist meta;
+	char *ended_url;     /* meetingEndedURL of the create, NULL when none */
 	struct bbbsim_attendee *att;
 	size_t natt;
 	size_t catt;

@@ -25,6 +25,7 @@ _M.FLAGS = {
     frontend      = { arg = "KEY" },
     meeting       = { arg = "ID" },
     visibility    = { arg = "V" },
+    state         = { arg = "S" },
     force         = { short = "f" },
     sub           = { arg = "S" },
     scopes        = { arg = "a,b" },
@@ -50,7 +51,8 @@ local NOUN_ALIASES = {
 
 -- the command table, in help order
 _M.COMMANDS = {}
-for _, name in ipairs({ "backends", "frontends", "meetings", "recordings", "auth", "misc" }) do
+for _, name in ipairs({ "backends", "frontends", "meetings", "recordings", "callbacks", "auth",
+    "misc" }) do
     for _, cmd in ipairs(require("b3scalectl.commands." .. name)) do
         _M.COMMANDS[#_M.COMMANDS + 1] = cmd
     end

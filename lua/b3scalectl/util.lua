@@ -129,6 +129,24 @@ function _M.frontend_key(f)
     return f.key or (type(f.bbb) == "table" and f.bbb.key) or "?"
 end
 
+_M.PAGE = 1000                -- the API's largest page
+
+-- every page of GET <path>?<q> (q: a list of "name=value" parts) as one array
+function _M.all_pages(ctx, path, q)
+    local list, offset = json.array(), 0
+    while true do
+        local p = {}
+        for _, x in ipairs(q) do p[#p + 1] = x end
+        p[#p + 1] = "limit=" .. _M.PAGE
+        p[#p + 1] = "offset=" .. offset
+        local _, _, page = ctx.client().get(path .. "?" .. table.concat(p, "&"))
+        page = type(page) == "table" and page or {}
+        for _, r in ipairs(page) do list[#list + 1] = r end
+        if #page < _M.PAGE then return list end
+        offset = offset + #page
+    end
+end
+
 -- a value for display: json null / nil -> nil; tables -> compact JSON
 function _M.show(v)
     if v == nil or v == json.null then return nil end

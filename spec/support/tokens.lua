@@ -9,6 +9,7 @@ local assert = require("luassert")
 local _M = {}
 
 pcall(ffi.cdef, "const struct evp_md_st *EVP_sha256(void);")
+pcall(ffi.cdef, "const struct evp_md_st *EVP_sha512(void);")
 
 
 -- An HS384 token for sub with scope (space-separated), issued now and valid an hour; extra
@@ -22,12 +23,34 @@ function _M.hs384(secret, sub, scope, extra)
 end
 
 
-local function hmac_sha256(key, data)
+local function hmac(alg, key, data)
   local lib = jwt.libcrypto()
   local out = ffi.new("unsigned char[64]")
   local len = ffi.new("unsigned int[1]")
-  assert(lib.HMAC(lib.EVP_sha256(), key, #key, data, #data, out, len) ~= nil, "HMAC failed")
+  local md = alg == "HS512" and lib.EVP_sha512() or lib.EVP_sha256()
+  assert(lib.HMAC(md, key, #key, data, #data, out, len) ~= nil, "HMAC failed")
   return ffi.string(out, len[0])
+end
+
+
+-- claims as an HS256 or HS512 token signed with secret (as BBB nodes sign callbacks).
+function _M.sign(alg, secret, claims)
+  local input = jwt.b64url(cjson.encode({ alg = alg, typ = "JWT" })) .. "."
+    .. jwt.b64url(cjson.encode(claims))
+  return input .. "." .. jwt.b64url(hmac(alg, secret, input))
+end
+
+
+-- The claims of token when it is alg and its signature verifies with secret, else nil.
+function _M.verify(token, alg, secret)
+  local head, body, sig = tostring(token):match("^([^.]+)%.([^.]+)%.([^.]+)$")
+  if not head or cjson.decode(jwt.b64url_decode(head)).alg ~= alg then
+    return nil
+  end
+  if jwt.b64url(hmac(alg, secret, head .. "." .. body)) ~= sig then
+    return nil
+  end
+  return cjson.decode(jwt.b64url_decode(body))
 end
 
 
@@ -39,7 +62,7 @@ function _M.other_alg(alg, claims, secret)
     return input .. "."
   end
   assert(alg == "HS256", "tokens.other_alg: HS256 or none")
-  return input .. "." .. jwt.b64url(hmac_sha256(secret, input))
+  return input .. "." .. jwt.b64url(hmac("HS256", secret, input))
 end
 
 

@@ -12,7 +12,8 @@ describe("admin API route table", function()
     assert.is_nil(package.loaded["b3scale.admin_host"])
     local admin = require("b3scale.admin")
     assert.is_function(admin.handle)
-    for _, m in ipairs({ "frontends", "backends", "meetings", "recordings", "commands", "status" }) do
+    for _, m in ipairs({ "frontends", "backends", "meetings", "recordings", "callbacks", "commands",
+        "status" }) do
       assert.is_table(require("b3scale.admin." .. m))
     end
     assert.is_nil(package.loaded["b3scale.admin_host"])
@@ -37,9 +38,11 @@ describe("admin API route table", function()
       in_router[k] = true
     end
     -- served by the C core before the Lua router sees the request (c/rec_upload.c,
-    -- c/rec_access.c)
+    -- c/rec_access.c, c/cb_endpoints.c)
     for _, k in ipairs({ "POST /api/v1/recordings/import", "GET /api/v1/recordings/auth",
-        "GET /api/v1/recordings/play/{link}" }) do
+        "GET /api/v1/recordings/play/{link}", "GET /api/v1/callbacks/end/{token}",
+        "GET /api/v1/callbacks/ended/{token}", "POST /api/v1/callbacks/analytics/{token}",
+        "POST /api/v1/callbacks/recording-ready/{token}" }) do
       assert.is_nil(in_router[k], "routed in Lua and in C: " .. k)
       in_router[k] = true
     end
@@ -295,6 +298,35 @@ describe("admin router without a database", function()
     assert.same({ "r1", "acme" }, queries[2].args)
     call("GET", "/api/v1/recordings/r1", ADMIN)
     assert.is_nil(queries[3].args[2])
+  end)
+
+  it("validates callback queries and limits a tenant to its own frontends", function()
+    local st, b = call("GET", "/api/v1/callbacks", ADMIN, nil,
+      { limit = "1001", offset = "-1", state = "pending,lost" })
+    assert.equal(400, st)
+    assert.same({ "must be a whole number from 1 to 1000" }, b.fields.limit)
+    assert.same({ "must be a whole number from 0 to 1000000000" }, b.fields.offset)
+    assert.same({ "must be one or more (comma-separated) of delivered, failed, pending, refused" },
+      b.fields.state)
+    assert.equal(0, #queries)
+    st = call("GET", "/api/v1/callbacks", NODE)
+    assert.equal(403, st)
+    st, b = call("GET", "/api/v1/callbacks", TENANT, nil, { frontend = "fe", state = "failed,refused" })
+    assert.equal(200, st)
+    assert.same({}, b)
+    assert.same({ "fe", "failed,refused", "acme", 100, 0 }, queries[1].args)
+    call("GET", "/api/v1/callbacks", ADMIN)
+    assert.is_nil(queries[2].args[3])
+  end)
+
+  it("redacts what may carry a token in a callback URL", function()
+    local redact = require("b3scale.admin.callbacks").redact
+    assert.equal("https://fe.example/cb", redact("https://fe.example/cb"))
+    assert.equal("https://fe.example/cb?", redact("https://fe.example/cb?"))
+    assert.equal("https://fe.example/cb?token=redacted&a=&flag", redact("https://fe.example/cb?token=abc&a=&flag"))
+    assert.equal("https://redacted@fe.example:8443/p?x=redacted#redacted",
+      redact("https://u:p@fe.example:8443/p?x=1#frag?y=2"))
+    assert.equal("http://fe.example/p/a@b#redacted", redact("http://fe.example/p/a@b#t"))
   end)
 
   it("turns a handler error into a 500 JSON answer", function()

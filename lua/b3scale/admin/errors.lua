@@ -215,6 +215,22 @@ function _M.query_int(s, default, min, max)
 end
 
 
+-- A list's ?limit= (1 to 1000, default 100) and ?offset= (default 0) from query q; a bad
+-- one is added to fields f (and comes back nil).
+function _M.page(q, f)
+  local limit, problem = _M.query_int(q.limit, 100, 1, 1000)
+  if not limit then
+    f:add("limit", problem)
+  end
+  local offset
+  offset, problem = _M.query_int(q.offset, 0, 0, 1000000000)
+  if not offset then
+    f:add("offset", problem)
+  end
+  return limit, offset
+end
+
+
 -- Keys of a set, sorted, as a JSON array.
 function _M.sorted_keys(set)
   local out = json.array()

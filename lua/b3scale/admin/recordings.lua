@@ -61,15 +61,7 @@ end
 function _M.list(ctx)
   local q = ctx.query
   local f = errors.fields()
-  local limit, problem = errors.query_int(q.limit, 100, 1, 1000)
-  if not limit then
-    f:add("limit", problem)
-  end
-  local offset
-  offset, problem = errors.query_int(q.offset, 0, 0, 1000000000)
-  if not offset then
-    f:add("offset", problem)
-  end
+  local limit, offset = errors.page(q, f)
   if q.state ~= nil and not STATES[q.state] then
     f:add("state", STATE_PROBLEM)
   end

@@ -72,6 +72,14 @@ function _M.check_frontend(f, s)
       f:add("settings.recordings.retention_days", "must be >= 0 (0 keeps recordings)")
     end
   end
+  local cb = s.callbacks
+  if cb ~= nil and f:kind("settings.callbacks", cb, "object") then
+    f:unknown(cb, { jwt_alg = true }, "settings.callbacks.")
+    if cb.jwt_alg ~= nil and f:kind("settings.callbacks.jwt_alg", cb.jwt_alg, "string")
+        and cb.jwt_alg ~= "HS256" and cb.jwt_alg ~= "HS512" then
+      f:add("settings.callbacks.jwt_alg", "must be HS256 or HS512")
+    end
+  end
   local l = s.attendees_limit
   if l ~= nil then
     local path, n = "settings.attendees_limit", l

@@ -5,7 +5,6 @@ local tbl  = require("b3scalectl.table")
 local util = require("b3scalectl.util")
 local http = require("b3scalectl.http")
 
-local PAGE = 1000             -- the API's largest page
 local IMPORT_TIMEOUT = 600    -- seconds: the server checks and extracts the whole archive
 
 local function path_of(id)
@@ -24,22 +23,6 @@ local function formats_of(r)
         names[#names + 1] = util.show(f.format)
     end
     return table.concat(names, ",")
-end
-
--- every page of GET /api/v1/recordings?<q>, newest first
-local function all_recordings(ctx, q)
-    local list, offset = json.array(), 0
-    while true do
-        local p = {}
-        for _, x in ipairs(q) do p[#p + 1] = x end
-        p[#p + 1] = "limit=" .. PAGE
-        p[#p + 1] = "offset=" .. offset
-        local _, _, page = ctx.client().get("/api/v1/recordings?" .. table.concat(p, "&"))
-        page = type(page) == "table" and page or {}
-        for _, r in ipairs(page) do list[#list + 1] = r end
-        if #page < PAGE then return list end
-        offset = offset + #page
-    end
 end
 
 -- what `import recordings` sends for a file name: tar.gz / tgz are gzip, anything else tar
@@ -64,7 +47,7 @@ return {
             local q = {}
             if flags.frontend then q[#q + 1] = "frontend=" .. http.urlencode(flags.frontend) end
             if flags.meeting then q[#q + 1] = "meeting=" .. http.urlencode(flags.meeting) end
-            local list = all_recordings(ctx, q)
+            local list = util.all_pages(ctx, "/api/v1/recordings", q)
             if ctx.json then return ctx.out(json.encode(list) .. "\n") end
             if #list == 0 then return ctx.out("no recordings\n") end
             local rows = {}
