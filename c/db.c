@@ -543,3 +543,16 @@ PGresult *db_query(struct db *db, const char *sql, int n, const char *const *val
 	}
 	return r;
 }
+
+int db_command(struct db *db, const char *sql, int n, const char *const *vals, char *err,
+	       size_t errlen)
+{
+	PGresult *r = db_query(db, sql, n, vals, PGRES_COMMAND_OK, err, errlen);
+	int rows;
+
+	if (!r)
+		return -EIO;
+	rows = (int)strtol(PQcmdTuples(r), NULL, 10);
+	PQclear(r);
+	return rows;
+}

@@ -80,6 +80,10 @@ PGresult *db_exec_sql(struct db *db, const char *sql, int n, const char *const *
  * server's message on its first line). */
 PGresult *db_query(struct db *db, const char *sql, int n, const char *const *vals,
 		   ExecStatusType expect, char *err, size_t errlen);
+/* A statement that returns no rows (UPDATE, DELETE, INSERT): how many rows it touched, or
+ * -EIO with err. */
+int db_command(struct db *db, const char *sql, int n, const char *const *vals, char *err,
+	       size_t errlen);
 /* Plain SQL without parameters, for migrations (each statement's result is checked). */
 int db_exec_simple(struct db *db, const char *sql, char *err, size_t errlen);
 

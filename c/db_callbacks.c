@@ -168,17 +168,10 @@ int db_callbacks_prune(struct db *db, long keep_s, char *err, size_t errlen)
 {
 	char kb[24];
 	const char *vals[1] = { kb };
-	PGresult *r;
-	int n;
 
 	snprintf(kb, sizeof(kb), "%ld", keep_s);
-	r = db_query(db, "DELETE FROM callbacks WHERE id IN (SELECT id FROM callbacks"
-			 " WHERE state <> 'pending' AND created_at < now() - $1::bigint *"
-			 " interval '1 second' LIMIT " DB_CALLBACKS_PRUNE_BATCH ")",
-		     1, vals, PGRES_COMMAND_OK, err, errlen);
-	if (!r)
-		return -EIO;
-	n = (int)strtol(PQcmdTuples(r), NULL, 10);
-	PQclear(r);
-	return n;
+	return db_command(db, "DELETE FROM callbacks WHERE id IN (SELECT id FROM callbacks"
+			      " WHERE state <> 'pending' AND created_at < now() - $1::bigint *"
+			      " interval '1 second' LIMIT " DB_CALLBACKS_PRUNE_BATCH ")",
+			  1, vals, err, errlen);
 }

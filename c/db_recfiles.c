@@ -259,44 +259,29 @@ int db_recfiles_set_state(struct db *db, const char *frontend_id, const char *re
 			  const char *state, char *err, size_t errlen)
 {
 	const char *vals[3] = { frontend_id, record_ids, state };
-	PGresult *r;
-	int n;
 
-	r = db_query(db, "UPDATE recordings SET state = $3, pending = true, updated_at = now()"
-			 " WHERE frontend_id = $1::uuid AND import_state = 'done'"
-			 " AND record_id = ANY (string_to_array($2, ','))",
-		     3, vals, PGRES_COMMAND_OK, err, errlen);
-	if (!r)
-		return -EIO;
-	n = atoi(PQcmdTuples(r));
-	PQclear(r);
-	return n;
+	return db_command(db, "UPDATE recordings SET state = $3, pending = true, updated_at = now()"
+			      " WHERE frontend_id = $1::uuid AND import_state = 'done'"
+			      " AND record_id = ANY (string_to_array($2, ','))",
+			  3, vals, err, errlen);
 }
 
 int db_recfiles_expire(struct db *db, char *err, size_t errlen)
 {
-	PGresult *r;
-	int n;
-
 	/* one instance at a time (the others skip it this round); a recording's age counts
 	 * from its end, or from its import when the node gave no end time */
-	r = db_query(db, "WITH lock AS (SELECT pg_try_advisory_xact_lock("
-			 "  hashtext('b3scale.recordings.retention')) AS got)"
-			 " UPDATE recordings r SET state = 'deleted', pending = true, updated_at = now()"
-			 " FROM frontends f, lock WHERE lock.got AND f.id = r.frontend_id"
-			 " AND r.import_state = 'done' AND r.state <> 'deleted'"
-			 " AND jsonb_typeof(f.settings->'recordings'->'retention_days') = 'number'"
-			 " AND (f.settings->'recordings'->>'retention_days')::numeric >= 1"
-			 " AND coalesce(nullif(r.end_time, 0),"
-			 "  (extract(epoch FROM r.created_at) * 1000)::bigint)"
-			 "  < (extract(epoch FROM now()) * 1000)::bigint"
-			 "  - (f.settings->'recordings'->>'retention_days')::numeric * 86400000",
-		     0, NULL, PGRES_COMMAND_OK, err, errlen);
-	if (!r)
-		return -EIO;
-	n = atoi(PQcmdTuples(r));
-	PQclear(r);
-	return n;
+	return db_command(db, "WITH lock AS (SELECT pg_try_advisory_xact_lock("
+			     "  hashtext('b3scale.recordings.retention')) AS got)"
+			     " UPDATE recordings r SET state = 'deleted', pending = true, updated_at = now()"
+			     " FROM frontends f, lock WHERE lock.got AND f.id = r.frontend_id"
+			     " AND r.import_state = 'done' AND r.state <> 'deleted'"
+			     " AND jsonb_typeof(f.settings->'recordings'->'retention_days') = 'number'"
+			     " AND (f.settings->'recordings'->>'retention_days')::numeric >= 1"
+			     " AND coalesce(nullif(r.end_time, 0),"
+			     "  (extract(epoch FROM r.created_at) * 1000)::bigint)"
+			     "  < (extract(epoch FROM now()) * 1000)::bigint"
+			     "  - (f.settings->'recordings'->>'retention_days')::numeric * 86400000",
+			  0, NULL, err, errlen);
 }
 
 int db_recfiles_log_import(struct db *db, const char *backend_id, int status, size_t trees,

@@ -173,6 +173,7 @@ jwtsecret=$(random_secret)$(random_secret)
 ( umask 077 && printf '%s\n' "$jwtsecret" >"$var/api-jwt-secret" ) || die "cannot write $var/api-jwt-secret"
 B3SCALE_DB_URL=$dburl B3SCALE_LISTEN_HTTP=$listen B3SCALE_API_JWT_SECRET=$jwtsecret \
     B3SCALE_RECORDINGS_DIR="$var/recordings" B3SCALE_RECORDINGS_SWEEP_MS=5000 \
+    B3SCALE_API_URL="http://$host:$port" B3SCALE_CALLBACK_ALLOWED_NETWORKS=127.0.0.0/8 \
     build/b3scaled >"$var/log/b3scaled.log" 2>&1 &
 dpid=$!
 pids="$dpid $pids"
