@@ -199,7 +199,7 @@ static int cb_endpoints_analytics(struct worker *w, const struct http_request *r
 	const char *bearer = req->authorization;
 	char *claims, *tok = NULL, exp[48];
 	struct buf body = { 0 }, hdr = { 0 }, ev = { 0 };
-	int rc = -EACCES;
+	int rc;
 
 	if (!bearer || strncmp(bearer, "Bearer ", 7) != 0 ||
 	    !(claims = cb_endpoints_node_claims(&w->db, bearer + 7, "HS512"))) {

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -55,7 +56,6 @@ static struct {
 	struct cb_delivery *active, *unwritten;
 	long inflight;
 	int more;           /* the last claim was full: more rows may be due */
-	unsigned seed;
 	struct cb_outbox_counters n;
 } cbo = { .mu = PTHREAD_MUTEX_INITIALIZER };
 
@@ -77,13 +77,17 @@ static void cb_outbox_free(struct cb_delivery *d)
 static long cb_outbox_backoff(int attempt)
 {
 	long d = cbo.cfg->callback_retry_ms;
+	unsigned r;
 	int i;
 
 	for (i = 1; i < attempt && d < CB_OUTBOX_MAX_BACKOFF_MS; i++)
 		d *= 2;
 	if (d > CB_OUTBOX_MAX_BACKOFF_MS)
 		d = CB_OUTBOX_MAX_BACKOFF_MS;
-	return d / 2 + (long)(rand_r(&cbo.seed) % (unsigned)(d / 2 + 1));
+	/* jitter: instances retrying the same receiver must not stay in step */
+	if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
+		r = 0;
+	return d / 2 + (long)(r % (unsigned)(d / 2 + 1));
 }
 
 static void cb_outbox_count(const char *state)
@@ -415,7 +419,6 @@ int cb_outbox_start(const struct lb_config *cfg, char *err, size_t errlen)
 	rc = cb_target_setup(cfg, err, errlen);
 	if (rc < 0)
 		return rc;
-	cbo.seed = (unsigned)(clock_wall_ms() ^ getpid());
 	cbo.multi = curl_multi_init();
 	if (!cbo.multi) {
 		snprintf(err, errlen, "cannot create the callbacks' libcurl multi handle");
