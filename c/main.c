@@ -14,6 +14,7 @@
 #include "backend_view.h"
 #include "bbb_list.h"
 #include "cb_outbox.h"
+#include "cb_webhooks.h"
 #include "clock.h"
 #include "config.h"
 #include "db.h"
@@ -244,8 +245,10 @@ static int main_serve(const struct lb_config *cfg)
 	}
 	if (rec_import_start(cfg, err, sizeof(err)) < 0 ||
 	    cb_outbox_start(cfg, err, sizeof(err)) < 0 ||
+	    cb_webhooks_start(cfg, err, sizeof(err)) < 0 ||
 	    http_server_start(&srv, cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "b3scaled: %s\n", err);
+		cb_webhooks_stop();
 		cb_outbox_stop();
 		rec_import_stop();
 		node_loop_stop();
@@ -261,6 +264,7 @@ static int main_serve(const struct lb_config *cfg)
 		backend_view_stop();
 		bbb_list_stop();
 		http_server_stop(srv);
+		cb_webhooks_stop();
 		cb_outbox_stop();
 		rec_import_stop();
 		node_loop_stop();
@@ -282,6 +286,7 @@ static int main_serve(const struct lb_config *cfg)
 	log_info("main", "event=stopping signal=%s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
 	main_drain(srv, cfg);
 	rec_import_stop(); /* answers the imports still queued */
+	cb_webhooks_stop(); /* events not taken yet stay in the database */
 	cb_outbox_stop();  /* attempts in flight are due again at once, on any instance */
 	poller_stop(poller);
 	main_release_parked();

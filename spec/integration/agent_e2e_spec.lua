@@ -2,6 +2,7 @@
 -- agent, the real b3scaled and Postgres; what operators see in b3scalectl and /metrics.
 local h = require("helpers")
 local R = require("support.redis")
+local agents = require("support.agent")
 local jwt = require("b3scalectl.jwt")
 
 local JWT_SECRET = "agent-e2e-jwt-secret"
@@ -28,19 +29,7 @@ describe("b3scaleagent with b3scaled", function()
   local db, d, sim, redis, agent, token
 
   local function start_agent()
-    agent = h.spawn({ h.BUILD .. "/b3scaleagent", "--register" }, {
-      BBB_CONFIG = "/nonexistent/bbb-web.properties",
-      B3SCALE_API_URL = d.url, B3SCALE_API_ACCESS_TOKEN = token,
-      B3SCALE_AGENT_BBB_API = sim.url, B3SCALE_AGENT_BBB_SECRET = sim.secret,
-      B3SCALE_AGENT_REDIS_HOST = "127.0.0.1", B3SCALE_AGENT_REDIS_PORT = redis.port,
-      B3SCALE_AGENT_HEARTBEAT_MS = "250", B3SCALE_AGENT_FLUSH_MS = "100",
-      B3SCALE_AGENT_RECORDINGS_DIR = "", -- uploads: spec/integration/recordings_chain_spec.lua
-      B3SCALE_LOG_LEVEL = "debug",
-    })
-    assert(h.wait_until(function()
-      local log = h.read_file(agent.log) or ""
-      return log:find("event=redis_subscribed", 1, true) and log:find("event=state_sent", 1, true)
-    end, 10), "agent did not subscribe and report: " .. (h.read_file(agent.log) or ""))
+    agent = agents.start({ d = d, sim = sim, redis = redis, token = token })
   end
 
   local function create(id)

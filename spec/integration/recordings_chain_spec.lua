@@ -3,6 +3,7 @@
 -- b3scaleagent uploading it from the node's published directory, b3scaled importing it, and
 -- the frontend driving it with the BBB API (docs/recordings.md, docs/agent.md).
 local h = require("helpers")
+local agents = require("support.agent")
 local tar = require("support.tar")
 local R = require("support.redis")
 local jwt = require("b3scalectl.jwt")
@@ -38,17 +39,10 @@ describe("the recording chain", function()
       B3SCALE_RECORDINGS_PLAYBACK_URL = PLAYBACK, B3SCALE_RECORDINGS_SWEEP_MS = "1000",
       B3SCALE_POLL_INTERVAL_MS = "500" } })
     ctl("set", "frontend", "fe", "--secret", SECRET)
-    agent = h.spawn({ h.BUILD .. "/b3scaleagent", "--register" }, {
-      BBB_CONFIG = "/nonexistent/bbb-web.properties",
-      B3SCALE_API_URL = d.url, B3SCALE_API_ACCESS_TOKEN = jwt.mint(JWT, "chain-node", { "b3scale:node" }, 3600),
-      B3SCALE_AGENT_BBB_API = sim.url, B3SCALE_AGENT_BBB_SECRET = sim.secret,
-      B3SCALE_AGENT_REDIS_HOST = "127.0.0.1", B3SCALE_AGENT_REDIS_PORT = redis.port,
-      B3SCALE_AGENT_RECORDINGS_DIR = published, B3SCALE_AGENT_SPOOL_DIR = spool,
-      B3SCALE_AGENT_RECORDINGS_SCAN_MS = "200", B3SCALE_LOG_LEVEL = "debug",
-    })
-    assert(h.wait_until(function()
-      return (h.read_file(agent.log) or ""):find("event=state_sent", 1, true)
-    end, 10), "agent did not report: " .. (h.read_file(agent.log) or ""))
+    agent = agents.start({ d = d, sim = sim, redis = redis,
+      token = jwt.mint(JWT, "chain-node", { "b3scale:node" }, 3600),
+      env = { B3SCALE_AGENT_RECORDINGS_DIR = published, B3SCALE_AGENT_SPOOL_DIR = spool,
+        B3SCALE_AGENT_RECORDINGS_SCAN_MS = "200" } })
     ctl("enable", "backend", sim.url)
   end)
 

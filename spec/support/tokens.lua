@@ -33,6 +33,12 @@ local function hmac(alg, key, data)
 end
 
 
+-- Hex HMAC of data with key: "HS256" (SHA-256) or "HS512", as webhook signatures are checked.
+function _M.hmac_hex(alg, key, data)
+  return (hmac(alg, key, data):gsub(".", function(c) return string.format("%02x", c:byte()) end))
+end
+
+
 -- claims as an HS256 or HS512 token signed with secret (as BBB nodes sign callbacks).
 function _M.sign(alg, secret, claims)
   local input = jwt.b64url(cjson.encode({ alg = alg, typ = "JWT" })) .. "."

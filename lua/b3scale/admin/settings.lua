@@ -29,6 +29,55 @@ local function params_object(f, path, v)
 end
 
 
+-- Tenant webhooks (docs/callbacks.md): the URL's target is checked at each delivery (the
+-- outbox's SSRF guard), since what a name resolves to can change after it was written.
+local WEBHOOK_EVENTS = { ["meeting-created"] = true, ["meeting-started"] = true,
+  ["meeting-ended"] = true, ["user-joined"] = true, ["user-left"] = true,
+  ["recording-ready"] = true }
+local MAX_WEBHOOKS, MAX_WEBHOOK_SECRET, MAX_WEBHOOK_URL = 16, 256, 2048
+
+local function check_webhooks(f, list)
+  if not f:kind("settings.webhooks", list, "array") then
+    return
+  end
+  if #list > MAX_WEBHOOKS then
+    f:add("settings.webhooks", "at most " .. MAX_WEBHOOKS .. " webhooks")
+  end
+  for i, w in ipairs(list) do
+    local p = "settings.webhooks[" .. (i - 1) .. "]"
+    if f:kind(p, w, "object") then
+      f:unknown(w, { url = true, events = true, secret = true }, p .. ".")
+      if w.url == nil then
+        f:add(p .. ".url", "is required")
+      elseif f:kind(p .. ".url", w.url, "string")
+          and (not w.url:find("^[Hh][Tt][Tt][Pp][Ss]?://[^/?#%s]") or w.url:find("%s")
+            or #w.url > MAX_WEBHOOK_URL) then
+        f:add(p .. ".url", "must be an http(s) URL of at most " .. MAX_WEBHOOK_URL .. " bytes")
+      end
+      if w.events == nil then
+        f:add(p .. ".events", "is required")
+      elseif f:string_array(p .. ".events", w.events) then
+        if #w.events == 0 then
+          f:add(p .. ".events", "must name at least one event")
+        end
+        for j, e in ipairs(w.events) do
+          if not WEBHOOK_EVENTS[e] then
+            f:add(p .. ".events[" .. (j - 1) .. "]", "must be one of meeting-created,"
+              .. " meeting-started, meeting-ended, user-joined, user-left, recording-ready")
+          end
+        end
+      end
+      if w.secret == nil then
+        f:add(p .. ".secret", "is required")
+      elseif f:kind(p .. ".secret", w.secret, "string")
+          and (#w.secret == 0 or #w.secret > MAX_WEBHOOK_SECRET) then
+        f:add(p .. ".secret", "must be 1 to " .. MAX_WEBHOOK_SECRET .. " bytes")
+      end
+    end
+  end
+end
+
+
 -- Frontend settings: an object; documented keys checked, others kept as they are.
 function _M.check_frontend(f, s)
   if not f:kind("settings", s, "object") then
@@ -79,6 +128,9 @@ function _M.check_frontend(f, s)
         and cb.jwt_alg ~= "HS256" and cb.jwt_alg ~= "HS512" then
       f:add("settings.callbacks.jwt_alg", "must be HS256 or HS512")
     end
+  end
+  if s.webhooks ~= nil then
+    check_webhooks(f, s.webhooks)
   end
   local l = s.attendees_limit
   if l ~= nil then
