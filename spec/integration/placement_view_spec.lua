@@ -65,8 +65,10 @@ describe("the placement view", function()
     end
     assert.equal(before, metric(d, CREATE_READS))
     -- least_load counted each placement at once, so the burst went round the three nodes
+    -- (a refresh landing mid-burst may shift one; without the counting they would pile up)
     for _, s in ipairs(sims) do
-      assert.equal(10, on[s.name], s.name)
+      assert.is_true(on[s.name] ~= nil and on[s.name] >= 9 and on[s.name] <= 11,
+        s.name .. " got " .. tostring(on[s.name]))
     end
   end)
 
