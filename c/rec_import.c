@@ -115,6 +115,17 @@ static void rec_import_status(struct rec_job *j, int rc, const char *err)
 		rec_import_answer(j, 500, "internal_error", err);
 }
 
+/* 1 when tree i is the first of its recording in the archive (the others are its formats). */
+static int rec_import_first(const struct rec_import_tree *its, size_t i)
+{
+	size_t k;
+
+	for (k = 0; k < i; k++)
+		if (its[k].recording_id == its[i].recording_id)
+			return 0;
+	return 1;
+}
+
 /* Stages and settles the checked trees; answers with what was imported. */
 static int rec_import_commit(struct rec_job *j, const struct rec_trees *trees,
 			     struct rec_import_tree *its, const char *stage_name,
@@ -139,19 +150,21 @@ static int rec_import_commit(struct rec_job *j, const struct rec_trees *trees,
 			return rc;
 	}
 	rec_failpoint("import_after_stage");
+	/* once per recording, whatever formats the archive held */
 	for (i = 0; i < trees->n; i++) {
+		if (!rec_import_first(its, i))
+			continue;
 		rc = rec_settle_one(&ri.db, ri.cfg->recordings_dir, its[i].recording_id, err,
 				    errlen);
-		/* -ENOENT: settled already (two formats of one recording) or by a sweep */
+		/* -ENOENT: a sweep on another instance settled it meanwhile */
 		if (rc < 0 && rc != -ENOENT)
 			return rc;
-	}
-	/* the frontend's recording-ready callback, once per recording (the outbox knows) */
-	for (i = 0; i < trees->n; i++)
+		/* the frontend's recording-ready callback (the outbox keeps it to one ever) */
 		if (cb_endpoints_recording_ready(&ri.db, its[i].frontend_id, its[i].meta.meeting_id,
 						 trees->v[i].record_id, cerr, sizeof(cerr)) < 0)
 			log_warn("recordings", "event=recording_ready_failed record_id=%s error=\"%s\"",
 				 trees->v[i].record_id, cerr);
+	}
 	j->status = 200;
 	buf_reset(&j->body);
 	buf_puts(&j->body, "{\"imported\":[");
