@@ -9,6 +9,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Where b3scaled finds its own files. A build in the checkout reads them from there (run
+ * from the checkout); `make install` compiles this file again with B3SCALE_DATADIR and
+ * B3SCALE_SYSCONFDIR, and the operator's policy directory comes before the shipped one. */
+#ifdef B3SCALE_DATADIR
+#define CONFIG_DATA(rel) B3SCALE_DATADIR "/" rel
+#define CONFIG_POLICY_PATH B3SCALE_SYSCONFDIR "/b3scale/policies:" B3SCALE_DATADIR "/policies"
+#else
+#define CONFIG_DATA(rel) rel
+#define CONFIG_POLICY_PATH "policies"
+#endif
+
 static int config_listen(struct lb_config *cfg, char *err, size_t errlen)
 {
 	const char *v = env_get("B3SCALE_LISTEN_HTTP") ? env_get("B3SCALE_LISTEN_HTTP")
@@ -114,11 +125,11 @@ int config_load(struct lb_config *cfg, int need_db, char *err, size_t errlen)
 	if (env_str("B3SCALE_DB_URL", need_db ? NULL : "", cfg->db_url, sizeof(cfg->db_url), err,
 		       errlen) < 0 ||
 	    config_listen(cfg, err, errlen) < 0 ||
-	    env_str("B3SCALE_POLICY_DIR", "policies", cfg->policy_dir, sizeof(cfg->policy_dir),
+	    env_str("B3SCALE_POLICY_DIR", CONFIG_POLICY_PATH, cfg->policy_dir, sizeof(cfg->policy_dir),
 		       err, errlen) < 0 ||
-	    env_str("B3SCALE_LUA_DIR", "lua", cfg->lua_dir, sizeof(cfg->lua_dir), err,
+	    env_str("B3SCALE_LUA_DIR", CONFIG_DATA("lua"), cfg->lua_dir, sizeof(cfg->lua_dir), err,
 		       errlen) < 0 ||
-	    env_str("B3SCALE_SQL_DIR", "sql", cfg->sql_dir, sizeof(cfg->sql_dir), err,
+	    env_str("B3SCALE_SQL_DIR", CONFIG_DATA("sql"), cfg->sql_dir, sizeof(cfg->sql_dir), err,
 		       errlen) < 0 ||
 	    env_str("B3SCALE_POLICY", "least_load", cfg->default_policy,
 		       sizeof(cfg->default_policy), err, errlen) < 0 ||
@@ -126,7 +137,7 @@ int config_load(struct lb_config *cfg, int need_db, char *err, size_t errlen)
 		       sizeof(cfg->api_jwt_secret), err, errlen) < 0 ||
 	    env_str("B3SCALE_METRICS_TOKEN", "", cfg->metrics_token, sizeof(cfg->metrics_token),
 		    err, errlen) < 0 ||
-	    env_str("B3SCALE_OPENAPI_FILE", "docs/openapi.json", cfg->openapi_file,
+	    env_str("B3SCALE_OPENAPI_FILE", CONFIG_DATA("docs/openapi.json"), cfg->openapi_file,
 		       sizeof(cfg->openapi_file), err, errlen) < 0 ||
 	    env_str("B3SCALE_RECORDINGS_PLAYBACK_URL", "", cfg->recordings_playback_url,
 		    sizeof(cfg->recordings_playback_url), err, errlen) < 0 ||
@@ -135,7 +146,7 @@ int config_load(struct lb_config *cfg, int need_db, char *err, size_t errlen)
 	    env_str("B3SCALE_API_URL", "", cfg->api_url, sizeof(cfg->api_url), err, errlen) < 0 ||
 	    env_str("B3SCALE_CALLBACK_ALLOWED_NETWORKS", "", cfg->callback_allowed_networks,
 		    sizeof(cfg->callback_allowed_networks), err, errlen) < 0 ||
-	    env_str("B3SCALE_STATUS_PAGE", "docs/status.html", cfg->status_page,
+	    env_str("B3SCALE_STATUS_PAGE", CONFIG_DATA("docs/status.html"), cfg->status_page,
 		       sizeof(cfg->status_page), err, errlen) < 0 ||
 	    env_str("B3SCALE_LOG_LEVEL", "info", cfg->log_level, sizeof(cfg->log_level), err,
 		       errlen) < 0 ||

@@ -86,10 +86,56 @@ static int policy_bundle_dir(struct policy_bundle *b, const char *dir, const cha
 		memcpy(stem, e->d_name, len - 4);
 		stem[len - 4] = '\0';
 		snprintf(name, sizeof(name), "%s%s", prefix, stem);
+		/* an earlier directory of the search path shadows this one */
+		if (policy_bundle_find(b, kind, name))
+			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
 		rc = policy_bundle_add(b, kind, name, label, e->d_name, path, err, errlen);
 	}
 	closedir(d);
+	return rc;
+}
+
+/* policy_dir is one directory or a colon-separated search path (an installed b3scaled:
+ * the operator's directory, then the shipped policies). The first directory holding a name
+ * wins, options.json included; directories of a path that do not exist are skipped, as long
+ * as one does. */
+static int policy_bundle_path(struct policy_bundle *b, const char *policy_dir, char *err,
+			      size_t errlen)
+{
+	char dir[1024], path[1100];
+	const char *p = policy_dir, *colon;
+	int multi = strchr(policy_dir, ':') != NULL, found = 0, rc = 0;
+	size_t len;
+
+	for (; rc == 0 && *p; p = colon ? colon + 1 : p + len) {
+		colon = strchr(p, ':');
+		len = colon ? (size_t)(colon - p) : strlen(p);
+		if (len >= sizeof(dir)) {
+			snprintf(err, errlen, "a policy directory is longer than %zu bytes",
+				 sizeof(dir) - 1);
+			return -ENAMETOOLONG;
+		}
+		if (len == 0)
+			continue;
+		memcpy(dir, p, len);
+		dir[len] = '\0';
+		if (multi && access(dir, F_OK) != 0)
+			continue;
+		found = 1;
+		rc = policy_bundle_dir(b, dir, multi ? dir : "policies", POLICY_FILE_POLICY, "", err,
+				       errlen);
+		snprintf(path, sizeof(path), "%s/options.json", dir);
+		if (rc == 0 && !policy_bundle_find(b, POLICY_FILE_OPTIONS, "options") &&
+		    access(path, F_OK) == 0)
+			rc = policy_bundle_add(b, POLICY_FILE_OPTIONS, "options",
+					       multi ? dir : "policies", "options.json", path, err,
+					       errlen);
+	}
+	if (rc == 0 && !found) {
+		snprintf(err, errlen, "none of the policy directories %s exists", policy_dir);
+		return -ENOENT;
+	}
 	return rc;
 }
 
@@ -112,12 +158,7 @@ int policy_bundle_read(struct policy_bundle **out, const char *lua_dir, const ch
 	snprintf(path, sizeof(path), "%s/b3scale", lua_dir);
 	rc = policy_bundle_dir(b, path, "lua/b3scale", POLICY_FILE_MODULE, "b3scale.", err, errlen);
 	if (rc == 0)
-		rc = policy_bundle_dir(b, policy_dir, "policies", POLICY_FILE_POLICY, "", err,
-				       errlen);
-	snprintf(path, sizeof(path), "%s/options.json", policy_dir);
-	if (rc == 0 && access(path, F_OK) == 0)
-		rc = policy_bundle_add(b, POLICY_FILE_OPTIONS, "options", "policies", "options.json",
-				       path, err, errlen);
+		rc = policy_bundle_path(b, policy_dir, err, errlen);
 	if (rc < 0) {
 		policy_bundle_free(b);
 		return rc;
