@@ -42,15 +42,16 @@ AGENT_DEPS := $(BUILD)/core/buf.o $(BUILD)/core/log.o $(BUILD)/core/query.o \
               $(BUILD)/core/clock.o
 AGENT_LIBS := -lhiredis $(shell pkg-config --libs libcurl openssl libarchive 2>/dev/null) -pthread
 
-.PHONY: all deps test run clean bench bench-scale check-deps tsan fuzz fuzz-build lint
+.PHONY: all deps test run clean bench bench-scale check-deps tsan fuzz fuzz-build lint \
+        install install-build uninstall deb FORCE
 all: $(BUILD)/b3scaled $(BUILD)/bbbsim $(BUILD)/libb3scale.so $(BUILD)/b3scaleagent
 
 $(BUILD)/core/%.o: c/%.c $(wildcard c/*.h) | $(BUILD)/core
-	@echo "  CC  $<"; $(CC) $(CFLAGS) -c -o $@ $<
+	@echo "  CC  $<"; $(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 $(BUILD)/sim/%.o: c/sim/%.c $(wildcard c/*.h c/sim/*.h) | $(BUILD)/sim
-	@echo "  CC  $<"; $(CC) $(CFLAGS) -Ic -c -o $@ $<
+	@echo "  CC  $<"; $(CC) $(CPPFLAGS) $(CFLAGS) -Ic -c -o $@ $<
 $(BUILD)/agent/%.o: agent/%.c $(wildcard agent/*.h c/*.h) | $(BUILD)/agent
-	@echo "  CC  $<"; $(CC) $(CFLAGS) -Ic -c -o $@ $<
+	@echo "  CC  $<"; $(CC) $(CPPFLAGS) $(CFLAGS) -Ic -c -o $@ $<
 $(BUILD)/core $(BUILD)/sim $(BUILD)/agent:
 	mkdir -p $@
 
@@ -65,6 +66,60 @@ $(BUILD)/b3scaleagent: $(AGENT_OBJ) $(AGENT_DEPS)
 # make bench-scale's policy figure: the decision alone, over the daemon's own code
 $(BUILD)/policy_bench: bench/policy_bench.c $(CORE_OBJ) $(wildcard c/*.h)
 	@echo "  LD  $@"; $(CC) $(CFLAGS) -Ic $(LDFLAGS) -o $@ $< $(CORE_OBJ) $(LDLIBS)
+
+# make install: PREFIX, DESTDIR, BINDIR, DATADIR, SYSCONFDIR, UNITDIR. The installed b3scaled
+# is linked again with a config.o that knows DATADIR and SYSCONFDIR, so it needs no B3SCALE_*
+# path variable, while the checkout's own build keeps reading lua/, sql/, policies/ from the
+# checkout. b3scalectl goes to DATADIR/bin (it finds its Lua modules next to itself) with a
+# relative symlink on BINDIR, so a DESTDIR staging tree stays correct when moved.
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+DATADIR    ?= $(PREFIX)/share/b3scale
+SYSCONFDIR ?= $(PREFIX)/etc
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+INSTALL_BIN := $(BUILD)/install/b3scaled $(BUILD)/b3scaleagent
+DATA_FILES := $(wildcard lua/*/*.lua lua/*/*/*.lua sql/*.sql policies/*.lua policies/README.md) \
+              docs/openapi.json docs/status.html
+
+$(BUILD)/install:
+	mkdir -p $@
+# rebuilt on every install: the paths may differ from the last one
+$(BUILD)/install/config.o: c/config.c $(wildcard c/*.h) FORCE | $(BUILD)/install
+	@echo "  CC  $< (DATADIR=$(DATADIR) SYSCONFDIR=$(SYSCONFDIR))"
+	@$(CC) $(CPPFLAGS) $(CFLAGS) -DB3SCALE_DATADIR='"$(DATADIR)"' \
+	  -DB3SCALE_SYSCONFDIR='"$(SYSCONFDIR)"' -c -o $@ $<
+$(BUILD)/install/b3scaled: $(BUILD)/core/main.o $(filter-out $(BUILD)/core/config.o,$(CORE_OBJ)) \
+                           $(BUILD)/install/config.o
+	@echo "  LD  $@"; $(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+FORCE:
+
+install-build: $(INSTALL_BIN)
+
+install: install-build
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/bin $(DESTDIR)$(SYSCONFDIR)/b3scale/policies \
+	  $(DESTDIR)$(UNITDIR)
+	install -m 0755 $(INSTALL_BIN) $(DESTDIR)$(BINDIR)/
+	for f in $(DATA_FILES); do install -D -m 0644 $$f $(DESTDIR)$(DATADIR)/$$f || exit 1; done
+	install -m 0755 bin/b3scalectl $(DESTDIR)$(DATADIR)/bin/b3scalectl
+	ln -sfn $$(realpath -m --relative-to=$(BINDIR) $(DATADIR)/bin/b3scalectl) \
+	  $(DESTDIR)$(BINDIR)/b3scalectl
+	for u in examples/systemd/*.service; do \
+	  sed 's|/usr/bin/|$(BINDIR)/|g' $$u > $(DESTDIR)$(UNITDIR)/$${u##*/} || exit 1; done
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/b3scaled $(DESTDIR)$(BINDIR)/b3scaleagent $(DESTDIR)$(BINDIR)/b3scalectl \
+	  $(DESTDIR)$(UNITDIR)/b3scaled.service $(DESTDIR)$(UNITDIR)/b3scaleagent.service
+	rm -rf $(DESTDIR)$(DATADIR)
+	-rmdir $(DESTDIR)$(SYSCONFDIR)/b3scale/policies $(DESTDIR)$(SYSCONFDIR)/b3scale 2>/dev/null
+
+# Debian packages b3scale and b3scaleagent (debian/, debhelper) built from a copy of this tree
+# in build/deb/src, so the checkout stays clean; then lintian, which fails on any error.
+deb: deps
+	rm -rf build/deb && mkdir -p build/deb/src
+	tar --exclude=./build --exclude=./.git --exclude=./var -cf - . | tar -xf - -C build/deb/src
+	cd build/deb/src && dpkg-buildpackage -b -us -uc -j2
+	lintian --fail-on error --info build/deb/*.deb
+	@ls build/deb/*.deb
 
 # Installs the Debian packages listed in .ci/packages when any is missing.
 deps:

@@ -31,6 +31,11 @@ _M.FLAGS = {
     scopes        = { arg = "a,b" },
     expires       = { arg = "DURATION" },
     ref           = { arg = "R" },
+    db            = { arg = "URL" },
+    ["dry-run"]   = {},
+    ["with-secrets"] = {},
+    file          = { arg = "FILE" },
+    prune         = {},
 }
 local SHORT = {}
 for name, f in pairs(_M.FLAGS) do if f.short then SHORT[f.short] = name end end
@@ -52,10 +57,21 @@ local NOUN_ALIASES = {
 -- the command table, in help order
 _M.COMMANDS = {}
 for _, name in ipairs({ "backends", "frontends", "meetings", "recordings", "callbacks", "auth",
-    "misc" }) do
+    "migrate", "apply", "misc" }) do
     for _, cmd in ipairs(require("b3scalectl.commands." .. name)) do
         _M.COMMANDS[#_M.COMMANDS + 1] = cmd
     end
+end
+
+-- the one-letter form of flag f in cmd (a command may give a letter its own meaning, as
+-- apply's -f FILE), or nil
+local function short_of(cmd, f)
+    for letter, name in pairs(cmd.short or {}) do
+        if name == f then return letter end
+    end
+    local letter = _M.FLAGS[f].short
+    if letter and not (cmd.short and cmd.short[letter]) then return letter end
+    return nil
 end
 
 local function synopsis(cmd)
@@ -64,7 +80,8 @@ local function synopsis(cmd)
     for _, f in ipairs(cmd.flags or {}) do
         local spec = _M.FLAGS[f]
         local req = cmd.required and cmd.required[f]
-        local s = "--" .. f .. (spec.arg and (" " .. spec.arg) or "")
+        local letter = req and short_of(cmd, f)
+        local s = (letter and ("-" .. letter) or ("--" .. f)) .. (spec.arg and (" " .. spec.arg) or "")
         parts[#parts + 1] = req and s or ("[" .. s .. "]")
     end
     return table.concat(parts, " ")
@@ -90,7 +107,8 @@ function _M.help_text(prefix)
             out[#out + 1] = "flags:"
             for _, f in ipairs(cmd.flags) do
                 local spec = _M.FLAGS[f]
-                local left = (spec.short and ("-" .. spec.short .. ", ") or "") .. "--" .. f ..
+                local letter = short_of(cmd, f)
+                local left = (letter and ("-" .. letter .. ", ") or "") .. "--" .. f ..
                     (spec.arg and (" " .. spec.arg) or "")
                 out[#out + 1] = string.format("  %-22s %s", left, cmd.flag_help and cmd.flag_help[f] or "")
             end
@@ -137,7 +155,7 @@ end
 --   { help = {words...} }                      when -h/--help/help was asked for
 --   { cmd = <command>, args = {...}, flags = {name = value|true}, api = s|nil, json = bool }
 -- Raises a usage error (util.usage) on anything wrong.
-local function help_words(argv)
+local function scan_words(argv, short)
     -- -h / --help before any "--": the command words, skipping flags (and known flags'
     -- values) without judging them, so help works even on an otherwise wrong line
     local asked, words, i = false, {}, 1
@@ -146,7 +164,7 @@ local function help_words(argv)
         if a == "--" then break end
         if a == "-h" or a == "--help" then asked = true
         elseif a:sub(1, 1) == "-" and a ~= "-" then
-            local name = a:match("^%-%-([^=]+)$") or GLOBAL_SHORT[a:sub(2)] or SHORT[a:sub(2)]
+            local name = a:match("^%-%-([^=]+)$") or GLOBAL_SHORT[a:sub(2)] or short[a:sub(2)]
             local spec = name and (GLOBAL[name] or _M.FLAGS[name])
             if spec and spec.arg then i = i + 1 end
         else
@@ -154,12 +172,38 @@ local function help_words(argv)
         end
         i = i + 1
     end
+    return words, asked
+end
+
+local function help_words(argv, short)
+    local words, asked = scan_words(argv, short)
     return asked and words or nil
+end
+
+-- The one-letter flags of this command line: a command's own letters (see short_of) when its
+-- words come first with them read so, else the common ones.
+local function short_map(argv)
+    for _, cmd in ipairs(_M.COMMANDS) do
+        if cmd.short then
+            local map = {}
+            for k, v in pairs(SHORT) do map[k] = v end
+            for k, v in pairs(cmd.short) do map[k] = v end
+            local words = scan_words(argv, map)
+            if words[1] then words[1] = VERB_ALIASES[words[1]] or words[1] end
+            local same = #words >= #cmd.words
+            for k = 1, #cmd.words do
+                if words[k] ~= cmd.words[k] then same = false end
+            end
+            if same then return map end
+        end
+    end
+    return SHORT
 end
 
 function _M.parse(argv)
     local words, flags, order = {}, {}, {}
-    local hw = help_words(argv)
+    local short = short_map(argv)
+    local hw = help_words(argv, short)
     if hw then
         argv = hw
         table.insert(argv, 1, "help")
@@ -180,7 +224,7 @@ function _M.parse(argv)
             else
                 name = a:sub(2)
                 if #name ~= 1 then util.usage("unknown flag " .. a) end
-                name = GLOBAL_SHORT[name] or SHORT[name]
+                name = GLOBAL_SHORT[name] or short[name]
                 if not name then util.usage("unknown flag " .. a) end
             end
             local spec = GLOBAL[name] or _M.FLAGS[name]

@@ -30,6 +30,8 @@ local ROUTES = {
   { "PATCH", "/api/v1/backends/{id}", "backends", "update", {} },
   { "DELETE", "/api/v1/backends/{id}", "backends", "destroy", {} },
   { "GET", "/api/v1/meetings", "meetings", "list", { TENANT } },
+  -- adopting a meeting a node already runs (a switch from another balancer): admins only
+  { "POST", "/api/v1/meetings", "meetings", "create", {} },
   { "GET", "/api/v1/meetings/{id}", "meetings", "show", { TENANT } },
   { "DELETE", "/api/v1/meetings/{id}", "meetings", "destroy", { TENANT } },
   { "GET", "/api/v1/recordings", "recordings", "list", { TENANT } },
