@@ -70,10 +70,16 @@ function _M.random_hex(n)
     return (b:gsub(".", function(c) return string.format("%02x", c:byte()) end))
 end
 
--- polls fn() every `interval` s until it returns a truthy value (returned) or timeout_s passes
--- (then returns nil plus fn's last second result)
+-- Waits are upper bounds, never measurements: a condition that holds returns at once, so a
+-- bound may be generous at no cost. Every bound a spec gives is multiplied by SLACK
+-- (B3SCALE_SPEC_SLACK, default 3), because CI machines may be far slower than the one a
+-- bound was chosen on (other jobs, disk contention, the sanitizer build).
+_M.SLACK = tonumber(os.getenv("B3SCALE_SPEC_SLACK") or "") or 3
+
+-- polls fn() every `interval` s until it returns a truthy value (returned) or timeout_s
+-- (times SLACK) passes (then returns nil plus fn's last second result)
 function _M.wait_until(fn, timeout_s, interval)
-    local deadline = socket.gettime() + (timeout_s or 5)
+    local deadline = socket.gettime() + (timeout_s or 5) * _M.SLACK
     local last_err
     repeat
         local v, err = fn()
@@ -286,10 +292,10 @@ function _M.get(url, headers) return _M.http("GET", url, nil, headers) end
 function _M.post(url, body, headers) return _M.http("POST", url, body, headers) end
 
 -- polls url until any HTTP answer (or one with status `want` when given) arrives; errors after
--- timeout_s (default 10). When `handle` is given and its process exits, fails at once.
--- Returns status, body, headers of the answer.
+-- timeout_s (default 10, times SLACK). When `handle` is given and its process exits, fails
+-- at once. Returns status, body, headers of the answer.
 function _M.wait_http(url, timeout_s, handle, want)
-    local deadline = socket.gettime() + (timeout_s or 10)
+    local deadline = socket.gettime() + (timeout_s or 10) * _M.SLACK
     local last
     while true do
         local st, body, hd = _M.http("GET", url, nil, nil, 1)

@@ -63,10 +63,10 @@ describe("getMeetings", function()
     api(d, "other", "other-secret", "create", "name=Theirs&meetingID=theirs")
     h.sim_req(cluster.holder(sims, "fe", "gm-1"), "POST", "/sim/attendees?meetingID=fe~gm-1&count=3")
     -- the polls have seen everything: attendees and metadata are in the live view
-    h.wait_until(function()
+    assert.truthy(h.wait_until(function()
       return h.psql(db, "SELECT count(*) FROM node_meetings WHERE xml LIKE '%Course%'") == "3"
         and h.psql(db, "SELECT sum(participants) FROM meetings") == "3"
-    end, 5, 0.1)
+    end, 10, 0.1), "the polls did not see every meeting")
     h.stop(poller)
     for _, s in ipairs(sims) do h.sim_req(s, "DELETE", "/sim/requests") end
   end)
