@@ -112,6 +112,17 @@ describe("Debian packages", function()
       assert.equal("640 root b3scale\n600 root root\n", mode)
     end)
 
+    it("install units systemd accepts", function()
+      local p = io.popen("command -v systemd-analyze")
+      local have = p and p:read("*l")
+      if p then p:close() end
+      if not have then return pending("systemd-analyze is not installed") end
+      local code, out = sh("systemd-analyze verify /lib/systemd/system/b3scaled.service " ..
+        "/lib/systemd/system/b3scaleagent.service 2>&1")
+      assert.equal(0, code, out)
+      assert.is_nil(out:find("b3scale", 1, true), out)
+    end)
+
     it("serve as the system user with the compiled-in paths and an operator policy", function()
       db = h.new_db("package")
       sims = { h.bbbsim({ name = "one" }), h.bbbsim({ name = "two" }) }
