@@ -264,6 +264,32 @@ describe("admin router without a database", function()
     assert.same({ "unknown field" }, b.fields.when)
   end)
 
+  it("validates meeting adoptions (admins only) before any query", function()
+    local st, b = call("POST", "/api/v1/meetings", TENANT,
+      '{"frontend":"fe","meeting_id":"room","backend":"https://n/"}')
+    assert.equal(403, st)
+    assert.equal("forbidden", b.error)
+    st, b = call("POST", "/api/v1/meetings", ADMIN, cjson.encode({
+      meeting_id = "a,b", backend_meeting_id = "x", backend = 5, name = 1, create_time = 1.5,
+      colour = "red",
+    }))
+    assert.equal(400, st)
+    local f = b.fields
+    assert.same({ "is required" }, f.frontend)
+    assert.same({ "must be a string" }, f.backend)
+    assert.same({ "must be 2 to 256 bytes without control characters or ','" }, f.meeting_id)
+    assert.is_table(f.backend_meeting_id)
+    assert.same({ "must be a string" }, f.name)
+    assert.same({ "must be an integer" }, f.create_time)
+    assert.same({ "unknown field" }, f.colour)
+    st, b = call("POST", "/api/v1/meetings", ADMIN, cjson.encode({ frontend = "fe",
+      meeting_id = "room\1", backend = "https://n/", backend_meeting_id = string.rep("x", 257) }))
+    assert.equal(400, st)
+    assert.is_table(b.fields.meeting_id)
+    assert.is_table(b.fields.backend_meeting_id)
+    assert.equal(0, #queries)
+  end)
+
   it("validates recording queries and visibility before any query", function()
     local st, b = call("GET", "/api/v1/recordings", ADMIN, nil,
       { limit = "0", offset = "x", state = "gone" })
