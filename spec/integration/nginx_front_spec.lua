@@ -36,7 +36,7 @@ end
 
 describe("nginx TLS front", function()
   local dir, db, sim, d, nginx, conf, root
-  local tport, hport, pport
+  local tport, hport
   local admin, hdr, out = nil, nil, nil
 
   -- one request through the front with curl; opts: method, headers (list of "Name: value"),
@@ -91,7 +91,7 @@ describe("nginx TLS front", function()
     sim = h.bbbsim({ name = "front1" })
     cluster.register(db, { sim }, "seed", "seed-secret")
     local dport
-    dport, tport, hport, pport = h.free_port(), h.free_port(), h.free_port(), h.free_port()
+    dport, tport, hport = h.free_port(), h.free_port(), h.free_port()
     -- what b3scale.conf's comments ask of b3scaled's environment
     d = h.daemon({ db = db, port = dport, env = {
       B3SCALE_TRUSTED_PROXIES = "127.0.0.1", B3SCALE_MAX_CONNECTIONS_PER_IP = "0",
@@ -102,14 +102,15 @@ describe("nginx TLS front", function()
 
     local rec = assert(h.read_file("examples/nginx/recordings.conf"))
     rec = swap(rec, "127.0.0.1:42353", "127.0.0.1:" .. dport)
-    rec = swap(rec, "listen 80;", "listen 127.0.0.1:" .. pport .. ";")
+    -- both files' :80 servers share one port, told apart by name as in production
+    rec = swap(rec, "listen 80;", "listen 127.0.0.1:" .. hport .. ";")
     rec = swap(rec, "/var/lib/b3scale/recordings/published", root .. "/published")
     rec = swap(rec, "/var/bigbluebutton/playback/presentation/2.3/", player)
     h.write_file(dir .. "/recordings.conf", rec)
     local v6 = can_bind_v6()
     local site = assert(h.read_file("examples/nginx/b3scale.conf"))
     site = swap(site, "/etc/nginx/snippets/b3scale-recordings.conf", dir .. "/recordings.conf")
-    site = swap(site, "server 127.0.0.1:80;", "server 127.0.0.1:" .. pport .. ";")
+    site = swap(site, "server 127.0.0.1:80;", "server 127.0.0.1:" .. hport .. ";")
     site = swap(site, "listen 80;", "listen 127.0.0.1:" .. hport .. ";")
     site = swap(site, "listen 443 ssl", "listen 127.0.0.1:" .. tport .. " ssl")
     site = swap(site, "listen [::]:80;", v6 and "listen [::1]:" .. hport .. ";" or "")
@@ -127,11 +128,13 @@ describe("nginx TLS front", function()
       "http { access_log off;",
       " client_body_temp_path " .. dir .. "; proxy_temp_path " .. dir .. ";",
       " fastcgi_temp_path " .. dir .. "; uwsgi_temp_path " .. dir .. "; scgi_temp_path " .. dir .. ";",
+      -- a distribution's default site, which takes whatever no server_name matches
+      " server { listen 127.0.0.1:" .. hport .. " default_server; return 404; }",
       " include " .. dir .. "/b3scale.conf; }" }, "\n"))
     local tcode, tout = h.run({ "nginx", "-t", "-c", conf, "-p", dir })
     assert.equal(0, tcode, tout)
     nginx = h.spawn({ "nginx", "-c", conf, "-p", dir })
-    h.wait_http("http://127.0.0.1:" .. hport .. "/", 10, nginx)
+    h.wait_http("http://127.0.0.1:" .. hport .. "/", 10, nginx, 404)
     cluster.settled(d, db)
 
     -- the frontend of these tests, made through the front
@@ -246,10 +249,12 @@ describe("nginx TLS front", function()
     assert.is_nil(log:find("203.0.113.8", 1, true))
   end)
 
-  it("takes a recording import and plays it back over https through recordings.conf", function()
+  it("takes a recording import over the API's body limit and plays it back through recordings.conf", function()
     local id = tar.record_id()
     local upload = dir .. "/import.tar"
-    h.write_file(upload, tar.build(tar.tree(id, KEY .. "~rec-room")))
+    -- larger than /api/v1/'s 8 MB: the import has a location of its own
+    local big = { name = "presentation/" .. id .. "/video/webcams-2.webm", data = string.rep("v", 9 * 1024 * 1024) }
+    h.write_file(upload, tar.build(tar.join(tar.tree(id, KEY .. "~rec-room"), { big })))
     local st, body = front("/api/v1/recordings/import", { method = "POST", file = upload,
       headers = { bearer(), "Content-Type: application/x-tar" } })
     assert.equal(200, st, body)
@@ -264,6 +269,9 @@ describe("nginx TLS front", function()
     st, body = front("/presentation/" .. id .. "/shapes.svg")
     assert.equal(200, st)
     assert.equal("<svg>" .. id .. "</svg>", body)
+    st, body = front("/presentation/" .. id .. "/video/webcams-2.webm")
+    assert.equal(200, st)
+    assert.equal(big.data, body)
     -- b3scaled answered the auth_request: a recording it does not know is refused
     st = front("/presentation/" .. tar.record_id() .. "/shapes.svg")
     assert.equal(403, st)
