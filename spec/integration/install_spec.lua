@@ -151,6 +151,14 @@ return P
     assert.truthy(out:find('"acme"', 1, true), out)
   end)
 
+  it("migrates a database with b3scalectl db migrate, through the installed b3scaled", function()
+    local fresh = h.new_db("install_ctl")
+    local code, out = run_in(tmp, { "b3scalectl", "db", "migrate" },
+      env_with({ PATH = prefix .. "/bin:/usr/bin:/bin", B3SCALE_DB_URL = fresh }))
+    assert.equal(0, code, out)
+    assert.equal("1", h.psql(fresh, "SELECT count(*) FROM pg_tables WHERE tablename = 'meeting_usage'"))
+  end)
+
   it("stages under DESTDIR with the final paths inside, and uninstalls", function()
     local stage = tmp .. "/stage"
     local code, out = make({ "install", "DESTDIR=" .. stage, "PREFIX=/usr", "SYSCONFDIR=/etc" })

@@ -10,14 +10,26 @@ local function migrate(ctx)
         util.fail("config", "db migrate runs build/b3scaled migrate here and needs B3SCALE_DB_URL " ..
             "(e.g. postgresql://b3scale:pw@dbhost/b3scale)")
     end
+    -- the checkout's build with the checkout's migrations; installed (package, make
+    -- install), the b3scaled on PATH, which knows where its migrations are
     local bin = ctx.root .. "/build/b3scaled"
     local f = io.open(bin, "rb")
-    if not f then util.fail("config", bin .. " is missing: build first (make)") end
-    f:close()
-    local cmd = shq(bin) .. " migrate"
-    local sqldir = ctx.getenv("B3SCALE_SQL_DIR")
-    if not sqldir or sqldir == "" then
-        cmd = "B3SCALE_SQL_DIR=" .. shq(ctx.root .. "/sql") .. " " .. cmd
+    local cmd
+    if f then
+        f:close()
+        cmd = shq(bin) .. " migrate"
+        local sqldir = ctx.getenv("B3SCALE_SQL_DIR")
+        if not sqldir or sqldir == "" then
+            cmd = "B3SCALE_SQL_DIR=" .. shq(ctx.root .. "/sql") .. " " .. cmd
+        end
+    else
+        local p = io.popen("command -v b3scaled 2>/dev/null")
+        local found = p and p:read("*l")
+        if p then p:close() end
+        if not found or found == "" then
+            util.fail("config", bin .. " is missing and no b3scaled is on PATH: build first (make)")
+        end
+        cmd = shq(found) .. " migrate"
     end
     io.stdout:flush()
     local a, b, c = os.execute(cmd)
@@ -27,8 +39,8 @@ local function migrate(ctx)
 end
 
 local MIGRATE_HELP = "Applies pending database migrations by running <root>/build/b3scaled migrate on\n" ..
-    "this machine (not through the API). Needs B3SCALE_DB_URL; B3SCALE_SQL_DIR defaults to\n" ..
-    "<root>/sql."
+    "this machine (not through the API), or the b3scaled on PATH when installed. Needs\n" ..
+    "B3SCALE_DB_URL; B3SCALE_SQL_DIR defaults to <root>/sql (installed: b3scaled's own)."
 
 return {
     {
