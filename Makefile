@@ -67,16 +67,17 @@ $(BUILD)/b3scaleagent: $(AGENT_OBJ) $(AGENT_DEPS)
 $(BUILD)/policy_bench: bench/policy_bench.c $(CORE_OBJ) $(wildcard c/*.h)
 	@echo "  LD  $@"; $(CC) $(CFLAGS) -Ic $(LDFLAGS) -o $@ $< $(CORE_OBJ) $(LDLIBS)
 
-# make install: PREFIX, DESTDIR, BINDIR, DATADIR, SYSCONFDIR, UNITDIR. The installed b3scaled
-# is linked again with a config.o that knows DATADIR and SYSCONFDIR, so it needs no B3SCALE_*
-# path variable, while the checkout's own build keeps reading lua/, sql/, policies/ from the
-# checkout. b3scalectl goes to DATADIR/bin (it finds its Lua modules next to itself) with a
-# relative symlink on BINDIR, so a DESTDIR staging tree stays correct when moved.
+# make install: PREFIX, DESTDIR, BINDIR, DATADIR, SYSCONFDIR, UNITDIR, MANDIR. The installed
+# b3scaled is linked again with a config.o that knows DATADIR and SYSCONFDIR, so it needs no
+# B3SCALE_* path variable, while the checkout's own build keeps reading lua/, sql/, policies/
+# from the checkout. b3scalectl goes to DATADIR/bin (it finds its Lua modules next to itself)
+# with a relative symlink on BINDIR, so a DESTDIR staging tree stays correct when moved.
 PREFIX     ?= /usr/local
 BINDIR     ?= $(PREFIX)/bin
 DATADIR    ?= $(PREFIX)/share/b3scale
 SYSCONFDIR ?= $(PREFIX)/etc
 UNITDIR    ?= $(PREFIX)/lib/systemd/system
+MANDIR     ?= $(PREFIX)/share/man
 INSTALL_BIN := $(BUILD)/install/b3scaled $(BUILD)/b3scaleagent
 DATA_FILES := $(wildcard lua/*/*.lua lua/*/*/*.lua sql/*.sql policies/*.lua policies/README.md) \
               docs/openapi.json docs/status.html
@@ -103,12 +104,17 @@ install: install-build
 	install -m 0755 bin/b3scalectl $(DESTDIR)$(DATADIR)/bin/b3scalectl
 	ln -sfn $$(realpath -m --relative-to=$(BINDIR) $(DATADIR)/bin/b3scalectl) \
 	  $(DESTDIR)$(BINDIR)/b3scalectl
+	install -D -m 0644 docs/man/b3scalectl.1 $(DESTDIR)$(MANDIR)/man1/b3scalectl.1
+	install -D -m 0644 docs/man/b3scaled.8 $(DESTDIR)$(MANDIR)/man8/b3scaled.8
+	install -D -m 0644 docs/man/b3scaleagent.8 $(DESTDIR)$(MANDIR)/man8/b3scaleagent.8
 	for u in examples/systemd/*.service; do \
 	  sed 's|/usr/bin/|$(BINDIR)/|g' $$u > $(DESTDIR)$(UNITDIR)/$${u##*/} || exit 1; done
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/b3scaled $(DESTDIR)$(BINDIR)/b3scaleagent $(DESTDIR)$(BINDIR)/b3scalectl \
-	  $(DESTDIR)$(UNITDIR)/b3scaled.service $(DESTDIR)$(UNITDIR)/b3scaleagent.service
+	  $(DESTDIR)$(UNITDIR)/b3scaled.service $(DESTDIR)$(UNITDIR)/b3scaleagent.service \
+	  $(DESTDIR)$(MANDIR)/man1/b3scalectl.1 $(DESTDIR)$(MANDIR)/man8/b3scaled.8 \
+	  $(DESTDIR)$(MANDIR)/man8/b3scaleagent.8
 	rm -rf $(DESTDIR)$(DATADIR)
 	-rmdir $(DESTDIR)$(SYSCONFDIR)/b3scale/policies $(DESTDIR)$(SYSCONFDIR)/b3scale 2>/dev/null
 
