@@ -419,6 +419,15 @@ function _M.psql(url, sql)
     return trim(out)
 end
 
+-- the checkout itself, for commands that must run there (make): the specs may run in a tree
+-- of symlinks to it (run.sh, for another build directory)
+function _M.checkout()
+    local p = assert(io.popen("readlink -f Makefile"))
+    local path = p:read("*l")
+    p:close()
+    return assert(path and path:match("^(.*)/Makefile$"), "cannot find the checkout")
+end
+
 local db_counter = 0
 -- creates a fresh, uniquely named database on the test server; returns its URL
 function _M.new_db(prefix)

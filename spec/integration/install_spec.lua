@@ -6,35 +6,26 @@
 -- uninstall.
 local h = require("helpers")
 local cluster = require("support.cluster")
+local fixtures = require("support.policy_fixtures")
 local cjson = require("cjson")
 
 local JWT_SECRET = "install-spec-jwt-secret-51c2"
 local FE_SECRET = "install-spec-frontend-secret-0d7e"
 
--- the checkout itself (the specs may run in a tree of symlinks to it)
-local function checkout()
-  local p = assert(io.popen("readlink -f Makefile"))
-  local path = p:read("*l")
-  p:close()
-  return assert(path and path:match("^(.*)/Makefile$"), "cannot find the checkout")
-end
-
 -- make in the checkout with the build of this run (plain or sanitizer), outside the
 -- jobserver of a surrounding `make test`; returns exit code and output
 local function make(args)
-  local argv = { "make", "-C", checkout(), "--no-print-directory",
+  local argv = { "make", "-C", h.checkout(), "--no-print-directory",
                  "BUILD=" .. h.BUILD, "SANITIZE=" .. (os.getenv("B3SCALE_SANITIZE") or "") }
   for _, a in ipairs(args) do argv[#argv + 1] = a end
   return h.run(argv, { MAKEFLAGS = false, MFLAGS = false, MAKELEVEL = false }, 300)
 end
 
--- runs argv from directory dir (never the checkout) with exactly env plus PATH and HOME
+-- runs argv from directory dir (never the checkout) with env over the current environment
 local function run_in(dir, argv, env, timeout)
-  local e = {}
-  for k, v in pairs(env or {}) do e[k] = v end
   local a = { "sh", "-c", 'cd "$0" && exec "$@"', dir }
   for _, x in ipairs(argv) do a[#a + 1] = x end
-  return h.run(a, e, timeout or 60)
+  return h.run(a, env, timeout or 60)
 end
 
 local PATH_VARS = { B3SCALE_LUA_DIR = false, B3SCALE_SQL_DIR = false, B3SCALE_POLICY_DIR = false,
@@ -103,16 +94,8 @@ describe("make install", function()
 
   it("serves with the operator's policy shadowing the shipped one of the same name", function()
     -- least_load, the default, replaced by one that always picks the second node
-    h.write_file(etc .. "/b3scale/policies/least_load.lua", string.format([[
-local P = { name = "least_load", api_version = 1 }
-function P.select(req, backends)
-  for _, b in ipairs(backends) do
-    if b.host:find(":%d/", 1, true) then return b.index end
-  end
-  return nil, "second node missing"
-end
-return P
-]], sims[2].port))
+    h.write_file(etc .. "/b3scale/policies/least_load.lua",
+      (fixtures.steer_source("least_load", sims[2].port)))
     cluster.register(db, sims, "acme", FE_SECRET)
     local port = h.free_port()
     local log = h.tmpdir() .. "/installed-b3scaled-" .. port .. ".log"

@@ -8,16 +8,11 @@
 -- and the plain run covers it.
 local h = require("helpers")
 local cluster = require("support.cluster")
+local fixtures = require("support.policy_fixtures")
 
 local JWT_SECRET = "package-spec-jwt-secret-8e03"
 local FE_SECRET = "package-spec-frontend-secret-41aa"
 
-local function checkout()
-  local p = assert(io.popen("readlink -f Makefile"))
-  local path = p:read("*l")
-  p:close()
-  return assert(path and path:match("^(.*)/Makefile$"), "cannot find the checkout")
-end
 
 local function sh(cmd, timeout)
   return h.run({ "sh", "-c", cmd }, { MAKEFLAGS = false, MFLAGS = false, MAKELEVEL = false },
@@ -41,7 +36,7 @@ describe("Debian packages", function()
     return
   end
 
-  local root = checkout()
+  local root = h.checkout()
   local debs, installed, d, db, sims
 
   setup(function()
@@ -133,16 +128,8 @@ describe("Debian packages", function()
         env, 60)
       assert.equal(0, code, out)
 
-      h.write_file("/etc/b3scale/policies/spec_second.lua", string.format([[
-local P = { name = "spec_second", api_version = 1 }
-function P.select(req, backends)
-  for _, b in ipairs(backends) do
-    if b.host:find(":%d/", 1, true) then return b.index end
-  end
-  return nil, "second node missing"
-end
-return P
-]], sims[2].port))
+      h.write_file("/etc/b3scale/policies/spec_second.lua",
+        (fixtures.steer_source("spec_second", sims[2].port)))
       code, out = h.run({ "sh", "-c", "cd / && exec runuser -u b3scale -- /usr/bin/b3scaled --check" }, env, 60)
       assert.equal(0, code, out)
       assert.truthy(out:find("policies OK (/etc/b3scale/policies:/usr/share/b3scale/policies)", 1, true), out)

@@ -1,5 +1,6 @@
 -- The policy engine inside the real daemon: hot reload, containment, retries, presentation.
 local h = require("helpers")
+local fixtures = require("support.policy_fixtures")
 local cluster = require("support.cluster")
 
 local SECRET = "policy-fe-secret"
@@ -29,16 +30,7 @@ local function install(dir, name, src)
 end
 
 local function steer(port)
-  return ([[
-local P = { name = "steer", api_version = 1 }
-function P.select(req, backends)
-  for _, b in ipairs(backends) do
-    if b.host:find(":PORT/", 1, true) then return b.index end
-  end
-  return nil, "target not available"
-end
-return P
-]]):gsub("PORT", tostring(port))
+  return (fixtures.steer_source("steer", port))
 end
 
 local function metric(d, name)

@@ -97,4 +97,20 @@ function _M.contract(get, opts)
 end
 
 
+-- The source of a policy called `name` that always picks the backend whose host has this
+-- port (a bbbsim's), for specs that must know where a meeting goes.
+function _M.steer_source(name, port)
+  return ([[
+local P = { name = "NAME", api_version = 1 }
+function P.select(req, backends)
+  for _, b in ipairs(backends) do
+    if b.host:find(":PORT/", 1, true) then return b.index end
+  end
+  return nil, "target not available"
+end
+return P
+]]):gsub("NAME", name):gsub("PORT", tostring(port))
+end
+
+
 return _M
