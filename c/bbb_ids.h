@@ -16,5 +16,11 @@ const char *bbb_ids_decode(const char *nsid, const char *frontend_key);
 void bbb_ids_rewrite(struct xml_node *n, const char *frontend_key);
 /* The same on the text of XML that xml_dom_write produced, appended to out. */
 int bbb_ids_rewrite_text(struct buf *out, const char *xml, const char *frontend_key);
+/* Both, and an element whose whole text is node_id gets own_id: the node's ID of a meeting
+ * adopted under an ID outside the namespace, and the frontend's own (NULL, NULL: none). */
+void bbb_ids_rewrite_as(struct xml_node *n, const char *frontend_key, const char *node_id,
+			const char *own_id);
+int bbb_ids_rewrite_text_as(struct buf *out, const char *xml, const char *frontend_key,
+			    const char *node_id, const char *own_id);
 
 #endif

@@ -110,7 +110,8 @@ static int bbb_list_one(const struct db_live_meeting *m, void *ud)
 
 	if (m->current) { /* as the last snapshot showed it: only the IDs change */
 		wk->n++;
-		return bbb_ids_rewrite_text(wk->out, m->xml, wk->fe_key);
+		return bbb_ids_rewrite_text_as(wk->out, m->xml, wk->fe_key, m->node_id,
+					       m->own_id);
 	}
 	buf_init(&skel);
 	rc = m->xml ? 0 : bbb_list_skeleton(m, &skel);
@@ -128,7 +129,7 @@ static int bbb_list_one(const struct db_live_meeting *m, void *ud)
 	}
 	rc = bbb_list_live(doc, m);
 	if (rc == 0) {
-		bbb_ids_rewrite(doc, wk->fe_key);
+		bbb_ids_rewrite_as(doc, wk->fe_key, m->node_id, m->own_id);
 		rc = xml_dom_write(wk->out, doc);
 		wk->n++;
 	}

@@ -21,12 +21,21 @@
 #include "policy.h"
 #include "scheduler.h"
 
-/* Sends the node's document back with this frontend's IDs. */
-static void bbb_meetings_reply(struct bbb_ctx *c, struct xml_node *doc)
+/* The node's ID of a meeting whose row names it otherwise than "<key>~<id>" (adopted from
+ * another balancer, POST /api/v1/meetings), or NULL: its answers show c->mid in its place. */
+static const char *bbb_meetings_alias(struct bbb_ctx *c, const char *node_id)
+{
+	if (!c->mid || !node_id || strcmp(node_id, buf_str(&c->nsid)) == 0)
+		return NULL;
+	return node_id;
+}
+
+/* Sends the node's document back with this frontend's IDs; node_id as bbb_meetings_alias. */
+static void bbb_meetings_reply(struct bbb_ctx *c, struct xml_node *doc, const char *node_id)
 {
 	const char *rc = xml_dom_child_text(doc, "returncode");
 
-	bbb_ids_rewrite(doc, c->fe->key);
+	bbb_ids_rewrite_as(doc, c->fe->key, node_id, node_id ? c->mid : NULL);
 	buf_reset(&c->a->body);
 	xml_dom_write(&c->a->body, doc);
 	c->a->status = 200;
@@ -187,14 +196,41 @@ static void bbb_meetings_created(struct bbb_ctx *c)
 		return;
 	}
 	bbb_list_changed(c->fe->key);
-	bbb_meetings_reply(c, c->run->answer);
+	bbb_meetings_reply(c, c->run->answer, bbb_meetings_alias(c, c->run->sc.backend_meeting_id));
+}
+
+/* The ID the node knows the meeting by: its row's (an adopted meeting keeps the ID it was
+ * created under, e.g. b3scale's), else "<key>~<id>". NULL when answered (error). */
+static const char *bbb_meetings_node_id(struct bbb_ctx *c)
+{
+	char err[512], *id;
+	int rc;
+
+	if (!c->meeting_fetched) { /* not read with the frontend: read it now, once */
+		rc = db_meetings_find(&c->w->db, c->fe->id, c->mid, &c->meeting, err, sizeof(err));
+		if (rc < 0 && rc != -ENOENT) {
+			log_error("bbb", "event=db_error call=create error=\"%s\"", err);
+			bbb_reply_error(c, "internalError", "The service is temporarily unavailable.");
+			return NULL;
+		}
+		c->meeting_fetched = 1;
+		c->meeting_found = rc == 0;
+	}
+	if (!c->meeting_found || !c->meeting.backend_meeting_id ||
+	    strcmp(c->meeting.backend_meeting_id, buf_str(&c->nsid)) == 0)
+		return buf_str(&c->nsid);
+	/* the row goes to the scheduler, which frees it: the task keeps its own copy */
+	id = bbb_task_own(c, strdup(c->meeting.backend_meeting_id));
+	if (!id)
+		bbb_reply_error(c, "internalError", "Out of memory.");
+	return id;
 }
 
 void bbb_meetings_create(struct bbb_ctx *c)
 {
 	struct scheduler_create sc;
 	char err[512];
-	const char *mid;
+	const char *mid, *node_id;
 	char *body = NULL;
 	size_t body_len = 0;
 	int has_body = !c->form_body && c->req->body_len > 0;
@@ -220,19 +256,25 @@ void bbb_meetings_create(struct bbb_ctx *c)
 		has_body = 1;
 		bbb_task_own(c, body);
 	}
+	/* a repeated create goes under the ID the node runs the meeting by, so a meeting adopted
+	 * under another one takes the idempotent path like any other (duplicateWarning with the
+	 * running meeting) instead of a second, empty meeting beside it */
+	node_id = bbb_meetings_node_id(c);
+	if (!node_id)
+		return;
 	/* the node calls b3scaled back, never the frontend (docs/callbacks.md) */
-	if (cb_create_rewrite(&c->w->db, c->w->cfg, c->fe->id, c->mid, buf_str(&c->nsid),
+	if (cb_create_rewrite(&c->w->db, c->w->cfg, c->fe->id, c->mid, node_id,
 			      &c->params, err, sizeof(err)) < 0) {
 		log_error("bbb", "event=db_error call=create error=\"%s\"", err);
 		bbb_reply_error(c, "internalError", "The service is temporarily unavailable.");
 		return;
 	}
-	if (bbb_meetings_encode(c, buf_str(&c->nsid), &c->q) < 0)
+	if (bbb_meetings_encode(c, node_id, &c->q) < 0)
 		return;
 	memset(&sc, 0, sizeof(sc));
 	sc.fe = c->fe;
 	sc.meeting_id = c->mid;
-	sc.backend_meeting_id = buf_str(&c->nsid);
+	sc.backend_meeting_id = node_id;
 	sc.params = &c->params;
 	sc.call.query = buf_str(&c->q);
 	sc.call.body = body ? body : has_body ? c->req->body : NULL;
@@ -477,7 +519,8 @@ static void bbb_meetings_forwarded(struct bbb_ctx *c)
 		bbb_meetings_note_state(c, &c->m, doc);
 	if (strcmp(c->call, "end") == 0)
 		bbb_meetings_ended(c);
-	bbb_meetings_reply(c, doc);
+	/* a breakout room (no row of ours) is named by BBB: nothing to map */
+	bbb_meetings_reply(c, doc, c->m.id ? bbb_meetings_alias(c, c->m.backend_meeting_id) : NULL);
 	xml_dom_free(doc);
 }
 
@@ -496,6 +539,13 @@ void bbb_meetings_forward(struct bbb_ctx *c)
 			      "POST request Content-Type is missing or unsupported");
 		return;
 	}
+	/* kept for the answer: encoding the node's ID replaces mid's storage */
+	c->mid = strdup(mid);
+	if (!c->mid) {
+		bbb_reply_error(c, "internalError", "Out of memory.");
+		return;
+	}
+	mid = c->mid;
 	rc = bbb_meetings_lookup(c, mid);
 	/* what BBB answers about a breakout room, the frontend may ask too */
 	if (rc == -ENOENT && (strcmp(c->call, "getMeetingInfo") == 0 ||

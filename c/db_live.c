@@ -15,21 +15,32 @@ static const struct db_stmt db_live_meetings_stmt = {
 	/* the frontend's meetings, and the breakout rooms BBB opened in them */
 	/* the frontend's meetings and the breakout rooms BBB opened in them, chosen on narrow
 	 * rows (one per meeting ID); the wide ones (the elements) are read only for those */
-	"WITH own AS (SELECT backend_id, internal_id, meeting_id, updated_at FROM node_meetings"
-	"  WHERE meeting_id COLLATE \"C\" >= $1 AND meeting_id COLLATE \"C\" < $2),"
+	"WITH own AS (SELECT backend_id, internal_id, meeting_id, updated_at, NULL::text AS node_id,"
+	"  NULL::text AS own_id FROM node_meetings"
+	"  WHERE meeting_id COLLATE \"C\" >= $1 AND meeting_id COLLATE \"C\" < $2"
+	/* meetings adopted under a node ID outside the namespace (POST /api/v1/meetings, which
+	 * refuses a '~' in another namespace) are found through their rows: a partial index holds
+	 * only those (sql/0021), then one probe each by meeting ID */
+	"  UNION ALL SELECT nm.backend_id, nm.internal_id, nm.meeting_id, nm.updated_at,"
+	"  m.backend_meeting_id, m.meeting_id FROM frontends f JOIN meetings m"
+	"  ON m.frontend_id = f.id AND strpos(m.backend_meeting_id, '~') = 0"
+	"  JOIN node_meetings nm ON nm.meeting_id COLLATE \"C\" = m.backend_meeting_id"
+	"  WHERE f.key = $3),"
+	/* a breakout room names its parent by BBB's internal ID: nothing to map back */
 	" sel AS (SELECT * FROM own UNION ALL SELECT br.backend_id, br.internal_id, br.meeting_id,"
-	"  br.updated_at FROM own p JOIN node_meetings br"
+	"  br.updated_at, NULL, NULL FROM own p JOIN node_meetings br"
 	"  ON br.backend_id = p.backend_id AND br.parent_id = p.internal_id),"
 	/* a meeting on two nodes (a stray not ended yet): the copy its row names first; one
 	 * index probe each (LIMIT keeps the planner from hashing the whole table) */
-	" pick AS (SELECT DISTINCT ON (s.meeting_id) s.backend_id, s.internal_id FROM sel s"
+	" pick AS (SELECT DISTINCT ON (s.meeting_id) s.backend_id, s.internal_id, s.node_id,"
+	"  s.own_id FROM sel s"
 	"  JOIN backends b ON b.id = s.backend_id AND b.node_state <> 'unavailable'"
 	"  LEFT JOIN LATERAL (SELECT m.backend_id FROM meetings m"
 	"   WHERE m.backend_meeting_id = s.meeting_id LIMIT 1) r ON true"
 	"  ORDER BY s.meeting_id, r.backend_id = s.backend_id DESC NULLS LAST, s.updated_at DESC)"
 	"SELECT nm.meeting_id, nm.internal_id, nm.name, nm.xml,"
 	" a.xml::text, nm.running, nm.is_breakout, a.n, a.moderators, a.voice, a.listen, a.video,"
-	" c.current"
+	" c.current, pick.node_id, pick.own_id"
 	" FROM pick JOIN node_meetings nm USING (backend_id, internal_id)"
 	/* the snapshot's element is current while nothing changed the meeting since: the live
 	 * parts are then neither built here nor patched in C */
@@ -50,7 +61,7 @@ static const struct db_stmt db_live_meetings_stmt = {
 	"   xmlelement(name \"clientType\", 'HTML5')) ORDER BY k)) AS xml"
 	"  FROM jsonb_each(CASE WHEN c.current THEN '{}' ELSE nm.attendees END) AS e(k, v)) a"
 	" ORDER BY nm.meeting_id",
-	2
+	3
 };
 
 static const struct db_stmt db_live_breakout_stmt = {
@@ -59,9 +70,12 @@ static const struct db_stmt db_live_breakout_stmt = {
 	" FROM node_meetings br JOIN node_meetings p ON p.backend_id = br.backend_id"
 	"  AND p.internal_id = br.parent_id JOIN backends b ON b.id = br.backend_id"
 	" WHERE br.meeting_id COLLATE \"C\" = $1 AND br.is_breakout"
-	"  AND p.meeting_id COLLATE \"C\" >= $2 AND p.meeting_id COLLATE \"C\" < $3"
+	"  AND ((p.meeting_id COLLATE \"C\" >= $2 AND p.meeting_id COLLATE \"C\" < $3)"
+	/* or a meeting adopted for the frontend under a node ID of its own (one probe) */
+	"  OR EXISTS (SELECT 1 FROM meetings m JOIN frontends f ON f.id = m.frontend_id"
+	"   WHERE m.backend_meeting_id = p.meeting_id AND f.key = $4))"
 	" ORDER BY br.updated_at DESC LIMIT 1",
-	3
+	4
 };
 
 /* The bounds of a frontend's namespace: "<key>~" up to, not including, "<key>\x7f" ('~' is
@@ -76,7 +90,7 @@ int db_live_breakout(struct db *db, const char *frontend_key, const char *meetin
 		     struct lb_backend *b, char *err, size_t errlen)
 {
 	char lo[80], hi[80];
-	const char *vals[3] = { meeting_id, lo, hi };
+	const char *vals[4] = { meeting_id, lo, hi, frontend_key };
 	PGresult *r;
 	int rc;
 
@@ -95,7 +109,7 @@ int db_live_meetings(struct db *db, const char *frontend_key,
 		     size_t errlen)
 {
 	char lo[80], hi[80];
-	const char *vals[2] = { lo, hi };
+	const char *vals[3] = { lo, hi, frontend_key };
 	struct db_live_meeting m;
 	PGresult *r;
 	int i, n, rc = 0;
@@ -119,6 +133,8 @@ int db_live_meetings(struct db *db, const char *frontend_key,
 		m.listeners = strtol(PQgetvalue(r, i, 10), NULL, 10);
 		m.video = strtol(PQgetvalue(r, i, 11), NULL, 10);
 		m.current = PQgetvalue(r, i, 12)[0] == 't';
+		m.node_id = PQgetisnull(r, i, 13) ? NULL : PQgetvalue(r, i, 13);
+		m.own_id = PQgetisnull(r, i, 14) ? NULL : PQgetvalue(r, i, 14);
 		rc = fn(&m, ud);
 	}
 	PQclear(r);

@@ -19,9 +19,14 @@ struct db_live_meeting {
 				    * attendees_xml are then not filled in) */
 	int running, is_breakout;
 	long participants, moderators, voice, listeners, video;
+	/* a meeting adopted under a node ID outside the namespace: that ID and the frontend's
+	 * own for it; both NULL otherwise */
+	const char *node_id;
+	const char *own_id;
 };
 
-/* Calls fn for each meeting in frontend_key's namespace, and each breakout room of one, on a
+/* Calls fn for each meeting in frontend_key's namespace or adopted for it under another
+ * node ID, and each breakout room of one, on a
  * node that is not unavailable
  * (one per meeting ID: the copy on the node its row names, if it runs on two). A negative
  * return of fn stops the walk and is returned. */
@@ -29,9 +34,9 @@ int db_live_meetings(struct db *db, const char *frontend_key,
 		     int (*fn)(const struct db_live_meeting *m, void *ud), void *ud, char *err,
 		     size_t errlen);
 
-/* The node of a breakout room opened in one of frontend_key's meetings (BBB names breakout
- * rooms itself: meeting_id is not in any namespace): 0 with *b (id, host, secret, states;
- * caller clears), -ENOENT, or -EIO with err. */
+/* The node of a breakout room opened in one of frontend_key's meetings, adopted ones too
+ * (BBB names breakout rooms itself: meeting_id is not in any namespace): 0 with *b (id,
+ * host, secret, states; caller clears), -ENOENT, or -EIO with err. */
 int db_live_breakout(struct db *db, const char *frontend_key, const char *meeting_id,
 		     struct lb_backend *b, char *err, size_t errlen);
 

@@ -144,9 +144,17 @@ describe("a meeting adopted under a node ID of its own", function()
     assert.equal("SUCCESS", h.xml_text(body, "returncode"), body)
     assert.equal(internal, h.xml_text(b, "internalMeetingID"))
     assert.equal(2, select(2, b:gsub("<attendee>", "")))
-    -- its breakout room names the parent by the frontend's ID too
-    assert.equal("room-1", h.xml_text(body, "parentMeetingID"), body)
+    -- and the breakout room opened in it (BBB names the parent by its internal ID)
+    assert.equal(2, select(2, body:gsub("<meeting>", "")), body)
+    assert.equal(internal, h.xml_text(body, "parentMeetingID"), body)
     assert.falsy(has(body, node_id), body)
+    local br
+    for m in body:gmatch("<meeting>(.-)</meeting>") do
+      if h.xml_text(m, "isBreakout") == "true" then br = h.xml_text(m, "meetingID") end
+    end
+    local code, info = api("getMeetingInfo", "meetingID=" .. h.urlencode(br))
+    assert.equal(200, code)
+    assert.equal("SUCCESS", h.xml_text(info, "returncode"), info)
   end)
 
   it("sends the tenant's webhooks for it, meeting-ended included", function()
