@@ -40,8 +40,8 @@ int db_meetings_row(PGresult *r, int col, struct lb_meeting *out)
 static const struct db_stmt db_meetings_claim_stmt = {
 	DB_MEETING_CLAIM, "meeting_claim",
 	"WITH v AS (SELECT 1 FROM placement_version WHERE $8::bigint IS NULL OR v = $8::bigint),"
-	" room AS (SELECT $9::integer IS NULL OR b3s_meetings_room($1::uuid, $2::text, $9::integer)"
-	"  AS ok),"
+	" room AS (SELECT CASE WHEN $9::integer IS NULL THEN true"
+	"  ELSE b3s_meetings_room($1::uuid, $2::text, $9::integer) END AS ok),"
 	" ins AS (INSERT INTO meetings (frontend_id, meeting_id, backend_meeting_id, backend_id,"
 	"  create_query, create_body, create_content_type)"
 	"  SELECT $1::uuid, $2::text, $3::text, $4::uuid, $5::text, $6::bytea, $7::text"

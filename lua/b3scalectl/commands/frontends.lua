@@ -152,7 +152,8 @@ return {
             if account ~= nil then patch.account_ref = account; n = n + 1 end
             if n == 0 then
                 return util.reply(ctx, util.get_raw(ctx, "frontends", found), "frontend %s exists;" ..
-                    " nothing to change (give --secret, --settings or --account-ref)\n",
+                    " nothing to change (give --secret, --settings, --account-ref, --rotate-secret or" ..
+                    " --drop-previous-secret)\n",
                     util.frontend_key(found))
             end
             local _, raw = c.patch("/api/v1/frontends/" .. http.urlencode(found.id), patch)
