@@ -176,11 +176,16 @@ static int bbb_api_verify(struct bbb_ctx *c)
 	/* an unknown key is verified like a known one against a secret nobody has, so it gets
 	 * the very answer a wrong or missing checksum gets: frontend keys cannot be probed */
 	known = rc == 0;
-	rc = bbb_checksum_verify(c->call, c->raw, c->rawlen, known ? fe->secret : "");
+	/* while the frontend's secret is being rotated, its previous secret verifies too; an
+	 * unknown key pays for two hashes as well */
+	rc = bbb_checksum_verify_pair(c->call, c->raw, c->rawlen, known ? fe->secret : "",
+				      known ? fe->previous_secret : "");
 	/* a form POST may be signed either way: over its body, or (bbb-web 2.7/3.0 docs) over
 	 * the empty URL query */
 	if (rc == BBB_CHECKSUM_MISMATCH && c->form_body)
-		rc = bbb_checksum_verify_empty(c->call, c->raw, c->rawlen, known ? fe->secret : "");
+		rc = bbb_checksum_verify_empty_pair(c->call, c->raw, c->rawlen,
+						    known ? fe->secret : "",
+						    known ? fe->previous_secret : "");
 	if (rc == 0 && !known)
 		rc = BBB_CHECKSUM_MISMATCH;
 	/* putRecordingTextTrack names a missing checksum as its other missing parameters */

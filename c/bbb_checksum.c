@@ -102,9 +102,34 @@ static int bbb_checksum_given(const char *raw, size_t rawlen, char *got, size_t 
 	return 0;
 }
 
-int bbb_checksum_verify(const char *call, const char *raw, size_t rawlen, const char *secret)
+/* got against H(call + query + secret) and, while a rotation runs, H(call + query +
+ * previous). Both hashes are always computed and both compares always made (with no previous,
+ * the second runs against the current secret and does not count), so the time taken tells
+ * neither which secret matched nor whether a rotation runs. */
+static int bbb_checksum_match(enum bbb_hash alg, const char *call, const char *query, size_t qlen,
+			      const char *got, size_t vlen, const char *secret, const char *previous)
 {
-	char want[BBB_CHECKSUM_HEX_MAX], got[BBB_CHECKSUM_HEX_MAX];
+	char want[BBB_CHECKSUM_HEX_MAX], want2[BBB_CHECKSUM_HEX_MAX];
+	int has_prev = previous && *previous, rc, ok;
+
+	rc = bbb_checksum_compute(alg, call, query, qlen, secret, want);
+	if (rc == 0)
+		rc = bbb_checksum_compute(alg, call, query, qlen, has_prev ? previous : secret, want2);
+	if (rc < 0) {
+		OPENSSL_cleanse(want, sizeof(want));
+		OPENSSL_cleanse(want2, sizeof(want2));
+		return rc;
+	}
+	ok = (CRYPTO_memcmp(want, got, vlen) == 0) | (has_prev & (CRYPTO_memcmp(want2, got, vlen) == 0));
+	OPENSSL_cleanse(want, sizeof(want));
+	OPENSSL_cleanse(want2, sizeof(want2));
+	return ok ? 0 : BBB_CHECKSUM_MISMATCH;
+}
+
+int bbb_checksum_verify_pair(const char *call, const char *raw, size_t rawlen, const char *secret,
+			     const char *previous)
+{
+	char got[BBB_CHECKSUM_HEX_MAX];
 	size_t vlen, ps, pe;
 	enum bbb_hash alg;
 	struct buf stripped;
@@ -125,17 +150,21 @@ int bbb_checksum_verify(const char *call, const char *raw, size_t rawlen, const 
 		buf_free(&stripped);
 		return -ENOMEM;
 	}
-	rc = bbb_checksum_compute(alg, call, buf_str(&stripped), stripped.len, secret, want);
+	rc = bbb_checksum_match(alg, call, buf_str(&stripped), stripped.len, got, vlen, secret,
+				previous);
 	buf_free(&stripped);
-	if (rc < 0)
-		return rc;
-	return CRYPTO_memcmp(want, got, vlen) == 0 ? 0 : BBB_CHECKSUM_MISMATCH;
+	return rc;
 }
 
-int bbb_checksum_verify_empty(const char *call, const char *raw, size_t rawlen,
-			      const char *secret)
+int bbb_checksum_verify(const char *call, const char *raw, size_t rawlen, const char *secret)
 {
-	char want[BBB_CHECKSUM_HEX_MAX], got[BBB_CHECKSUM_HEX_MAX];
+	return bbb_checksum_verify_pair(call, raw, rawlen, secret, NULL);
+}
+
+int bbb_checksum_verify_empty_pair(const char *call, const char *raw, size_t rawlen,
+				   const char *secret, const char *previous)
+{
+	char got[BBB_CHECKSUM_HEX_MAX];
 	size_t vlen, ps, pe;
 	enum bbb_hash alg;
 	int rc;
@@ -143,10 +172,13 @@ int bbb_checksum_verify_empty(const char *call, const char *raw, size_t rawlen,
 	rc = bbb_checksum_given(raw, rawlen, got, &vlen, &alg, &ps, &pe);
 	if (rc != 0)
 		return rc;
-	rc = bbb_checksum_compute(alg, call, "", 0, secret, want);
-	if (rc < 0)
-		return rc;
-	return CRYPTO_memcmp(want, got, vlen) == 0 ? 0 : BBB_CHECKSUM_MISMATCH;
+	return bbb_checksum_match(alg, call, "", 0, got, vlen, secret, previous);
+}
+
+int bbb_checksum_verify_empty(const char *call, const char *raw, size_t rawlen,
+			      const char *secret)
+{
+	return bbb_checksum_verify_empty_pair(call, raw, rawlen, secret, NULL);
 }
 
 int bbb_checksum_sign(struct buf *q, const char *call, const char *secret, enum bbb_hash alg)

@@ -28,6 +28,13 @@ int bbb_checksum_verify(const char *call, const char *raw, size_t rawlen, const 
  * raw, the body) is computed over the empty query, H(call + secret). */
 int bbb_checksum_verify_empty(const char *call, const char *raw, size_t rawlen,
 			      const char *secret);
+/* Both verifications against the frontend's secret and, while a rotation runs, its previous
+ * secret (NULL or "": none). Both checksums are always computed and compared in constant
+ * time, so timing tells neither which matched nor whether a rotation runs. */
+int bbb_checksum_verify_pair(const char *call, const char *raw, size_t rawlen, const char *secret,
+			     const char *previous);
+int bbb_checksum_verify_empty_pair(const char *call, const char *raw, size_t rawlen,
+				   const char *secret, const char *previous);
 /* Appends "&checksum=<hex>" (no '&' when q is empty) computed over q's current content. */
 int bbb_checksum_sign(struct buf *q, const char *call, const char *secret, enum bbb_hash alg);
 

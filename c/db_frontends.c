@@ -12,7 +12,15 @@
 	/* the C fallback policy honours required_tags without a JSON parser */ \
 	" array_to_string(ARRAY(SELECT jsonb_array_elements_text(CASE" \
 	"  WHEN jsonb_typeof(f.settings->'required_tags') = 'array'" \
-	"  THEN f.settings->'required_tags' ELSE '[]'::jsonb END)), ',')"
+	"  THEN f.settings->'required_tags' ELSE '[]'::jsonb END)), ',')," \
+	" f.previous_secret," \
+	/* settings.meetings_limit (a number or {limit}) for the claim; 0 when off */ \
+	" CASE WHEN jsonb_typeof(coalesce(f.settings->'meetings_limit'->'limit'," \
+	"  f.settings->'meetings_limit')) = 'number' THEN greatest(0, least(2147483647, floor(" \
+	"  coalesce(f.settings->'meetings_limit'->'limit', f.settings->'meetings_limit')" \
+	"  ::text::numeric)))::integer ELSE 0 END"
+/* where DB_MEETINGS_COLUMNS start in frontend_with_meeting */
+#define DB_FRONTENDS_NCOLS 8
 
 static const struct db_stmt db_frontends_by_key = {
 	DB_FRONTEND_BY_KEY, "frontend_by_key",
@@ -35,6 +43,13 @@ static int db_frontends_row(PGresult *r, struct lb_frontend *out)
 	out->settings = strdup(PQgetvalue(r, 0, 3));
 	out->active = PQgetvalue(r, 0, 4)[0] == 't';
 	out->required_tags = strdup(PQgetvalue(r, 0, 5));
+	/* NULL or "": no rotation (the column refuses "", a row written around it is no risk) */
+	if (!PQgetisnull(r, 0, 6) && PQgetvalue(r, 0, 6)[0] &&
+	    !(out->previous_secret = strdup(PQgetvalue(r, 0, 6)))) {
+		lb_frontend_clear(out);
+		return -ENOMEM;
+	}
+	out->meetings_limit = strtol(PQgetvalue(r, 0, 7), NULL, 10);
 	if (!out->secret || !out->settings || !out->required_tags) {
 		lb_frontend_clear(out);
 		return -ENOMEM;
@@ -62,8 +77,8 @@ int db_frontends_find(struct db *db, const char *key, const char *meeting_id,
 		goto out;
 	}
 	rc = db_frontends_row(r, out);
-	if (rc == 0 && meeting_id && !PQgetisnull(r, 0, 6)) {
-		rc = db_meetings_row(r, 6, m);
+	if (rc == 0 && meeting_id && !PQgetisnull(r, 0, DB_FRONTENDS_NCOLS)) {
+		rc = db_meetings_row(r, DB_FRONTENDS_NCOLS, m);
 		if (rc == 0 && has_meeting)
 			*has_meeting = 1;
 		else if (rc < 0)

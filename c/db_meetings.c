@@ -34,16 +34,21 @@ int db_meetings_row(PGresult *r, int col, struct lb_meeting *out)
 }
 
 /* $8, when not NULL, is the placement_version the pick was made at (sql/0013): a pick from an
- * older snapshot claims nothing and says so, so the create reads again */
+ * older snapshot claims nothing and says so, so the create reads again. $9, when not NULL,
+ * is the frontend's meetings_limit: b3s_meetings_room (sql/0025) holds the frontend's lock
+ * to the end of this statement and says whether one more row fits */
 static const struct db_stmt db_meetings_claim_stmt = {
 	DB_MEETING_CLAIM, "meeting_claim",
 	"WITH v AS (SELECT 1 FROM placement_version WHERE $8::bigint IS NULL OR v = $8::bigint),"
+	" room AS (SELECT CASE WHEN $9::integer IS NULL THEN true"
+	"  ELSE b3s_meetings_room($1::uuid, $2::text, $9::integer) END AS ok),"
 	" ins AS (INSERT INTO meetings (frontend_id, meeting_id, backend_meeting_id, backend_id,"
 	"  create_query, create_body, create_content_type)"
-	"  SELECT $1::uuid, $2::text, $3::text, $4::uuid, $5::text, $6::bytea, $7::text FROM v"
+	"  SELECT $1::uuid, $2::text, $3::text, $4::uuid, $5::text, $6::bytea, $7::text"
+	"  FROM v, room WHERE room.ok"
 	"  ON CONFLICT (frontend_id, meeting_id) DO NOTHING RETURNING id)"
-	" SELECT (SELECT id FROM ins), EXISTS (SELECT 1 FROM v)",
-	8
+	" SELECT (SELECT id FROM ins), EXISTS (SELECT 1 FROM v), (SELECT ok FROM room)",
+	9
 };
 
 static const struct db_stmt db_meetings_move_stmt = {
@@ -110,7 +115,7 @@ out:
  * the version moved on, else `lost`. */
 static int db_meetings_placed(PGresult *r, long long *id, int lost)
 {
-	if (PQntuples(r) != 1 || PQnfields(r) != 2)
+	if (PQntuples(r) != 1 || PQnfields(r) < 2)
 		return lost;
 	if (strcmp(PQgetvalue(r, 0, 1), "t") != 0)
 		return -ESTALE;
@@ -130,21 +135,27 @@ static const char *db_meetings_version(char *buf, size_t len, long long version)
 
 int db_meetings_claim(struct db *db, const char *frontend_id, const char *meeting_id,
 		      const char *backend_meeting_id, const char *backend_id, long long version,
-		      const struct db_create_call *call, long long *id, char *err, size_t errlen)
+		      long meetings_limit, const struct db_create_call *call, long long *id,
+		      char *err, size_t errlen)
 {
-	char vb[24];
-	const char *vals[8] = { frontend_id, meeting_id, backend_meeting_id, backend_id,
+	char vb[24], lb[24];
+	const char *vals[9] = { frontend_id, meeting_id, backend_meeting_id, backend_id,
 				call->query, call->body, call->content_type,
-				db_meetings_version(vb, sizeof(vb), version) };
-	int lens[8] = { 0, 0, 0, 0, 0, (int)call->body_len, 0, 0 };
-	int bin[8] = { 0, 0, 0, 0, 0, 1, 0, 0 };
+				db_meetings_version(vb, sizeof(vb), version),
+				meetings_limit > 0 ? lb : NULL };
+	int lens[9] = { 0, 0, 0, 0, 0, (int)call->body_len, 0, 0, 0 };
+	int bin[9] = { 0, 0, 0, 0, 0, 1, 0, 0, 0 };
 	PGresult *r;
 	int rc;
 
+	snprintf(lb, sizeof(lb), "%ld", meetings_limit);
 	r = db_exec(db, &db_meetings_claim_stmt, vals, lens, bin, PGRES_TUPLES_OK, err, errlen);
 	if (!r)
 		return -EIO;
 	rc = db_meetings_placed(r, id, -EEXIST);
+	/* a current pick refused for the limit (a stale one reads again first) */
+	if (rc == -EEXIST && PQnfields(r) == 3 && strcmp(PQgetvalue(r, 0, 2), "f") == 0)
+		rc = -EDQUOT;
 	PQclear(r);
 	return rc;
 }

@@ -33,10 +33,14 @@ int db_meetings_row(PGresult *r, int col, struct lb_meeting *out);
 int db_meetings_find(struct db *db, const char *frontend_id, const char *meeting_id,
 		     struct lb_meeting *out, char *err, size_t errlen);
 /* Claims (frontend, meeting) for backend_id atomically: 0 claimed with *id set,
- * -EEXIST when someone else holds it (the caller re-reads), else database error. */
+ * -EEXIST when someone else holds it (the caller re-reads), else database error. With
+ * meetings_limit > 0 the claim is serialised with the frontend's other limited claims and
+ * answers -EDQUOT when the frontend already has that many meetings (an existing row is
+ * -EEXIST, never -EDQUOT); 0 claims whatever the count. */
 int db_meetings_claim(struct db *db, const char *frontend_id, const char *meeting_id,
 		      const char *backend_meeting_id, const char *backend_id, long long version,
-		      const struct db_create_call *call, long long *id, char *err, size_t errlen);
+		      long meetings_limit, const struct db_create_call *call, long long *id,
+		      char *err, size_t errlen);
 /* Compare-and-set of the backend (from may be NULL): 0 moved, -EAGAIN lost the race.
  * Both take the placement version the pick was made at (-1: any) and answer -ESTALE when
  * the backends changed since (sql/0013). */

@@ -10,6 +10,7 @@ void lb_frontend_clear(struct lb_frontend *f)
 	if (!f)
 		return;
 	free(f->secret);
+	free(f->previous_secret);
 	free(f->settings);
 	free(f->required_tags);
 	memset(f, 0, sizeof(*f));

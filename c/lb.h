@@ -8,8 +8,10 @@ struct lb_frontend {
 	char id[40];
 	char key[72];
 	char *secret;
+	char *previous_secret; /* NULL unless a rotation runs: checksums with it verify too */
 	char *settings;  /* JSON text, "{}" when empty */
 	char *required_tags; /* settings.required_tags joined with ',' */
+	long meetings_limit; /* settings.meetings_limit; 0 = no limit */
 	int active;
 };
 

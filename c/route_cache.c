@@ -79,6 +79,8 @@ static int route_copy(struct lb_frontend *fe, struct lb_meeting *m, const struct
 {
 	*fe = *sfe;
 	fe->secret = route_dup(sfe->secret);
+	/* a cached route verifies with both secrets while a rotation runs, as a fresh read does */
+	fe->previous_secret = route_dup(sfe->previous_secret);
 	fe->settings = route_dup(sfe->settings);
 	fe->required_tags = route_dup(sfe->required_tags);
 	*m = *sm;
@@ -87,6 +89,7 @@ static int route_copy(struct lb_frontend *fe, struct lb_meeting *m, const struct
 	m->backend.secret = route_dup(sm->backend.secret);
 	m->backend.tags = route_dup(sm->backend.tags);
 	if (!fe->secret || !fe->settings || !fe->required_tags || !m->backend_meeting_id ||
+	    (sfe->previous_secret && !fe->previous_secret) ||
 	    (sm->has_backend && (!m->backend.host || !m->backend.secret))) {
 		lb_frontend_clear(fe);
 		lb_meeting_clear(m);

@@ -185,7 +185,8 @@ static int scheduler_target(struct worker *w, const struct scheduler_create *sc,
 		if (rc < 0)
 			return rc;
 		rc = db_meetings_claim(&w->db, sc->fe->id, sc->meeting_id, sc->backend_meeting_id,
-				       pick.id, st->version, &sc->call, row_id, msg, msglen);
+				       pick.id, st->version, sc->fe->meetings_limit, &sc->call,
+				       row_id, msg, msglen);
 		if (rc == 0) {
 			*target = pick;
 			*confirmed = 0;
@@ -193,6 +194,8 @@ static int scheduler_target(struct worker *w, const struct scheduler_create *sc,
 			return 0;
 		}
 		lb_backend_clear(&pick);
+		if (rc == -EDQUOT)
+			return rc; /* a new meeting over the frontend's meetings_limit */
 		return scheduler_retry(st, rc); /* -EEXIST: somebody else claimed it, read again */
 	}
 	if (rc < 0)
@@ -244,7 +247,7 @@ static void scheduler_confirm(struct worker *w, const struct scheduler_create *s
 		/* the row went away while the node created the meeting (or moved on): the node
 		 * runs it now, so the placement is written again rather than lost */
 		rc = db_meetings_claim(&w->db, sc->fe->id, sc->meeting_id, sc->backend_meeting_id,
-				       b->id, -1, &sc->call, &again, err, sizeof(err));
+				       b->id, -1, 0, &sc->call, &again, err, sizeof(err));
 		if (rc == 0)
 			rc = db_meetings_confirm(&w->db, again, b->id, &sc->call, &ans, err,
 						 sizeof(err));
@@ -302,6 +305,14 @@ enum scheduler_step scheduler_next(struct worker *w, struct scheduler_run *r)
 			continue;
 		if (rc == -ENOENT)
 			return scheduler_fail(w, r, rc); /* msg says why no backend qualifies */
+		if (rc == -EDQUOT) {
+			log_info("scheduler", "event=meetings_limit frontend=%s limit=%ld",
+				 r->sc.fe->key, r->sc.fe->meetings_limit);
+			r->key = "maxMeetingsReached";
+			snprintf(r->msg, sizeof(r->msg), "The meeting limit of this frontend has "
+							 "been reached.");
+			return scheduler_fail(w, r, rc);
+		}
 		if (rc < 0) {
 			log_error("scheduler", "event=db_error frontend=%s error=\"%s\"", r->sc.fe->key,
 				  r->msg);

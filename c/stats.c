@@ -14,7 +14,7 @@ static const char *const stats_calls[] = { "index", "create", "join", "end",
 #define STATS_CALLS (sizeof(stats_calls) / sizeof(stats_calls[0]))
 static const char *const stats_outcomes[] = { "success", "redirect", "checksum_error",
 					      "not_found", "client_error", "server_error",
-					      "unsupported" };
+					      "unsupported", "limit_reached" };
 #define STATS_OUTCOMES (sizeof(stats_outcomes) / sizeof(stats_outcomes[0]))
 static const double stats_buckets[] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
 					0.1, 0.25, 0.5, 1, 2.5, 5, 10 };
@@ -50,8 +50,7 @@ static size_t stats_outcome(const char *o)
 {
 	static const char *const client[] = { "missingParamMeetingID", "missingParamFullName",
 					      "validationError", "idNotUnique",
-					      "invalidPassword", "unsupportedContentType",
-					      "maxParticipantsReached", NULL };
+					      "invalidPassword", "unsupportedContentType", NULL };
 	size_t i;
 
 	if (strcmp(o, "SUCCESS") == 0)
@@ -64,6 +63,9 @@ static size_t stats_outcome(const char *o)
 		return 3;
 	if (strcmp(o, "unsupportedRequest") == 0)
 		return 6;
+	/* a frontend's meetings_limit or attendees_limit (or a policy's own cap) */
+	if (strcmp(o, "maxMeetingsReached") == 0 || strcmp(o, "maxParticipantsReached") == 0)
+		return 7;
 	for (i = 0; client[i]; i++)
 		if (strcmp(o, client[i]) == 0)
 			return 4;

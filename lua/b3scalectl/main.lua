@@ -36,6 +36,8 @@ _M.FLAGS = {
     ["with-secrets"] = {},
     file          = { arg = "FILE" },
     prune         = {},
+    ["rotate-secret"] = {},
+    ["drop-previous-secret"] = {},
 }
 local SHORT = {}
 for name, f in pairs(_M.FLAGS) do if f.short then SHORT[f.short] = name end end

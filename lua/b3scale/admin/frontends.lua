@@ -9,19 +9,28 @@ local settings = require("b3scale.admin.settings")
 
 local type = type
 
-local COLUMNS = "f.id::text AS id, f.key, f.secret, f.settings::text AS settings, "
+local COLUMNS = "f.id::text AS id, f.key, f.secret, f.previous_secret,"
+  .. " f.settings::text AS settings, "
   .. "f.active::text AS active, f.account_ref, " .. db.ts("f.created_at") .. ", "
   .. db.ts("f.updated_at")
 local TOP = { key = true, bbb = true, settings = true, active = true, account_ref = true }
-local BBB = { key = true, secret = true }
+-- previous_secret: set while the secret is rotated (docs/admin-api.md); checksums made with
+-- it verify too, until it is removed (null)
+local BBB = { key = true, secret = true, previous_secret = true }
 local READ_ONLY = { id = true, created_at = true, updated_at = true }
 local KEY_PATTERN = "^[A-Za-z0-9_-]+$"
 local CONFLICT = "a frontend with this key already exists"
 
 
+-- bbb as stored: previous_secret only while a rotation runs
+local function bbb_of(row)
+  return { key = row.key, secret = row.secret, previous_secret = db.val(row.previous_secret) }
+end
+
+
 local function present(row)
   return {
-    id = row.id, key = row.key, bbb = { key = row.key, secret = row.secret },
+    id = row.id, key = row.key, bbb = bbb_of(row),
     settings = json.decode(row.settings) or json.raw(row.settings), active = db.bool(row.active),
     account_ref = db.val(row.account_ref) or json.null,
     created_at = row.created_at, updated_at = row.updated_at,
@@ -60,6 +69,17 @@ local function validate(obj)
       f:add("bbb.secret", "must not be empty")
     end
   end
+  local prev = bbb.previous_secret
+  if prev == json.null then
+    prev = nil
+  elseif prev ~= nil and f:kind("bbb.previous_secret", prev, "string") then
+    prev = prev:match("^%s*(.-)%s*$")
+    if prev == "" then
+      f:add("bbb.previous_secret", "must not be empty (use null to end the rotation)")
+    elseif prev == secret then
+      f:add("bbb.previous_secret", "must differ from bbb.secret")
+    end
+  end
   local s = obj.settings
   if s == nil then
     s = {}
@@ -77,7 +97,7 @@ local function validate(obj)
     return nil, f:response()
   end
   return {
-    key = key, secret = secret, settings = json.encode(s),
+    key = key, secret = secret, previous_secret = prev, settings = json.encode(s),
     active = obj.active ~= false, account_ref = (ref ~= json.null) and ref or nil,
   }
 end
@@ -114,9 +134,10 @@ function _M.create(ctx)
   end
   return db.tx(function()
     local rows, qerr = db.write(CONFLICT, "INSERT INTO frontends AS f"
-      .. " (key, secret, settings, active, account_ref) VALUES ($1, $2, $3::jsonb, $4, $5)"
+      .. " (key, secret, settings, active, account_ref, previous_secret)"
+      .. " VALUES ($1, $2, $3::jsonb, $4, $5, $6)"
       .. " RETURNING " .. COLUMNS, rec.key, rec.secret, rec.settings, rec.active,
-      rec.account_ref)
+      rec.account_ref, rec.previous_secret)
     if not rows then
       return qerr
     end
@@ -134,7 +155,7 @@ end
 local function stored_object(row)
   local s = json.decode(row.settings) or {}
   return {
-    bbb = { key = row.key, secret = row.secret }, settings = s,
+    bbb = bbb_of(row), settings = s,
     active = db.bool(row.active), account_ref = db.val(row.account_ref),
   }
 end
@@ -173,9 +194,10 @@ function _M.update(ctx)
       return errors.forbidden("only b3scale:admin may change account_ref or the key")
     end
     local rows, qerr = db.write(CONFLICT, "UPDATE frontends AS f SET key = $2,"
-      .. " secret = $3, settings = $4::jsonb, active = $5, account_ref = $6, updated_at = now()"
+      .. " secret = $3, settings = $4::jsonb, active = $5, account_ref = $6,"
+      .. " previous_secret = $7, updated_at = now()"
       .. " WHERE f.id = $1::uuid RETURNING " .. COLUMNS, row.id, rec.key, rec.secret,
-      rec.settings, rec.active, rec.account_ref)
+      rec.settings, rec.active, rec.account_ref, rec.previous_secret)
     if not rows then
       return qerr
     end

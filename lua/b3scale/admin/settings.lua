@@ -14,6 +14,9 @@ _M.VISIBILITY = { unpublished = true, published = true, protected = true, public
   public_protected = true }
 local PARAM_KEYS = { "create_default_params", "create_override_params",
   "join_default_params", "join_override_params" }
+-- an integer or { "limit": integer }; 0 is off (docs/frontend-settings.md)
+local LIMIT_KEYS = { "attendees_limit", "meetings_limit" }
+local MAX_LIMIT = 2147483647
 
 
 local function params_object(f, path, v)
@@ -132,15 +135,21 @@ function _M.check_frontend(f, s)
   if s.webhooks ~= nil then
     check_webhooks(f, s.webhooks)
   end
-  local l = s.attendees_limit
-  if l ~= nil then
-    local path, n = "settings.attendees_limit", l
-    if json.is_object(l) then
-      f:unknown(l, { limit = true }, path .. ".")
-      path, n = path .. ".limit", l.limit
-    end
-    if f:kind(path, n, "integer") and n < 0 then
-      f:add(path, "must be >= 0")
+  for _, k in ipairs(LIMIT_KEYS) do
+    local l = s[k]
+    if l ~= nil then
+      local path, n = "settings." .. k, l
+      if json.is_object(l) then
+        f:unknown(l, { limit = true }, path .. ".")
+        path, n = path .. ".limit", l.limit
+      end
+      if f:kind(path, n, "integer") then
+        if n < 0 then
+          f:add(path, "must be >= 0")
+        elseif n > MAX_LIMIT then
+          f:add(path, "must be <= " .. MAX_LIMIT)
+        end
+      end
     end
   end
 end

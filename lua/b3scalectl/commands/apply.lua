@@ -3,10 +3,13 @@
 --
 --   { "version": 1,
 --     "backends":  [ { "host", "secret"?, "tags"?, "load_factor"?, "admin_state"?, "agent_ref"? } ],
---     "frontends": [ { "key", "secret"?, "settings"?, "active"?, "account_ref"? } ] }
+--     "frontends": [ { "key", "secret"?, "previous_secret"?, "settings"?, "active"?,
+--                      "account_ref"? } ] }
 --
 -- A field left out is left as it is (a new object gets the server's default), so a file
--- exported without secrets applies without touching them. The whole file is checked, and
+-- exported without secrets applies without touching them. previous_secret (a rotation in
+-- progress) is exported with --with-secrets only, and only while set; null in a file ends
+-- the rotation. The whole file is checked, and
 -- the changes planned, before the first change is made.
 local json = require("b3scalectl.json")
 local util = require("b3scalectl.util")
@@ -17,7 +20,8 @@ local VERSION = 1
 local TOP = { version = true, backends = true, frontends = true }
 local BACKEND = { host = true, secret = true, tags = true, load_factor = true,
     admin_state = true, agent_ref = true }
-local FRONTEND = { key = true, secret = true, settings = true, active = true, account_ref = true }
+local FRONTEND = { key = true, secret = true, previous_secret = true, settings = true,
+    active = true, account_ref = true }
 
 -- webhooks carry a secret of their own inside the settings
 local function webhooks_of(settings)
@@ -56,6 +60,7 @@ local function export(ctx, _, flags)
             account_ref = f.account_ref == nil and json.null or f.account_ref,
             settings = export_settings(f.settings, with),
             secret = with and type(f.bbb) == "table" and f.bbb.secret or nil,
+            previous_secret = with and type(f.bbb) == "table" and f.bbb.previous_secret or nil,
         }
     end
     table.sort(out.frontends, function(a, b) return a.key < b.key end)
@@ -165,11 +170,12 @@ local function parse(name, doc)
         if keys[f.key] then bad(where, "listed twice") end
         keys[f.key] = true
         opt(where, f, "secret", "nonempty")
+        if f.previous_secret ~= json.null then opt(where, f, "previous_secret", "nonempty") end
         opt(where, f, "settings", "object")
         opt(where, f, "active", "boolean")
         opt(where, f, "account_ref", "ref")
         frontends[#frontends + 1] = { key = f.key, secret = f.secret, settings = f.settings,
-            active = f.active, account_ref = f.account_ref }
+            active = f.active, account_ref = f.account_ref, previous_secret = f.previous_secret }
     end
     return backends, frontends
 end
@@ -194,6 +200,27 @@ local function keep_webhook_secrets(name, want, cur)
             w.secret = stored[w.url]
         end
     end
+end
+
+-- sync's frontend diff and create, plus previous_secret (absent: keep; null: end the rotation)
+local function frontend_diff(cur, want)
+    local fields, patch = sync.frontend_diff(cur, want)
+    local had = type(cur.bbb) == "table" and cur.bbb.previous_secret or nil
+    local p = want.previous_secret
+    if p ~= nil and p ~= (had == nil and json.null or had) then
+        fields[#fields + 1] = "previous_secret"
+        patch.bbb = patch.bbb or {}
+        patch.bbb.previous_secret = p
+    end
+    return fields, patch
+end
+
+local function create_frontend(ctx, want)
+    local body = sync.frontend_body(want)
+    if want.previous_secret ~= nil and want.previous_secret ~= json.null then
+        body.bbb.previous_secret = want.previous_secret
+    end
+    ctx.client().post("/api/v1/frontends", body)
 end
 
 -- The changes, in the order they are made: { sign, what, name, detail, fn } with fn nil for
@@ -229,9 +256,9 @@ local function plan(ctx, name, backends, frontends, st, prune)
                 bad(name .. ": frontend " .. want.key, "a new frontend needs its secret" ..
                     " (export --with-secrets writes secrets)")
             end
-            step("+", "frontend", want.key, nil, function() sync.create_frontend(ctx, want) end)
+            step("+", "frontend", want.key, nil, function() create_frontend(ctx, want) end)
         else
-            local fields, patch = sync.frontend_diff(cur, want)
+            local fields, patch = frontend_diff(cur, want)
             if #fields > 0 then
                 step("~", "frontend", want.key, table.concat(fields, ", "),
                     function() sync.patch_frontend(ctx, cur, patch) end)

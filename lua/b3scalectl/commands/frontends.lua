@@ -3,6 +3,10 @@ local json = require("b3scalectl.json")
 local tbl  = require("b3scalectl.table")
 local util = require("b3scalectl.util")
 local http = require("b3scalectl.http")
+local jwt  = require("b3scalectl.jwt")
+
+-- a rotated secret: 24 bytes from /dev/urandom (the kernel's CSPRNG), 48 hex characters
+local SECRET_BYTES = 24
 
 local function active_of(f)
     if f.active == true then return "yes" elseif f.active == false then return "no" end
@@ -70,6 +74,8 @@ return {
                 { "account", util.show(f.account_ref) },
                 { "API URL", bbb_url(ctx, key) },
                 { "secret", type(f.bbb) == "table" and util.show(f.bbb.secret) or nil },
+                { "previous secret", type(f.bbb) == "table" and f.bbb.previous_secret ~= nil
+                    and util.show(f.bbb.previous_secret) .. " (rotation: still verifies)" or nil },
                 { "settings", settings_of(f) },
                 { "created", util.show(f.created_at) },
                 { "updated", util.show(f.updated_at) },
@@ -78,17 +84,30 @@ return {
     },
     {
         words = { "set", "frontend" }, args = { "key" },
-        flags = { "secret", "settings", "account-ref" },
+        flags = { "secret", "settings", "account-ref", "rotate-secret", "drop-previous-secret",
+            "force" },
         flag_help = {
             secret = "the frontend's BBB secret; required to create",
+            ["rotate-secret"] = "new random secret; the current one keeps verifying as previous_secret",
+            ["drop-previous-secret"] = "end a rotation: only the current secret verifies",
+            force = "with --rotate-secret: rotate even while a previous secret is set (it stops working)",
             settings = "JSON object merged into the settings (null removes a key)",
             ["account-ref"] = "the account (token sub) that owns it; '' clears it",
         },
         summary = "create a frontend, or change what is given",
         help = "Creates the frontend when the key is new (--secret is required then), otherwise\n" ..
                "changes only what is given. --settings is sent as a JSON merge patch: objects\n" ..
-               "merge, arrays and values replace, null removes a key. See docs/frontend-settings.md.",
+               "merge, arrays and values replace, null removes a key. See docs/frontend-settings.md.\n" ..
+               "--rotate-secret sets a new random secret and prints it; checksums made with the\n" ..
+               "old one keep verifying until --drop-previous-secret, so the tenant can switch\n" ..
+               "without downtime.",
         run = function(ctx, args, flags)
+            local rotate, drop = flags["rotate-secret"] == true, flags["drop-previous-secret"] == true
+            if rotate and (flags.secret ~= nil or drop) then
+                util.usage("--rotate-secret makes the new secret itself: give neither --secret" ..
+                    " nor --drop-previous-secret with it")
+            end
+            if flags.force and not rotate then util.usage("--force goes with --rotate-secret") end
             local settings = flags.settings ~= nil and settings_flag(flags.settings) or nil
             local account
             if flags["account-ref"] ~= nil then
@@ -96,6 +115,9 @@ return {
             end
             local c = ctx.client()
             local found = util.find_or_nil(util.find_frontend, ctx, args[1])
+            if not found and (rotate or drop) then
+                util.fail("not_found", "no frontend with key " .. args[1] .. " (create it with --secret)")
+            end
             if not found then
                 local body = { bbb = { key = args[1] } }
                 if flags.secret ~= nil then body.bbb.secret = flags.secret end
@@ -105,15 +127,45 @@ return {
                 return util.reply(ctx, raw, "created frontend %s (API URL %s)\n", args[1], bbb_url(ctx, args[1]))
             end
             local patch, n = {}, 0
+            local cur_bbb = type(found.bbb) == "table" and found.bbb or {}
+            local new_secret
+            if rotate then
+                if type(cur_bbb.secret) ~= "string" then
+                    util.fail("forbidden", "the token does not show the frontend's secret")
+                end
+                if cur_bbb.previous_secret ~= nil and not flags.force then
+                    util.fail("conflict", "frontend " .. args[1] .. " is being rotated already;" ..
+                        " end it with --drop-previous-secret (or give --force: its previous" ..
+                        " secret stops working)")
+                end
+                new_secret = jwt.random_hex(SECRET_BYTES)
+                patch.bbb = { secret = new_secret, previous_secret = cur_bbb.secret }
+                n = n + 1
+            end
             if flags.secret ~= nil then patch.bbb = { secret = flags.secret }; n = n + 1 end
+            if drop then
+                patch.bbb = patch.bbb or {}
+                patch.bbb.previous_secret = json.null
+                n = n + 1
+            end
             if settings then patch.settings = settings; n = n + 1 end
             if account ~= nil then patch.account_ref = account; n = n + 1 end
             if n == 0 then
                 return util.reply(ctx, util.get_raw(ctx, "frontends", found), "frontend %s exists;" ..
-                    " nothing to change (give --secret, --settings or --account-ref)\n",
+                    " nothing to change (give --secret, --settings, --account-ref, --rotate-secret or" ..
+                    " --drop-previous-secret)\n",
                     util.frontend_key(found))
             end
             local _, raw = c.patch("/api/v1/frontends/" .. http.urlencode(found.id), patch)
+            if rotate then
+                return util.reply(ctx, raw, "rotated the secret of frontend %s\nnew secret: %s\n" ..
+                    "the previous secret keeps working until: b3scalectl set frontend %s" ..
+                    " --drop-previous-secret\n", util.frontend_key(found), new_secret, args[1])
+            end
+            if drop and n == 1 then
+                return util.reply(ctx, raw, "ended the secret rotation of frontend %s: only its" ..
+                    " current secret verifies\n", util.frontend_key(found))
+            end
             util.reply(ctx, raw, "updated frontend %s\n", util.frontend_key(found))
         end,
     },
