@@ -291,9 +291,7 @@ local function explain(name, backends, idx, excluded, x)
     if type(scores) ~= "table" then
       scores = nil
     end
-  elseif x ~= nil then
-    return nil
-  end
+  end -- anything else is no explanation: the candidates are still recorded
   reason = reason ~= nil and _M.clean_text(reason, REASON_MAX) or nil
   local cands = {}
   local function add(i, b)
