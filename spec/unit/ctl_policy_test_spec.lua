@@ -3,7 +3,8 @@
 local main  = require("b3scalectl.main")
 local cjson = require("cjson")
 
-local BIN = (os.getenv("B3SCALE_BUILD") or "build") .. "/b3scaled"
+-- build/ is the sanitizer build in sanitized runs (spec/support/run.sh shadows the root)
+local BIN = "build/b3scaled"
 
 local function tmp(name, text)
   local path = os.tmpname() .. "-" .. name
