@@ -33,22 +33,31 @@ int db_meetings_row(PGresult *r, int col, struct lb_meeting *out)
 	return 0;
 }
 
+/* The placement_reason (sql/0024) from by, the policy's explanation JSON and a fallback's
+ * error: NULL when by is NULL (a restored claim says nothing about why). */
+#define DB_MEETINGS_REASON(by, json, error) \
+	"CASE WHEN " by "::text IS NULL THEN NULL ELSE jsonb_build_object('by', " by "::text)" \
+	" || coalesce(b3s_jsonb_or_null(" json "::text), '{}'::jsonb)" \
+	" || CASE WHEN " error "::text IS NULL THEN '{}'::jsonb" \
+	" ELSE jsonb_build_object('error', " error "::text) END END"
+
 /* $8, when not NULL, is the placement_version the pick was made at (sql/0013): a pick from an
  * older snapshot claims nothing and says so, so the create reads again. $9, when not NULL,
  * is the frontend's meetings_limit: b3s_meetings_room (sql/0025) holds the frontend's lock
- * to the end of this statement and says whether one more row fits */
+ * to the end of this statement and says whether one more row fits. $10-$12: the placement
+ * reason (DB_MEETINGS_REASON) */
 static const struct db_stmt db_meetings_claim_stmt = {
 	DB_MEETING_CLAIM, "meeting_claim",
 	"WITH v AS (SELECT 1 FROM placement_version WHERE $8::bigint IS NULL OR v = $8::bigint),"
 	" room AS (SELECT CASE WHEN $9::integer IS NULL THEN true"
 	"  ELSE b3s_meetings_room($1::uuid, $2::text, $9::integer) END AS ok),"
 	" ins AS (INSERT INTO meetings (frontend_id, meeting_id, backend_meeting_id, backend_id,"
-	"  create_query, create_body, create_content_type)"
-	"  SELECT $1::uuid, $2::text, $3::text, $4::uuid, $5::text, $6::bytea, $7::text"
-	"  FROM v, room WHERE room.ok"
+	"  create_query, create_body, create_content_type, placement_reason)"
+	"  SELECT $1::uuid, $2::text, $3::text, $4::uuid, $5::text, $6::bytea, $7::text, "
+	DB_MEETINGS_REASON("$10", "$11", "$12") " FROM v, room WHERE room.ok"
 	"  ON CONFLICT (frontend_id, meeting_id) DO NOTHING RETURNING id)"
 	" SELECT (SELECT id FROM ins), EXISTS (SELECT 1 FROM v), (SELECT ok FROM room)",
-	9
+	12
 };
 
 static const struct db_stmt db_meetings_move_stmt = {
@@ -57,11 +66,12 @@ static const struct db_stmt db_meetings_move_stmt = {
 	 * running meanwhile must not take the row for a meeting the node lost; $4 as the
 	 * claim's $8 */
 	"WITH v AS (SELECT 1 FROM placement_version WHERE $4::bigint IS NULL OR v = $4::bigint),"
-	" m AS (UPDATE meetings SET backend_id = $3::uuid, confirmed_at = NULL, updated_at = now()"
+	" m AS (UPDATE meetings SET backend_id = $3::uuid, confirmed_at = NULL, updated_at = now(),"
+	"  placement_reason = " DB_MEETINGS_REASON("$5", "$6", "$7")
 	"  WHERE id = $1 AND backend_id IS NOT DISTINCT FROM $2::uuid AND EXISTS (SELECT 1 FROM v)"
 	"  RETURNING id)"
 	" SELECT (SELECT id FROM m), EXISTS (SELECT 1 FROM v)",
-	4
+	7
 };
 
 static const struct db_stmt db_meetings_confirm_stmt = {
@@ -133,22 +143,31 @@ static const char *db_meetings_version(char *buf, size_t len, long long version)
 	return buf;
 }
 
+/* The reason's fields as parameters (all NULL without one). */
+static void db_meetings_reason_vals(const struct db_placement *why, const char **vals)
+{
+	vals[0] = why ? why->by : NULL;
+	vals[1] = why && why->by && why->json && why->json[0] ? why->json : NULL;
+	vals[2] = why && why->by && why->error && why->error[0] ? why->error : NULL;
+}
+
 int db_meetings_claim(struct db *db, const char *frontend_id, const char *meeting_id,
 		      const char *backend_meeting_id, const char *backend_id, long long version,
-		      long meetings_limit, const struct db_create_call *call, long long *id,
-		      char *err, size_t errlen)
+		      long meetings_limit, const struct db_create_call *call,
+		      const struct db_placement *why, long long *id, char *err, size_t errlen)
 {
 	char vb[24], lb[24];
-	const char *vals[9] = { frontend_id, meeting_id, backend_meeting_id, backend_id,
-				call->query, call->body, call->content_type,
-				db_meetings_version(vb, sizeof(vb), version),
-				meetings_limit > 0 ? lb : NULL };
-	int lens[9] = { 0, 0, 0, 0, 0, (int)call->body_len, 0, 0, 0 };
-	int bin[9] = { 0, 0, 0, 0, 0, 1, 0, 0, 0 };
+	const char *vals[12] = { frontend_id, meeting_id, backend_meeting_id, backend_id,
+				 call->query, call->body, call->content_type,
+				 db_meetings_version(vb, sizeof(vb), version),
+				 meetings_limit > 0 ? lb : NULL };
+	int lens[12] = { 0, 0, 0, 0, 0, (int)call->body_len, 0, 0, 0, 0, 0, 0 };
+	int bin[12] = { 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0 };
 	PGresult *r;
 	int rc;
 
 	snprintf(lb, sizeof(lb), "%ld", meetings_limit);
+	db_meetings_reason_vals(why, vals + 9);
 	r = db_exec(db, &db_meetings_claim_stmt, vals, lens, bin, PGRES_TUPLES_OK, err, errlen);
 	if (!r)
 		return -EIO;
@@ -161,14 +180,15 @@ int db_meetings_claim(struct db *db, const char *frontend_id, const char *meetin
 }
 
 int db_meetings_move(struct db *db, long long id, const char *from, const char *to,
-		     long long version, char *err, size_t errlen)
+		     long long version, const struct db_placement *why, char *err, size_t errlen)
 {
 	char ids[24], vb[24];
-	const char *vals[4] = { ids, from, to, db_meetings_version(vb, sizeof(vb), version) };
+	const char *vals[7] = { ids, from, to, db_meetings_version(vb, sizeof(vb), version) };
 	long long moved;
 	PGresult *r;
 	int rc;
 
+	db_meetings_reason_vals(why, vals + 4);
 	snprintf(ids, sizeof(ids), "%lld", id);
 	r = db_exec(db, &db_meetings_move_stmt, vals, NULL, NULL, PGRES_TUPLES_OK, err, errlen);
 	if (!r)

@@ -32,6 +32,15 @@ int db_meetings_row(PGresult *r, int col, struct lb_meeting *out);
 /* 0 found, -ENOENT none, else database error. */
 int db_meetings_find(struct db *db, const char *frontend_id, const char *meeting_id,
 		     struct lb_meeting *out, char *err, size_t errlen);
+/* Why a meeting was placed where it is (meetings.placement_reason, sql/0024): by is
+ * "policy" or "fallback" (NULL: nothing recorded), json the policy's explanation (may be
+ * NULL or ""), error what made the policy fail when the fallback placed it. */
+struct db_placement {
+	const char *by;
+	const char *json;
+	const char *error;
+};
+
 /* Claims (frontend, meeting) for backend_id atomically: 0 claimed with *id set,
  * -EEXIST when someone else holds it (the caller re-reads), else database error. With
  * meetings_limit > 0 the claim is serialised with the frontend's other limited claims and
@@ -39,13 +48,13 @@ int db_meetings_find(struct db *db, const char *frontend_id, const char *meeting
  * -EEXIST, never -EDQUOT); 0 claims whatever the count. */
 int db_meetings_claim(struct db *db, const char *frontend_id, const char *meeting_id,
 		      const char *backend_meeting_id, const char *backend_id, long long version,
-		      long meetings_limit, const struct db_create_call *call, long long *id,
-		      char *err, size_t errlen);
+		      long meetings_limit, const struct db_create_call *call,
+		      const struct db_placement *why, long long *id, char *err, size_t errlen);
 /* Compare-and-set of the backend (from may be NULL): 0 moved, -EAGAIN lost the race.
  * Both take the placement version the pick was made at (-1: any) and answer -ESTALE when
  * the backends changed since (sql/0013). */
 int db_meetings_move(struct db *db, long long id, const char *from, const char *to,
-		     long long version, char *err, size_t errlen);
+		     long long version, const struct db_placement *why, char *err, size_t errlen);
 /* The node created it: 0, or -ENOENT when the row is gone or now points elsewhere. */
 int db_meetings_confirm(struct db *db, long long id, const char *backend_id,
 			const struct db_create_call *call, const struct db_create_answer *ans,

@@ -28,6 +28,7 @@
 #include "poller.h"
 #include "rec_import.h"
 #include "route_cache.h"
+#include "simulate.h"
 
 /* The main loop wakes this often to sweep connections past their request deadline. */
 #define MAIN_TICK_MS 250
@@ -73,11 +74,13 @@ static int main_stop_pending(void)
 
 static int main_usage(FILE *f)
 {
-	fprintf(f, "usage: b3scaled [serve|migrate|--check|version]\n"
+	fprintf(f, "usage: b3scaled [serve|migrate|--check|simulate|version]\n"
 		   "  serve       serve the BBB API (default); refuses pending migrations\n"
 		   "  migrate     apply pending migrations from B3SCALE_SQL_DIR (default ./sql)\n"
 		   "  --check,-t  validate the policies on disk (and, when the database is\n"
 		   "              reachable, that every policy a frontend names exists); exit 0/1\n"
+		   "  simulate    replay a placement trace against nodes with a policy\n"
+		   "              (b3scaled simulate --help; docs/simulate.md)\n"
 		   "  version     print the version\n"
 		   "SIGHUP reloads the policies; SIGTERM/SIGINT stop.\n"
 		   "Configuration is read from B3SCALE_* environment variables (see README).\n");
@@ -314,7 +317,8 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0)
 		return main_usage(stdout);
 	if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "migrate") != 0 &&
-	    strcmp(cmd, "--check") != 0 && strcmp(cmd, "-t") != 0 && strcmp(cmd, "check") != 0)
+	    strcmp(cmd, "--check") != 0 && strcmp(cmd, "-t") != 0 && strcmp(cmd, "check") != 0 &&
+	    strcmp(cmd, "simulate") != 0)
 		return main_usage(stderr);
 	/* before anything that might start a thread, so that every thread inherits the mask */
 	if (strcmp(cmd, "serve") == 0)
@@ -338,6 +342,8 @@ int main(int argc, char **argv)
 		rc = main_migrate(&cfg);
 	else if (strcmp(cmd, "serve") == 0)
 		rc = main_serve(&cfg);
+	else if (strcmp(cmd, "simulate") == 0)
+		rc = simulate_main(&cfg, argc - 2, argv + 2);
 	else
 		rc = main_policy_check(&cfg);
 	curl_global_cleanup();

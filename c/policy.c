@@ -266,15 +266,37 @@ static void policy_select_name(struct policy_engine *pe, const struct policy_req
 		snprintf(policy, policylen, "%s", lua_tostring(L, -1));
 }
 
-enum policy_outcome policy_select(struct policy_engine *pe, const struct policy_request *req,
-				  const struct lb_backend_list *bl, size_t *index, char *reason,
-				  size_t reasonlen, char *policy, size_t policylen)
+/* dispatch.select's results past the index: the explanation's JSON and short reason, kept
+ * only when they are strings that fit (dispatch.lua bounds them; this is the C check). */
+static void policy_read_explain(lua_State *L, struct policy_explain *ex)
+{
+	size_t n;
+	const char *s;
+
+	if (!ex)
+		return;
+	if (lua_type(L, -2) == LUA_TSTRING) {
+		s = lua_tolstring(L, -2, &n);
+		if (n < sizeof(ex->json) && strlen(s) == n)
+			memcpy(ex->json, s, n + 1);
+	}
+	if (ex->json[0] && lua_type(L, -1) == LUA_TSTRING)
+		snprintf(ex->reason, sizeof(ex->reason), "%s", lua_tostring(L, -1));
+}
+
+enum policy_outcome policy_select_explain(struct policy_engine *pe,
+					  const struct policy_request *req,
+					  const struct lb_backend_list *bl, size_t *index,
+					  char *reason, size_t reasonlen, char *policy,
+					  size_t policylen, struct policy_explain *ex)
 {
 	lua_State *L;
 	enum policy_outcome out;
 	lua_Number idx;
 
 	reason[0] = '\0';
+	if (ex)
+		ex->json[0] = ex->reason[0] = '\0';
 	snprintf(policy, policylen, "unknown");
 	if (!pe || !pe->st) {
 		snprintf(reason, reasonlen, "policy engine not loaded");
@@ -290,38 +312,48 @@ enum policy_outcome policy_select(struct policy_engine *pe, const struct policy_
 		goto out;
 	}
 	lua_pushstring(L, req->settings_json ? req->settings_json : "{}");
-	out = policy_call_outcome(policy_state_call(pe->st, 3, 3));
+	/* name, index, second value (a reason without index), explanation JSON, short reason */
+	out = policy_call_outcome(policy_state_call(pe->st, 3, 5));
 	if (out != POLICY_OK) {
 		snprintf(reason, reasonlen, "%s",
 			 lua_isstring(L, -1) ? lua_tostring(L, -1) : "(error object is not a string)");
 		policy_select_name(pe, req, policy, policylen);
 		goto out;
 	}
-	if (lua_isstring(L, -3))
-		snprintf(policy, policylen, "%s", lua_tostring(L, -3));
-	if (lua_isnil(L, -2)) {
+	if (lua_isstring(L, -5))
+		snprintf(policy, policylen, "%s", lua_tostring(L, -5));
+	if (lua_isnil(L, -4)) {
 		snprintf(reason, reasonlen, "%s",
-			 lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "select returned nil without a reason");
-		out = lua_type(L, -1) == LUA_TSTRING ? POLICY_NONE : POLICY_ERR_BADRET;
+			 lua_type(L, -3) == LUA_TSTRING ? lua_tostring(L, -3) : "select returned nil without a reason");
+		out = lua_type(L, -3) == LUA_TSTRING ? POLICY_NONE : POLICY_ERR_BADRET;
 		goto out;
 	}
-	idx = lua_type(L, -2) == LUA_TNUMBER ? lua_tonumber(L, -2) : 0;
+	idx = lua_type(L, -4) == LUA_TNUMBER ? lua_tonumber(L, -4) : 0;
 	/* range first: converting 1e300 or nan to an integer would be undefined behaviour */
-	if (lua_type(L, -2) != LUA_TNUMBER || !lua_isnil(L, -1) || !(idx >= 1) ||
+	if (lua_type(L, -4) != LUA_TNUMBER || !lua_isnil(L, -3) || !(idx >= 1) ||
 	    idx > (lua_Number)bl->n || idx != (lua_Number)(long)idx) {
 		snprintf(reason, reasonlen,
 			 "%s: select returned %s%s, not an index from 1 to %zu", policy,
-			 luaL_typename(L, -2), lua_isnil(L, -1) ? "" : " and a second value", bl->n);
-		if (lua_type(L, -2) == LUA_TNUMBER)
+			 luaL_typename(L, -4), lua_isnil(L, -3) ? "" : " and a second value", bl->n);
+		if (lua_type(L, -4) == LUA_TNUMBER)
 			snprintf(reason + strlen(reason), reasonlen - strlen(reason), " (got %g)",
 				 (double)idx);
 		out = POLICY_ERR_BADRET;
 		goto out;
 	}
 	*index = (size_t)idx - 1;
+	policy_read_explain(L, ex);
 out:
 	lua_settop(L, 0);
 	return out;
+}
+
+enum policy_outcome policy_select(struct policy_engine *pe, const struct policy_request *req,
+				  const struct lb_backend_list *bl, size_t *index, char *reason,
+				  size_t reasonlen, char *policy, size_t policylen)
+{
+	return policy_select_explain(pe, req, bl, index, reason, reasonlen, policy, policylen,
+				     NULL);
 }
 
 static void policy_push_present(lua_State *L, const struct policy_present *in,

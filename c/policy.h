@@ -61,6 +61,23 @@ void policy_engine_free(struct policy_engine *pe);
 enum policy_outcome policy_select(struct policy_engine *pe, const struct policy_request *req,
 				  const struct lb_backend_list *bl, size_t *index, char *reason,
 				  size_t reasonlen, char *policy, size_t policylen);
+
+/* Why a pick was made, as dispatch.lua recorded it from the policy's second value: json is
+ * { policy, chosen, reason, candidates: [{ host, score, excluded }], candidates_total } or
+ * "" when there is none (an explanation that does not fit is dropped, never an error);
+ * reason is its short form for the log line. */
+#define POLICY_EXPLAIN_MAX 9216
+struct policy_explain {
+	char json[POLICY_EXPLAIN_MAX];
+	char reason[320];
+};
+
+/* policy_select that also fills *ex (cleared first) when the outcome is POLICY_OK. */
+enum policy_outcome policy_select_explain(struct policy_engine *pe,
+					  const struct policy_request *req,
+					  const struct lb_backend_list *bl, size_t *index,
+					  char *reason, size_t reasonlen, char *policy,
+					  size_t policylen, struct policy_explain *ex);
 /* 0: params (and *body when the hook set one; caller frees) shaped; 1: rejected with *key and
  * msg; negative: the hook failed (logged, counted) and params are unchanged. */
 int policy_create_params(struct policy_engine *pe, const struct policy_present *in,

@@ -41,6 +41,27 @@ static void scheduler_exclude(struct scheduler_run *st, const char *id)
 	st->nexcluded++;
 }
 
+/* What made the policy fail, kept for the placement reason: printable ASCII only (the text
+ * may come from anywhere in a policy and becomes a jsonb string). */
+static void scheduler_why_error(struct scheduler_run *st, const char *policy, const char *reason)
+{
+	size_t i;
+
+	snprintf(st->why_error, sizeof(st->why_error), "%.60s: %.190s", policy, reason);
+	for (i = 0; st->why_error[i]; i++)
+		if ((unsigned char)st->why_error[i] < 0x20 || (unsigned char)st->why_error[i] > 0x7e)
+			st->why_error[i] = '?';
+}
+
+/* The placement reason of the last pick, for the claim or the move. */
+static struct db_placement scheduler_why(const struct scheduler_run *st)
+{
+	struct db_placement why = { st->by_fallback ? "fallback" : "policy", st->explain.json,
+				    st->by_fallback ? st->why_error : NULL };
+
+	return why;
+}
+
 /* Asks the policy (or the C fallback when it fails) for a backend; 0 with *pick filled. */
 static int scheduler_pick(struct worker *w, const struct scheduler_create *sc,
 			  struct scheduler_run *st, struct lb_backend *pick, char *msg,
@@ -79,8 +100,8 @@ static int scheduler_pick(struct worker *w, const struct scheduler_create *sc,
 	pr.nexcluded = st->nexcluded;
 	w->policy = policy_engine_sync(w->policy);
 	t0 = clock_mono_us();
-	out = policy_select(w->policy, &pr, &bl, &idx, reason, sizeof(reason), policy,
-			    sizeof(policy));
+	out = policy_select_explain(w->policy, &pr, &bl, &idx, reason, sizeof(reason), policy,
+				    sizeof(policy), &st->explain);
 	took = (double)(clock_mono_us() - t0) / 1e6;
 	if (out == POLICY_OK && scheduler_is_excluded(st, bl.v[idx].id)) {
 		out = POLICY_ERR_BADRET;
@@ -104,6 +125,7 @@ static int scheduler_pick(struct worker *w, const struct scheduler_create *sc,
 			goto out;
 		}
 		fallback = 1;
+		scheduler_why_error(st, policy, reason);
 		if (policy_builtin_least_load(&bl, sc->fe->required_tags, st->excluded,
 					      st->nexcluded, &idx) < 0) {
 			policy_stats_count(policy, out, 0, took);
@@ -120,8 +142,10 @@ static int scheduler_pick(struct worker *w, const struct scheduler_create *sc,
 	}
 	backend_view_placed(view, idx);
 	st->version = bl.version;
-	log_info("scheduler", "event=placed policy=%s frontend=%s backend=%s attempt=%u by=%s",
-		 policy, sc->fe->key, pick->host, st->attempt, fallback ? "fallback" : "policy");
+	st->by_fallback = fallback;
+	log_info("scheduler", "event=placed policy=%s frontend=%s backend=%s attempt=%u by=%s "
+			      "reason=\"%s\"", policy, sc->fe->key, pick->host, st->attempt,
+		 fallback ? "fallback" : "policy", fallback ? st->why_error : st->explain.reason);
 out:
 	free(bl.v); /* the strings are the view's */
 	backend_view_put(view);
@@ -184,8 +208,10 @@ static int scheduler_target(struct worker *w, const struct scheduler_create *sc,
 		rc = scheduler_pick(w, sc, st, &pick, msg, msglen);
 		if (rc < 0)
 			return rc;
+		struct db_placement why = scheduler_why(st);
+
 		rc = db_meetings_claim(&w->db, sc->fe->id, sc->meeting_id, sc->backend_meeting_id,
-				       pick.id, st->version, sc->fe->meetings_limit, &sc->call,
+				       pick.id, st->version, sc->fe->meetings_limit, &sc->call, &why,
 				       row_id, msg, msglen);
 		if (rc == 0) {
 			*target = pick;
@@ -212,9 +238,12 @@ static int scheduler_target(struct worker *w, const struct scheduler_create *sc,
 	if (m.has_backend)
 		scheduler_exclude(st, m.backend.id);
 	rc = scheduler_pick(w, sc, st, &pick, msg, msglen);
-	if (rc == 0)
+	if (rc == 0) {
+		struct db_placement why = scheduler_why(st);
+
 		rc = db_meetings_move(&w->db, m.id, m.has_backend ? m.backend.id : NULL, pick.id,
-				      st->version, msg, msglen);
+				      st->version, &why, msg, msglen);
+	}
 	if (rc == 0) {
 		log_info("scheduler", "event=moved frontend=%s backend=%s", sc->fe->key, pick.host);
 		*target = pick;
@@ -247,7 +276,7 @@ static void scheduler_confirm(struct worker *w, const struct scheduler_create *s
 		/* the row went away while the node created the meeting (or moved on): the node
 		 * runs it now, so the placement is written again rather than lost */
 		rc = db_meetings_claim(&w->db, sc->fe->id, sc->meeting_id, sc->backend_meeting_id,
-				       b->id, -1, 0, &sc->call, &again, err, sizeof(err));
+				       b->id, -1, 0, &sc->call, NULL, &again, err, sizeof(err));
 		if (rc == 0)
 			rc = db_meetings_confirm(&w->db, again, b->id, &sc->call, &ans, err,
 						 sizeof(err));

@@ -4,6 +4,7 @@
 
 #include "db_meetings.h"
 #include "lb.h"
+#include "policy.h"
 #include "query.h"
 #include "worker.h"
 #include "xml_dom.h"
@@ -45,6 +46,10 @@ struct scheduler_run {
 	struct xml_node *answer;
 	const char *key;
 	char msg[512];
+	/* why the last pick was made (stored with the claim or move, sql/0024) */
+	struct policy_explain explain;
+	char why_error[256]; /* the policy's failure when the fallback picked */
+	int by_fallback;
 };
 
 enum scheduler_step { SCHEDULER_CALL, SCHEDULER_DONE };

@@ -15,7 +15,19 @@ function P.select(req, backends)
   if #pool == 0 then
     return nil, "no eligible backend (required tags or all excluded)"
   end
-  return lb.chash(pool, req.meeting_id).index
+  local best = lb.chash(pool, req.meeting_id)
+  -- the explanation: the meeting ID's hash order (1 = preferred) over the first few
+  local scores, rest = {}, pool
+  for rank = 1, 8 do
+    local b = rank == 1 and best or lb.chash(rest, req.meeting_id)
+    if not b then
+      break
+    end
+    scores[b.index] = rank
+    rest = lb.where(rest, function(x) return x ~= b end)
+  end
+  return best.index, { reason = "rendezvous hash of the meeting ID over " .. #pool
+    .. " eligible", scores = scores }
 end
 
 

@@ -29,7 +29,14 @@ function P.select(req, backends)
     return load(b) < P.capacity
   end)
   local best = lb.first(roomy) or lb.least(pool, load)
-  return best.index
+  -- the explanation: each backend's load against the capacity
+  local scores = {}
+  for _, b in ipairs(pool) do
+    scores[b.index] = load(b)
+  end
+  return best.index, { scores = scores, reason = (#roomy > 0
+    and "first in order below capacity " .. P.capacity
+    or "all at or above capacity " .. P.capacity .. ": least load") }
 end
 
 

@@ -23,7 +23,13 @@ function P.select(req, backends)
     return nil, "no backend provides the required tags"
   end
   local best = lb.least(pool, lb.load, P.attendee_base)
-  return best.index
+  -- the explanation: the load of every backend compared (recorded with the meeting)
+  local scores = {}
+  for _, b in ipairs(pool) do
+    scores[b.index] = lb.load(b, P.attendee_base)
+  end
+  return best.index, { reason = "least load " .. scores[best.index] .. " of " .. #pool
+    .. " eligible", scores = scores }
 end
 
 

@@ -84,7 +84,14 @@ function P.select(req, backends)
   local best = lb.least(candidates, function(b)
     return lb.load(b, P.attendee_base)
   end)
-  return best.index
+  -- the explanation: the tag rule that applied and the loads compared
+  local scores = {}
+  for _, b in ipairs(candidates) do
+    scores[b.index] = lb.load(b, P.attendee_base)
+  end
+  return best.index, { scores = scores, reason = (raw and raw ~= ""
+    and "meta_server-tag=" .. tostring(raw) or "no server tag: untagged backends")
+    .. ", least load of " .. #candidates }
 end
 
 

@@ -37,10 +37,19 @@ function P.select(req, backends)
   if #pool == 0 then
     return nil, "no eligible backend (required tags or all excluded)"
   end
-  local best = lb.wrandom(pool, weight) or lb.least(pool, function(b)
-    return lb.load(b, P.attendee_base)
-  end)
-  return best.index
+  local best = lb.wrandom(pool, weight)
+  local why = "weighted random"
+  if not best then
+    best, why = lb.least(pool, function(b)
+      return lb.load(b, P.attendee_base)
+    end), "no headroom left: least load"
+  end
+  -- the explanation: the weights drawn from
+  local scores = {}
+  for _, b in ipairs(pool) do
+    scores[b.index] = weight(b)
+  end
+  return best.index, { reason = why, scores = scores }
 end
 
 

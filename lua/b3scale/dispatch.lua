@@ -170,12 +170,12 @@ function _M.smoke()
     if not ok then
       return nil, tostring(i)
     end
-    local valid = (type(i) == "number" and i == math.floor(i) and i >= 1 and i <= #bs
-        and reason == nil)
+    -- with an index, the second value is an explanation (never an error: a bad one is
+    -- dropped)
+    local valid = (type(i) == "number" and i == math.floor(i) and i >= 1 and i <= #bs)
       or (i == nil and type(reason) == "string")
     if not valid then
       return nil, "policies/" .. name .. ".lua: select returned " .. type(i)
-        .. (reason ~= nil and i ~= nil and " and a second value" or "")
         .. " on the smoke test, not an index from 1 to 3 or nil and a reason"
     end
   end
@@ -230,12 +230,119 @@ local function policy_for(settings)
 end
 
 
--- Called by C for a placement: the policy's name (for logs and counters), then its results
--- unchanged (C checks them). One call, not two: each call into a state has a fixed cost.
+-- Explanations: select may return index, explanation (a string, or a table
+-- { reason = "...", scores = { [index] = number } }). It is recorded with the placement as
+-- JSON { policy, chosen, reason, candidates = [{ host, score, excluded }] }, bounded here;
+-- anything that does not fit the shape is dropped, never an error.
+local EXPLAIN_MAX = 8192       -- bytes of the JSON text (C's buffer is larger)
+local REASON_MAX = 300         -- bytes of the reason
+local CANDIDATES_MAX = 64      -- candidates recorded (the chosen one always is)
+local huge = math.huge
+
+local function utf8_ok(s)
+  local i, n = 1, #s
+  while i <= n do
+    local c = s:byte(i)
+    local len = (c < 0x80 and 1) or (c >= 0xC2 and c < 0xE0 and 2)
+      or (c >= 0xE0 and c < 0xF0 and 3) or (c >= 0xF0 and c < 0xF5 and 4) or nil
+    if not len or i + len - 1 > n then
+      return false
+    end
+    local d = s:byte(i + 1)
+    if (c == 0xE0 and d and d < 0xA0) or (c == 0xED and d and d > 0x9F)
+        or (c == 0xF0 and d and d < 0x90) or (c == 0xF4 and d and d > 0x8F) then
+      return false
+    end
+    for j = i + 1, i + len - 1 do
+      local e = s:byte(j)
+      if e < 0x80 or e > 0xBF then
+        return false
+      end
+    end
+    i = i + len
+  end
+  return true
+end
+
+-- A bounded, printable (valid UTF-8, no control character) copy of s; Postgres' jsonb
+-- refuses \u0000 and invalid UTF-8, and the text ends on the log line too.
+function _M.clean_text(s, max)
+  s = tostring(s):sub(1, max):gsub("[%z\1-\31\127]", " ")
+  if s:find("[\128-\255]") and not utf8_ok(s) then
+    local cut = s:gsub("[\194-\244][\128-\191]*$", "")
+    s = utf8_ok(cut) and cut or s:gsub("[\128-\255]", "?")
+  end
+  return s
+end
+
+local function finite(x)
+  return type(x) == "number" and x == x and x > -huge and x < huge
+end
+
+local function explain(name, backends, idx, excluded, x)
+  local reason, scores
+  if type(x) == "string" or type(x) == "number" then
+    reason = x
+  elseif type(x) == "table" then
+    reason, scores = rawget(x, "reason"), rawget(x, "scores")
+    if type(reason) ~= "string" and type(reason) ~= "number" then
+      reason = nil
+    end
+    if type(scores) ~= "table" then
+      scores = nil
+    end
+  end -- anything else is no explanation: the candidates are still recorded
+  reason = reason ~= nil and _M.clean_text(reason, REASON_MAX) or nil
+  local cands = {}
+  local function add(i, b)
+    local c = { host = type(b.host) == "string" and b.host or tostring(b.id) }
+    local s = scores and rawget(scores, i)
+    if finite(s) then
+      c.score = s
+    end
+    if type(excluded) == "table" and excluded[b.id] then
+      c.excluded = true
+    end
+    cands[#cands + 1] = c
+  end
+  local n = #backends
+  for i = 1, n < CANDIDATES_MAX and n or CANDIDATES_MAX do
+    add(i, backends[i])
+  end
+  if idx > CANDIDATES_MAX then
+    add(idx, backends[idx])
+  end
+  local doc = { policy = name, chosen = backends[idx].host, reason = reason,
+    candidates = cands, candidates_total = n }
+  local text = cjson.encode(doc)
+  if text and #text > EXPLAIN_MAX then
+    doc.candidates = nil
+    text = cjson.encode(doc)
+  end
+  if not text or #text > EXPLAIN_MAX then
+    return nil
+  end
+  return text, reason
+end
+
+
+-- Called by C for a placement: the policy's name (for logs and counters), then the index
+-- (C checks it), the second value when there is no index (the reason a policy declined;
+-- with an index, anything but nil), and for an index the explanation as JSON text and its
+-- short reason (both nil when the policy's explanation was unusable). One call, not two:
+-- each call into a state has a fixed cost.
 function _M.select(req, backends, settings_text)
   req.frontend.settings = decode_settings(settings_text)
   local p, name = policy_for(req.frontend.settings)
-  return name, p.select(req, backends)
+  local idx, x = p.select(req, backends)
+  if type(idx) ~= "number" or idx ~= idx or idx < 1 or idx > #backends or idx % 1 ~= 0 then
+    return name, idx, x
+  end
+  local ok, text, short = pcall(explain, name, backends, idx, req.excluded, x)
+  if not ok then
+    text, short = nil, nil
+  end
+  return name, idx, nil, text, short
 end
 
 

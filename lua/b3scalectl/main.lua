@@ -38,6 +38,8 @@ _M.FLAGS = {
     prune         = {},
     ["rotate-secret"] = {},
     ["drop-previous-secret"] = {},
+    ["policy-dir"] = { arg = "DIR" },
+    policy        = { arg = "NAME" },
 }
 local SHORT = {}
 for name, f in pairs(_M.FLAGS) do if f.short then SHORT[f.short] = name end end
@@ -58,7 +60,7 @@ local NOUN_ALIASES = {
 
 -- the command table, in help order
 _M.COMMANDS = {}
-for _, name in ipairs({ "backends", "frontends", "meetings", "recordings", "callbacks", "auth",
+for _, name in ipairs({ "backends", "frontends", "meetings", "recordings", "callbacks", "auth", "policy",
     "migrate", "apply", "misc" }) do
     for _, cmd in ipairs(require("b3scalectl.commands." .. name)) do
         _M.COMMANDS[#_M.COMMANDS + 1] = cmd

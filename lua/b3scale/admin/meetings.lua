@@ -24,7 +24,7 @@ _M.COLUMNS = "m.id::text AS id, m.frontend_id::text AS frontend_id, f.key AS fro
   .. " b.host AS backend_host, b.secret AS backend_secret, m.internal_id,"
   .. " m.running::text AS running, m.participants::text AS participants,"
   .. " m.create_time::text AS create_time, " .. db.ts("m.created_at") .. ", "
-  .. db.ts("m.updated_at")
+  .. db.ts("m.updated_at") .. ", m.placement_reason::text AS placement_reason"
 
 
 function _M.present(row)
@@ -37,6 +37,9 @@ function _M.present(row)
     participants = tonumber(row.participants) or 0,
     create_time = db.num(row.create_time) or json.null,
     created_at = row.created_at, updated_at = row.updated_at,
+    -- why it was placed there (sql/0024; null before it, for adopted and restored rows)
+    placement_reason = db.val(row.placement_reason) and json.raw(row.placement_reason)
+      or json.null,
   }
 end
 
