@@ -98,32 +98,30 @@ local function nullable(v)
     return v
 end
 
+-- Records field `name` as changed (with its PATCH value) when the wanted value is given and
+-- differs from the stored one.
+local function differ(fields, patch, name, stored, wanted, value)
+    if wanted ~= nil and not _M.same(stored, wanted) then
+        fields[#fields + 1] = name
+        if value == nil then value = wanted end   -- (wanted may be false: no and/or)
+        patch[name] = value
+    end
+end
+
 -- A wanted backend: { host, secret?, tags?, load_factor?, admin_state?, agent_ref? } (absent:
 -- keep; agent_ref json.null: clear). Against the stored backend cur: the names of the fields
 -- that differ and the PATCH body, or an empty list.
 function _M.backend_diff(cur, want)
     local fields, patch = {}, {}
     local bbb = type(cur.bbb) == "table" and cur.bbb or {}
-    if want.secret ~= nil and want.secret ~= bbb.secret then
-        fields[#fields + 1] = "secret"
-        patch.bbb = { secret = want.secret }
-    end
-    if want.tags ~= nil and not _M.same(tags_of(cur), want.tags) then
-        fields[#fields + 1] = "tags"
-        patch.settings = { tags = json.array(want.tags) }
-    end
-    if want.load_factor ~= nil and want.load_factor ~= cur.load_factor then
-        fields[#fields + 1] = "load_factor"
-        patch.load_factor = want.load_factor
-    end
-    if want.admin_state ~= nil and want.admin_state ~= cur.admin_state then
-        fields[#fields + 1] = "admin_state"
-        patch.admin_state = want.admin_state
-    end
-    if want.agent_ref ~= nil and not _M.same(nullable(cur.agent_ref), want.agent_ref) then
-        fields[#fields + 1] = "agent_ref"
-        patch.agent_ref = want.agent_ref
-    end
+    differ(fields, patch, "secret", bbb.secret, want.secret)
+    differ(fields, patch, "tags", tags_of(cur), want.tags, { tags = json.array(want.tags or {}) })
+    differ(fields, patch, "load_factor", cur.load_factor, want.load_factor)
+    differ(fields, patch, "admin_state", cur.admin_state, want.admin_state)
+    differ(fields, patch, "agent_ref", nullable(cur.agent_ref), want.agent_ref)
+    -- the API's shapes: the secret inside bbb, the tags inside settings
+    if patch.secret then patch.bbb, patch.secret = { secret = patch.secret }, nil end
+    if patch.tags then patch.settings, patch.tags = patch.tags, nil end
     return fields, patch
 end
 
@@ -141,25 +139,13 @@ end
 function _M.frontend_diff(cur, want)
     local fields, patch = {}, {}
     local bbb = type(cur.bbb) == "table" and cur.bbb or {}
-    if want.secret ~= nil and want.secret ~= bbb.secret then
-        fields[#fields + 1] = "secret"
-        patch.bbb = { secret = want.secret }
-    end
-    if want.settings ~= nil then
-        local s = is_object(cur.settings) and cur.settings or {}
-        if not _M.same(s, want.settings) then
-            fields[#fields + 1] = "settings"
-            patch.settings = _M.merge_diff(_M.strip_nulls(s), _M.strip_nulls(want.settings))
-        end
-    end
-    if want.active ~= nil and want.active ~= cur.active then
-        fields[#fields + 1] = "active"
-        patch.active = want.active
-    end
-    if want.account_ref ~= nil and not _M.same(nullable(cur.account_ref), want.account_ref) then
-        fields[#fields + 1] = "account_ref"
-        patch.account_ref = want.account_ref
-    end
+    local s = is_object(cur.settings) and cur.settings or {}
+    differ(fields, patch, "secret", bbb.secret, want.secret)
+    differ(fields, patch, "settings", s, want.settings, want.settings ~= nil and
+        _M.merge_diff(_M.strip_nulls(s), _M.strip_nulls(want.settings)) or nil)
+    differ(fields, patch, "active", cur.active, want.active)
+    differ(fields, patch, "account_ref", nullable(cur.account_ref), want.account_ref)
+    if patch.secret then patch.bbb, patch.secret = { secret = patch.secret }, nil end
     return fields, patch
 end
 

@@ -244,6 +244,30 @@ local function attempt(fn)
     error(e, 0)
 end
 
+-- Creates want when there is no cur, else patches what differs; reports one line either way
+-- (a 4xx from the server skips the object with its message). True when it exists now (or
+-- would, in a dry run).
+local function upsert(r, dry, notes, kind, name, cur, want, created, create, diff, patch, ctx)
+    local fields, body, problem = {}, nil, nil
+    if not cur then
+        problem = not dry and attempt(function() create(ctx, want) end)
+    else
+        fields, body = diff(cur, want)
+        problem = #fields > 0 and not dry and attempt(function() patch(ctx, cur, body) end)
+    end
+    if problem then
+        r.line(kind, name, "skipped", problem, notes)
+        return false
+    end
+    if not cur then
+        r.line(kind, name, "created", created, notes)
+    else
+        r.line(kind, name, #fields > 0 and "updated" or "unchanged",
+            #fields > 0 and table.concat(fields, ", ") or nil, notes)
+    end
+    return true
+end
+
 local function import_backends(ctx, src, st, r, dry)
     local out = {}      -- b3scale backend id -> our host, for the meetings
     local used = {}     -- b3scale backends that meetings of imported frontends are on
@@ -273,28 +297,11 @@ local function import_backends(ctx, src, st, r, dry)
                 load_factor = tonumber(b.load_factor) or 1,
             }
             if b.agent_ref and b.agent_ref ~= "" then want.agent_ref = b.agent_ref end
-            local cur = st.by_host[host]
-            if not cur then
-                local problem = not dry and attempt(function() sync.create_backend(ctx, want) end)
-                if problem then
-                    r.line("backend", host, "skipped", problem, notes)
-                else
-                    out[b.id] = host
-                    r.line("backend", host, "created", want.admin_state .. ", load factor " ..
-                        util.show(want.load_factor) .. (#want.tags > 0 and (", tags " ..
-                        table.concat(want.tags, ",")) or ""), notes)
-                end
-            else
-                local fields, patch = sync.backend_diff(cur, want)
-                local problem = #fields > 0 and not dry and
-                    attempt(function() sync.patch_backend(ctx, cur, patch) end)
-                if problem then
-                    r.line("backend", host, "skipped", problem, notes)
-                else
-                    out[b.id] = host
-                    r.line("backend", host, #fields > 0 and "updated" or "unchanged",
-                        #fields > 0 and table.concat(fields, ", ") or nil, notes)
-                end
+            local created = want.admin_state .. ", load factor " .. util.show(want.load_factor) ..
+                (#want.tags > 0 and (", tags " .. table.concat(want.tags, ",")) or "")
+            if upsert(r, dry, notes, "backend", host, st.by_host[host], want, created,
+                      sync.create_backend, sync.backend_diff, sync.patch_backend, ctx) then
+                out[b.id] = host
             end
         end
     end
@@ -318,13 +325,6 @@ local function import_frontends(ctx, src, st, r, dry)
             local cur = st.by_key[key]
             if not cur then
                 want.settings = settings
-                local problem = not dry and attempt(function() sync.create_frontend(ctx, want) end)
-                if problem then
-                    r.line("frontend", key, "skipped", problem, notes)
-                else
-                    out[f.id] = key
-                    r.line("frontend", key, "created", nil, notes)
-                end
             else
                 -- the keys b3scale has replace ours; settings only we have stay
                 local merged = {}
@@ -332,16 +332,10 @@ local function import_frontends(ctx, src, st, r, dry)
                 for k, v in pairs(stored) do merged[k] = v end
                 for k, v in pairs(settings) do merged[k] = v end
                 want.settings = merged
-                local fields, patch = sync.frontend_diff(cur, want)
-                local problem = #fields > 0 and not dry and
-                    attempt(function() sync.patch_frontend(ctx, cur, patch) end)
-                if problem then
-                    r.line("frontend", key, "skipped", problem, notes)
-                else
-                    out[f.id] = key
-                    r.line("frontend", key, #fields > 0 and "updated" or "unchanged",
-                        #fields > 0 and table.concat(fields, ", ") or nil, notes)
-                end
+            end
+            if upsert(r, dry, notes, "frontend", key, cur, want, nil,
+                      sync.create_frontend, sync.frontend_diff, sync.patch_frontend, ctx) then
+                out[f.id] = key
             end
         end
     end
