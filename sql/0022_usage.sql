@@ -65,8 +65,10 @@ $$;
 
 -- When backend b's live view was last known whole: its last processed poll (counters_at)
 -- or its agent's last heartbeat; NULL for a backend that is gone.
-CREATE FUNCTION b3s_usage_seen(b uuid) RETURNS timestamptz LANGUAGE sql STABLE AS $$
-    SELECT greatest(counters_at, agent_heartbeat) FROM backends WHERE id = b
+CREATE FUNCTION b3s_usage_seen(b uuid) RETURNS timestamptz LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN (SELECT greatest(counters_at, agent_heartbeat) FROM backends WHERE id = b);
+END
 $$;
 
 -- The UTC hour t falls in (independent of the session's time zone).
@@ -80,18 +82,28 @@ CREATE FUNCTION b3s_usage_overlap(a timestamptz, b timestamptz, f timestamptz, t
     SELECT greatest(0, extract(epoch FROM least(b, t) - greatest(a, f)))
 $$;
 
--- Integrates n attendees over [t0, t1) into usage row u: its hours and its total.
+-- Integrates n attendees over [t0, t1) into usage row u's hours; returns the seconds for
+-- its total, which the caller adds in its own update of the row. (PL/pgSQL,
+-- as are the others run per change: their plans are kept for the session, where an SQL
+-- function's are made again on every call.)
 CREATE FUNCTION b3s_usage_add(u bigint, n integer, t0 timestamptz, t1 timestamptz)
-    RETURNS void LANGUAGE sql AS $$
-    INSERT INTO meeting_usage_hours AS h (usage_id, hour, attendee_seconds)
-    SELECT u, s.hour, n * b3s_usage_overlap(t0, t1, s.hour, s.hour + interval '1 hour')
-    FROM generate_series(b3s_usage_hour(t0), t1, interval '1 hour') AS s(hour)
-    WHERE n > 0 AND s.hour < t1
-    ON CONFLICT (usage_id, hour) DO UPDATE
-        SET attendee_seconds = h.attendee_seconds + EXCLUDED.attendee_seconds;
-    UPDATE meeting_usage SET attendee_seconds = attendee_seconds
-        + n * b3s_usage_overlap(t0, t1, '-infinity', 'infinity')
-    WHERE id = u AND n > 0 AND t1 > t0;
+    RETURNS numeric LANGUAGE plpgsql AS $$
+DECLARE
+    h timestamptz := b3s_usage_hour(t0);
+BEGIN
+    IF n <= 0 OR t1 <= t0 THEN
+        RETURN 0;
+    END IF;
+    LOOP
+        INSERT INTO meeting_usage_hours AS x (usage_id, hour, attendee_seconds)
+        VALUES (u, h, n * b3s_usage_overlap(t0, t1, h, h + interval '1 hour'))
+        ON CONFLICT (usage_id, hour) DO UPDATE
+            SET attendee_seconds = x.attendee_seconds + EXCLUDED.attendee_seconds;
+        h := h + interval '1 hour';
+        EXIT WHEN h >= t1;
+    END LOOP;
+    RETURN n * extract(epoch FROM t1 - t0);
+END
 $$;
 
 -- Ends the running instance(s) of internal ID iid on backend b (or on a backend since
@@ -107,8 +119,9 @@ BEGIN
              WHERE internal_id = iid AND (backend_id = b OR backend_id IS NULL)
                AND ended_at IS NULL FOR UPDATE LOOP
         t := greatest(u.counted_at, least(now(), coalesce(seen, now())));
-        PERFORM b3s_usage_add(u.id, u.attendees, u.counted_at, t);
-        UPDATE meeting_usage SET attendees = 0, counted_at = t, ended_at = t, updated_at = now()
+        UPDATE meeting_usage SET attendee_seconds = attendee_seconds
+                + b3s_usage_add(u.id, u.attendees, u.counted_at, t),
+            attendees = 0, counted_at = t, ended_at = t, updated_at = now()
         WHERE id = u.id;
     END LOOP;
 END
@@ -137,8 +150,9 @@ BEGIN
      FOR UPDATE;
     IF FOUND THEN
         obs := greatest(obs, u.counted_at);
-        PERFORM b3s_usage_add(u.id, u.attendees, u.counted_at, obs);
-        UPDATE meeting_usage SET attendees = n, peak_attendees = greatest(peak_attendees, n),
+        UPDATE meeting_usage SET attendee_seconds = attendee_seconds
+                + b3s_usage_add(u.id, u.attendees, u.counted_at, obs),
+            attendees = n, peak_attendees = greatest(peak_attendees, n),
             counted_at = obs, updated_at = now()
         WHERE id = u.id;
     ELSIF TG_OP = 'INSERT' THEN
