@@ -40,6 +40,10 @@ _M.FLAGS = {
     ["drop-previous-secret"] = {},
     ["policy-dir"] = { arg = "DIR" },
     policy        = { arg = "NAME" },
+    month         = { arg = "YYYY-MM" },
+    from          = { arg = "TIME" },
+    to            = { arg = "TIME" },
+    csv           = {},
 }
 local SHORT = {}
 for name, f in pairs(_M.FLAGS) do if f.short then SHORT[f.short] = name end end
@@ -60,8 +64,8 @@ local NOUN_ALIASES = {
 
 -- the command table, in help order
 _M.COMMANDS = {}
-for _, name in ipairs({ "backends", "frontends", "meetings", "recordings", "callbacks", "auth", "policy",
-    "migrate", "apply", "misc" }) do
+for _, name in ipairs({ "backends", "frontends", "meetings", "recordings", "callbacks", "usage",
+    "auth", "policy", "migrate", "apply", "misc" }) do
     for _, cmd in ipairs(require("b3scalectl.commands." .. name)) do
         _M.COMMANDS[#_M.COMMANDS + 1] = cmd
     end

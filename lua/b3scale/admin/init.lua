@@ -39,6 +39,7 @@ local ROUTES = {
   { "PATCH", "/api/v1/recordings/{id}", "recordings", "update", { TENANT } },
   { "DELETE", "/api/v1/recordings/{id}", "recordings", "destroy", { TENANT } },
   { "GET", "/api/v1/callbacks", "callbacks", "list", { TENANT } },
+  { "GET", "/api/v1/usage", "usage", "list", { TENANT } },
   { "POST", "/api/v1/commands", "commands", "create", {} },
   { "GET", "/api/v1/agent/backend", "agent", "backend", { NODE } },
   { "POST", "/api/v1/agent/heartbeat", "agent", "heartbeat", { NODE } },
