@@ -39,11 +39,12 @@ static const struct db_stmt db_meetings_claim_stmt = {
 	DB_MEETING_CLAIM, "meeting_claim",
 	"WITH v AS (SELECT 1 FROM placement_version WHERE $8::bigint IS NULL OR v = $8::bigint),"
 	" ins AS (INSERT INTO meetings (frontend_id, meeting_id, backend_meeting_id, backend_id,"
-	"  create_query, create_body, create_content_type)"
-	"  SELECT $1::uuid, $2::text, $3::text, $4::uuid, $5::text, $6::bytea, $7::text FROM v"
+	"  create_query, create_body, create_content_type, expected_size)"
+	"  SELECT $1::uuid, $2::text, $3::text, $4::uuid, $5::text, $6::bytea, $7::text,"
+	"  $9::integer FROM v"
 	"  ON CONFLICT (frontend_id, meeting_id) DO NOTHING RETURNING id)"
 	" SELECT (SELECT id FROM ins), EXISTS (SELECT 1 FROM v)",
-	8
+	9
 };
 
 static const struct db_stmt db_meetings_move_stmt = {
@@ -132,15 +133,17 @@ int db_meetings_claim(struct db *db, const char *frontend_id, const char *meetin
 		      const char *backend_meeting_id, const char *backend_id, long long version,
 		      const struct db_create_call *call, long long *id, char *err, size_t errlen)
 {
-	char vb[24];
-	const char *vals[8] = { frontend_id, meeting_id, backend_meeting_id, backend_id,
+	char vb[24], es[24];
+	const char *vals[9] = { frontend_id, meeting_id, backend_meeting_id, backend_id,
 				call->query, call->body, call->content_type,
-				db_meetings_version(vb, sizeof(vb), version) };
-	int lens[8] = { 0, 0, 0, 0, 0, (int)call->body_len, 0, 0 };
-	int bin[8] = { 0, 0, 0, 0, 0, 1, 0, 0 };
+				db_meetings_version(vb, sizeof(vb), version),
+				call->expected_size > 0 ? es : NULL };
+	int lens[9] = { 0, 0, 0, 0, 0, (int)call->body_len, 0, 0, 0 };
+	int bin[9] = { 0, 0, 0, 0, 0, 1, 0, 0, 0 };
 	PGresult *r;
 	int rc;
 
+	snprintf(es, sizeof(es), "%ld", call->expected_size);
 	r = db_exec(db, &db_meetings_claim_stmt, vals, lens, bin, PGRES_TUPLES_OK, err, errlen);
 	if (!r)
 		return -EIO;

@@ -1,6 +1,9 @@
 -- least_load: the default placement policy.
--- Among backends that carry every tag in the frontend's `required_tags`, pick the smallest
--- load_factor * max((meetings + pending) * attendee_base, participants);
+-- Among backends that carry every tag in the frontend's `required_tags` and are below their
+-- caps (max_meetings, max_attendees), pick the smallest load:
+--   load_factor * max((meetings + pending) * attendee_base, participants + reserved)
+--   + cpu_weight * cpu
+-- (`reserved`: seats held for young meetings by their expected size; policies/README.md);
 -- ties go to the lowest order (registration order), then the lowest id.
 local lb = require("b3scale.policy")
 
@@ -8,21 +11,35 @@ local P = {
   name = "least_load",
   api_version = 1,
   attendee_base = 15,
+  cpu_weight = 0,
 }
 
 
 function P.configure(opts)
   P.attendee_base = lb.number_opt(opts, "attendee_base", 15, 0, 100000)
+  P.cpu_weight = lb.number_opt(opts, "cpu_weight", 0, 0, 1e6)
+end
+
+
+local function load_cpu(b)
+  return lb.load(b, P.attendee_base, P.cpu_weight)
 end
 
 
 function P.select(req, backends)
-  local pool = lb.with_tags(backends, req.frontend.settings.required_tags)
-  pool = lb.without(pool, req.excluded)
+  local pool, why = lb.eligible(req, backends, P.attendee_base)
   if #pool == 0 then
+    if why == lb.FULL then
+      return nil, why
+    end
     return nil, "no backend provides the required tags"
   end
-  local best = lb.least(pool, lb.load, P.attendee_base)
+  local best
+  if P.cpu_weight > 0 then
+    best = lb.least(pool, load_cpu)
+  else
+    best = lb.least(pool, lb.load, P.attendee_base)
+  end
   return best.index
 end
 

@@ -232,9 +232,16 @@ end
 
 -- Called by C for a placement: the policy's name (for logs and counters), then its results
 -- unchanged (C checks them). One call, not two: each call into a state has a fixed cost.
+-- A meeting of unknown size (no hint, maxParticipants or history) is expected to bring the
+-- policy's attendee_base (15 for a policy without one).
 function _M.select(req, backends, settings_text)
   req.frontend.settings = decode_settings(settings_text)
   local p, name = policy_for(req.frontend.settings)
+  if req.expected_size == nil then
+    local base = p.attendee_base
+    req.expected_size = type(base) == "number" and base or 15
+    req.expected_source = "default"
+  end
   return name, p.select(req, backends)
 end
 
