@@ -32,6 +32,7 @@ struct backend_view {
 	struct lb_backend_list bl;
 	atomic_long *added;      /* creates placed through this snapshot, per backend */
 	atomic_long *reserved;   /* and the sizes they reserved (c/placement_size.c) */
+	int reserving;           /* B3SCALE_RESERVATION_WINDOW_S > 0 */
 };
 
 static pthread_mutex_t backend_view_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -107,6 +108,7 @@ static int backend_view_read(struct db *db, const struct lb_config *cfg,
 		free(v);
 		return rc;
 	}
+	v->reserving = cfg->reservation_window_s > 0;
 	v->gen = atomic_fetch_add(&backend_view_gens, 1) + 1;
 	v->bl.gen = v->gen;
 	v->added = calloc(v->bl.n ? v->bl.n : 1, sizeof(*v->added));
@@ -176,7 +178,7 @@ void backend_view_placed(struct backend_view *v, size_t i, long expected_size)
 	if (i >= v->bl.n)
 		return;
 	atomic_fetch_add(&v->added[i], 1);
-	if (expected_size > 0)
+	if (expected_size > 0 && v->reserving)
 		atomic_fetch_add(&v->reserved[i], expected_size);
 }
 
