@@ -234,7 +234,7 @@ static void policy_cache_ref(lua_State *L, int *ref)
 int policy_cache_push(lua_State *L, struct policy_cache *c, const struct lb_backend_list *bl)
 {
 	struct policy_cache_entry *v;
-	int top = lua_gettop(L), base, arr, byid, out, k, rc = 0;
+	int top = lua_gettop(L), base, arr, byid, out, k, rc = 0, capped = 0;
 	size_t i, j, before = c->n;
 
 	if (bl->n > c->cap) {
@@ -265,6 +265,12 @@ int policy_cache_push(lua_State *L, struct policy_cache *c, const struct lb_back
 	for (i = 0; rc == 0 && i < bl->n; i++) {
 		rc = policy_cache_table(L, c, base, arr, byid, &bl->v[i], i, bl->gen);
 		lua_rawseti(L, out, (int)i + 1);
+		capped |= bl->v[i].max_meetings > 0 || bl->v[i].max_attendees > 0;
+	}
+	if (rc == 0 && !capped) {
+		/* lb.with_room's shortcut: no backend of this array has a cap */
+		lua_pushboolean(L, 1);
+		lua_setfield(L, out, "uncapped");
 	}
 	if (rc < 0) {
 		/* entries may be half written: every one is rewritten whole next time */

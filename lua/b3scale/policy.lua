@@ -83,10 +83,17 @@ function _M.has_room(b, attendee_base)
 end
 
 
--- Backends below their caps (the input itself when none is full).
+-- Backends below their caps (the input itself when none is full). The array C passes says
+-- `uncapped = true` when no backend in it has a cap: then there is nothing to check.
 function _M.with_room(backends, attendee_base)
+  if backends.uncapped then
+    return backends
+  end
+  local has_room = _M.has_room
   for i = 1, #backends do
-    if not _M.has_room(backends[i], attendee_base) then
+    local b = backends[i]
+    -- most nodes have no cap: no call for them (policies run without the JIT)
+    if (b.max_meetings or b.max_attendees) and not has_room(b, attendee_base) then
       local out = {}
       for j = 1, #backends do
         local b = backends[j]
@@ -287,9 +294,18 @@ end
 --   + cpu_weight * cpu        (only when cpu_weight > 0 and the node reports its cpu)
 -- c/policy_builtin.c computes the same (policy_builtin_load_of).
 function _M.load(b, attendee_base, cpu_weight)
-  local load = b.load_factor * _M.attendees(b, attendee_base)
-  if cpu_weight and cpu_weight > 0 and b.cpu and b.cpu >= 0 then
-    load = load + cpu_weight * b.cpu
+  -- lb.attendees, inlined: this runs for every backend on every create
+  local m = (b.meetings + (b.pending or 0)) * attendee_base
+  local a, r = b.participants, b.reserved
+  if r and r > 0 then
+    a = a + r
+  end
+  local load = b.load_factor * (m > a and m or a)
+  if cpu_weight and cpu_weight > 0 then
+    local cpu = b.cpu
+    if cpu and cpu >= 0 then
+      load = load + cpu_weight * cpu
+    end
   end
   return load
 end
