@@ -31,6 +31,8 @@ struct backend_view {
 	long long taken_ms;
 	struct lb_backend_list bl;
 	atomic_long *added;      /* creates placed through this snapshot, per backend */
+	atomic_long *reserved;   /* and the sizes they reserved (c/placement_size.c) */
+	int reserving;           /* B3SCALE_RESERVATION_WINDOW_S > 0 */
 };
 
 static pthread_mutex_t backend_view_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -60,6 +62,7 @@ static void backend_view_free(struct backend_view *v)
 		return;
 	lb_backend_list_clear(&v->bl);
 	free(v->added);
+	free(v->reserved);
 	free(v);
 }
 
@@ -87,8 +90,8 @@ static void backend_view_publish(struct backend_view *v)
 }
 
 /* A fresh read; the caller holds the one reference. */
-static int backend_view_read(struct db *db, long agent_max_age_ms, struct backend_view **out,
-			     char *err, size_t errlen)
+static int backend_view_read(struct db *db, const struct lb_config *cfg,
+			     struct backend_view **out, char *err, size_t errlen)
 {
 	struct backend_view *v = calloc(1, sizeof(*v));
 	int rc;
@@ -99,15 +102,18 @@ static int backend_view_read(struct db *db, long agent_max_age_ms, struct backen
 	atomic_init(&v->refs, 1);
 	v->stale_gen = atomic_load(&backend_view_stales);
 	v->taken_ms = clock_mono_us() / 1000;
-	rc = db_backends_eligible(db, agent_max_age_ms, &v->bl, err, errlen);
+	rc = db_backends_eligible(db, cfg->agent_max_age_ms, cfg->reservation_window_s, &v->bl,
+				  err, errlen);
 	if (rc < 0) {
 		free(v);
 		return rc;
 	}
+	v->reserving = cfg->reservation_window_s > 0;
 	v->gen = atomic_fetch_add(&backend_view_gens, 1) + 1;
 	v->bl.gen = v->gen;
 	v->added = calloc(v->bl.n ? v->bl.n : 1, sizeof(*v->added));
-	if (!v->added) {
+	v->reserved = calloc(v->bl.n ? v->bl.n : 1, sizeof(*v->reserved));
+	if (!v->added || !v->reserved) {
 		backend_view_free(v);
 		return -ENOMEM;
 	}
@@ -121,7 +127,7 @@ static int backend_view_usable(const struct backend_view *v)
 	       clock_mono_us() / 1000 - v->taken_ms <= 4 * atomic_load(&backend_view_interval_ms);
 }
 
-struct backend_view *backend_view_get(struct db *db, long agent_max_age_ms, char *err,
+struct backend_view *backend_view_get(struct db *db, const struct lb_config *cfg, char *err,
 				      size_t errlen)
 {
 	struct backend_view *v = NULL;
@@ -136,7 +142,7 @@ struct backend_view *backend_view_get(struct db *db, long agent_max_age_ms, char
 	if (v)
 		return v;
 	atomic_fetch_add(&backend_view_reads[1], 1);
-	if (backend_view_read(db, agent_max_age_ms, &v, err, errlen) < 0)
+	if (backend_view_read(db, cfg, &v, err, errlen) < 0)
 		return NULL;
 	if (atomic_load(&backend_view_interval_ms) > 0)
 		backend_view_publish(v);
@@ -154,8 +160,10 @@ int backend_view_list(struct backend_view *v, struct lb_backend_list *out)
 	if (!out->v)
 		return -ENOMEM;
 	memcpy(out->v, v->bl.v, v->bl.n * sizeof(*out->v));
-	for (i = 0; i < v->bl.n; i++)
+	for (i = 0; i < v->bl.n; i++) {
 		out->v[i].pending += atomic_load(&v->added[i]);
+		out->v[i].reserved += atomic_load(&v->reserved[i]);
+	}
 	return 0;
 }
 
@@ -165,10 +173,13 @@ void backend_view_counters(unsigned long *refresher, unsigned long *create)
 	*create = atomic_load(&backend_view_reads[1]);
 }
 
-void backend_view_placed(struct backend_view *v, size_t i)
+void backend_view_placed(struct backend_view *v, size_t i, long expected_size)
 {
-	if (i < v->bl.n)
-		atomic_fetch_add(&v->added[i], 1);
+	if (i >= v->bl.n)
+		return;
+	atomic_fetch_add(&v->added[i], 1);
+	if (expected_size > 0 && v->reserving)
+		atomic_fetch_add(&v->reserved[i], expected_size);
 }
 
 static void *backend_view_run(void *arg)
@@ -186,7 +197,7 @@ static void *backend_view_run(void *arg)
 	}
 	while (!stop) {
 		atomic_fetch_add(&backend_view_reads[0], 1);
-		if (backend_view_read(&db, cfg->agent_max_age_ms, &v, err, sizeof(err)) == 0) {
+		if (backend_view_read(&db, cfg, &v, err, sizeof(err)) == 0) {
 			backend_view_publish(v);
 			backend_view_put(v);
 		} else {

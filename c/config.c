@@ -204,6 +204,9 @@ int config_load(struct lb_config *cfg, int need_db, char *err, size_t errlen)
 	if (env_long("B3SCALE_ROUTE_CACHE_MS", 1000, 0, 60000, &cfg->route_cache_ms, err,
 		     errlen) < 0)
 		return -EINVAL;
+	if (env_long("B3SCALE_RESERVATION_WINDOW_S", 600, 0, 86400, &cfg->reservation_window_s,
+		     err, errlen) < 0)
+		return -EINVAL;
 	if (env_long("B3SCALE_PLACEMENT_REFRESH_MS", 500, 0, 60000, &cfg->placement_refresh_ms,
 		     err, errlen) < 0)
 		return -EINVAL;

@@ -30,6 +30,7 @@ struct lb_config {
 	long agent_max_age_ms;
 	long route_cache_ms;
 	long placement_refresh_ms;   /* how often the backend view for placement is re-read */
+	long reservation_window_s;   /* a new meeting's reserved size decays to 0 over this */
 	long info_cache_ms;          /* reuse window of getMeetingInfo/isMeetingRunning answers */
 	int metrics_meeting_labels; /* b3scale_meeting_attendees per meeting (unbounded labels) */
 	/* edge budgets (http_server.c, http_edge.c) */

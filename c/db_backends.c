@@ -16,12 +16,13 @@ static const struct db_stmt db_backends_eligible_stmt = {
 	" b.attendees_count, b.video_count, b.voice_count, b.listener_count"
 	" , coalesce((extract(epoch FROM now() - b.counters_at) * 1000)::bigint, -1),"
 	" coalesce(b.agent_cpu, -1), coalesce(b.agent_mem, -1),"
-	" (SELECT v FROM placement_version)"
+	" (SELECT v FROM placement_version),"
+	" " DB_BACKENDS_RESERVED_SQL ", coalesce(b.max_meetings, 0), coalesce(b.max_attendees, 0)"
 	" FROM backends b WHERE b.admin_state = 'ready' AND b.node_state <> 'unavailable'"
 	" AND (b.agent_ref IS NULL OR b.agent_heartbeat >"
 	"  now() - make_interval(secs => $1::double precision / 1000))"
 	" ORDER BY b.created_at, b.id",
-	1
+	2
 };
 
 int db_backends_row(PGresult *r, int row, int col, struct lb_backend *b)
@@ -65,15 +66,18 @@ static int db_backends_list(PGresult *r, struct lb_backend_list *out, int full)
 		b->cpu = strtod(PQgetvalue(r, i, 14), NULL);
 		b->mem = strtod(PQgetvalue(r, i, 15), NULL);
 		out->version = strtoll(PQgetvalue(r, i, 16), NULL, 10);
+		b->reserved = strtol(PQgetvalue(r, i, 17), NULL, 10);
+		b->max_meetings = strtol(PQgetvalue(r, i, 18), NULL, 10);
+		b->max_attendees = strtol(PQgetvalue(r, i, 19), NULL, 10);
 	}
 	return 0;
 }
 
-int db_backends_eligible(struct db *db, long agent_max_age_ms, struct lb_backend_list *out,
-			 char *err, size_t errlen)
+int db_backends_eligible(struct db *db, long agent_max_age_ms, long window_s,
+			 struct lb_backend_list *out, char *err, size_t errlen)
 {
-	char age[24];
-	const char *vals[1] = { age };
+	char age[24], win[24];
+	const char *vals[2] = { age, win };
 	PGresult *r;
 	int rc;
 
@@ -82,6 +86,7 @@ int db_backends_eligible(struct db *db, long agent_max_age_ms, struct lb_backend
 	out->gen = 0;
 	out->version = -1;
 	snprintf(age, sizeof(age), "%ld", agent_max_age_ms);
+	snprintf(win, sizeof(win), "%ld", window_s);
 	r = db_exec(db, &db_backends_eligible_stmt, vals, NULL, NULL, PGRES_TUPLES_OK, err, errlen);
 	if (!r)
 		return -EIO;

@@ -45,19 +45,19 @@ int db_meetings_row(PGresult *r, int col, struct lb_meeting *out)
  * older snapshot claims nothing and says so, so the create reads again. $9, when not NULL,
  * is the frontend's meetings_limit: b3s_meetings_room (sql/0025) holds the frontend's lock
  * to the end of this statement and says whether one more row fits. $10-$12: the placement
- * reason (DB_MEETINGS_REASON) */
+ * reason (DB_MEETINGS_REASON); $13 the meeting's expected size (NULL: unknown) */
 static const struct db_stmt db_meetings_claim_stmt = {
 	DB_MEETING_CLAIM, "meeting_claim",
 	"WITH v AS (SELECT 1 FROM placement_version WHERE $8::bigint IS NULL OR v = $8::bigint),"
 	" room AS (SELECT CASE WHEN $9::integer IS NULL THEN true"
 	"  ELSE b3s_meetings_room($1::uuid, $2::text, $9::integer) END AS ok),"
 	" ins AS (INSERT INTO meetings (frontend_id, meeting_id, backend_meeting_id, backend_id,"
-	"  create_query, create_body, create_content_type, placement_reason)"
-	"  SELECT $1::uuid, $2::text, $3::text, $4::uuid, $5::text, $6::bytea, $7::text, "
-	DB_MEETINGS_REASON("$10", "$11", "$12") " FROM v, room WHERE room.ok"
+	"  create_query, create_body, create_content_type, expected_size, placement_reason)"
+	"  SELECT $1::uuid, $2::text, $3::text, $4::uuid, $5::text, $6::bytea, $7::text,"
+	"  $13::integer, " DB_MEETINGS_REASON("$10", "$11", "$12") " FROM v, room WHERE room.ok"
 	"  ON CONFLICT (frontend_id, meeting_id) DO NOTHING RETURNING id)"
 	" SELECT (SELECT id FROM ins), EXISTS (SELECT 1 FROM v), (SELECT ok FROM room)",
-	12
+	13
 };
 
 static const struct db_stmt db_meetings_move_stmt = {
@@ -156,18 +156,20 @@ int db_meetings_claim(struct db *db, const char *frontend_id, const char *meetin
 		      long meetings_limit, const struct db_create_call *call,
 		      const struct db_placement *why, long long *id, char *err, size_t errlen)
 {
-	char vb[24], lb[24];
-	const char *vals[12] = { frontend_id, meeting_id, backend_meeting_id, backend_id,
+	char vb[24], lb[24], es[24];
+	const char *vals[13] = { frontend_id, meeting_id, backend_meeting_id, backend_id,
 				 call->query, call->body, call->content_type,
 				 db_meetings_version(vb, sizeof(vb), version),
 				 meetings_limit > 0 ? lb : NULL };
-	int lens[12] = { 0, 0, 0, 0, 0, (int)call->body_len, 0, 0, 0, 0, 0, 0 };
-	int bin[12] = { 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0 };
+	int lens[13] = { 0, 0, 0, 0, 0, (int)call->body_len, 0, 0, 0, 0, 0, 0, 0 };
+	int bin[13] = { 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0 };
 	PGresult *r;
 	int rc;
 
 	snprintf(lb, sizeof(lb), "%ld", meetings_limit);
+	snprintf(es, sizeof(es), "%ld", call->expected_size);
 	db_meetings_reason_vals(why, vals + 9);
+	vals[12] = call->expected_size > 0 ? es : NULL;
 	r = db_exec(db, &db_meetings_claim_stmt, vals, lens, bin, PGRES_TUPLES_OK, err, errlen);
 	if (!r)
 		return -EIO;

@@ -11,6 +11,7 @@ struct db_create_call {
 	const char *body;         /* may be NULL */
 	size_t body_len;
 	const char *content_type; /* may be NULL */
+	long expected_size;       /* the claim's meetings.expected_size (sql/0023); <= 0: NULL */
 };
 
 /* What a backend answered to create. */

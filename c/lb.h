@@ -26,6 +26,10 @@ struct lb_backend {
 	long meetings, pending, participants, video, voice, listeners;
 	long report_age_ms; /* since the counters were refreshed; -1 when never */
 	double cpu, mem;    /* 0..1 from the node's agent, -1 when unknown */
+	/* seats reserved for young meetings beyond what they reported (sql/0023): the sum of
+	 * max(0, expected_size x decay - participants) */
+	long reserved;
+	long max_meetings, max_attendees; /* hard caps; 0: none */
 };
 
 struct lb_backend_list {

@@ -25,6 +25,10 @@ struct policy_request {
 	unsigned attempt;            /* 1 on the first pick */
 	const char *const *excluded; /* backend ids that failed this request */
 	size_t nexcluded;
+	/* the meeting's expected size and where it came from ("hint", "max_participants",
+	 * "history"); NULL source: nothing known, the policy's default applies */
+	const char *expected_source;
+	long expected_size;
 };
 
 /* Input of the presentation hooks (create_params / join_params). */

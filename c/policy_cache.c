@@ -20,6 +20,7 @@ struct policy_cache_entry {
 	char *host, *tags;
 	double load_factor, cpu, mem;
 	long meetings, pending, participants, video, voice, listeners, report_age_ms;
+	long reserved, max_meetings, max_attendees;
 };
 
 struct policy_cache {
@@ -33,12 +34,14 @@ struct policy_cache {
 
 enum policy_cache_key {
 	PK_INDEX, PK_ORDER, PK_ID, PK_HOST, PK_TAGS, PK_LOAD_FACTOR, PK_MEETINGS, PK_PENDING,
-	PK_PARTICIPANTS, PK_VIDEO, PK_VOICE, PK_LISTENERS, PK_REPORT_AGE, PK_CPU, PK_MEM, PK_COUNT
+	PK_PARTICIPANTS, PK_VIDEO, PK_VOICE, PK_LISTENERS, PK_REPORT_AGE, PK_CPU, PK_MEM,
+	PK_RESERVED, PK_MAX_MEETINGS, PK_MAX_ATTENDEES, PK_COUNT
 };
 
 static const char *const policy_cache_keys[PK_COUNT] = {
 	"index", "order", "id", "host", "tags", "load_factor", "meetings", "pending",
 	"participants", "video", "voice", "listeners", "report_age_ms", "cpu", "mem",
+	"reserved", "max_meetings", "max_attendees",
 };
 
 struct policy_cache *policy_cache_new(void)
@@ -152,6 +155,17 @@ static int policy_cache_update(lua_State *L, int base, struct policy_cache_entry
 		lua_pushnumber(L, b->load_factor);
 		policy_cache_set(L, base, PK_LOAD_FACTOR);
 	}
+	/* caps: nil when none (0 here) */
+	if (full || e->max_meetings != b->max_meetings) {
+		e->max_meetings = b->max_meetings;
+		policy_cache_num(L, base, PK_MAX_MEETINGS,
+				 b->max_meetings > 0 ? (double)b->max_meetings : -1, 'o');
+	}
+	if (full || e->max_attendees != b->max_attendees) {
+		e->max_attendees = b->max_attendees;
+		policy_cache_num(L, base, PK_MAX_ATTENDEES,
+				 b->max_attendees > 0 ? (double)b->max_attendees : -1, 'o');
+	}
 counters:
 #define POLICY_CACHE_NUM(field, key, kind)                                               \
 	do {                                                                             \
@@ -166,6 +180,7 @@ counters:
 	POLICY_CACHE_NUM(video, PK_VIDEO, 'i');
 	POLICY_CACHE_NUM(voice, PK_VOICE, 'i');
 	POLICY_CACHE_NUM(listeners, PK_LISTENERS, 'i');
+	POLICY_CACHE_NUM(reserved, PK_RESERVED, 'i');
 	/* in steps of 100 ms: ages move on every call, and writing 500 of them was a fifth of a
 	 * decision; policies judge ages in seconds */
 	age = b->report_age_ms < 0 ? -1 : b->report_age_ms - b->report_age_ms % 100;
@@ -219,7 +234,7 @@ static void policy_cache_ref(lua_State *L, int *ref)
 int policy_cache_push(lua_State *L, struct policy_cache *c, const struct lb_backend_list *bl)
 {
 	struct policy_cache_entry *v;
-	int top = lua_gettop(L), base, arr, byid, out, k, rc = 0;
+	int top = lua_gettop(L), base, arr, byid, out, k, rc = 0, capped = 0;
 	size_t i, j, before = c->n;
 
 	if (bl->n > c->cap) {
@@ -250,6 +265,12 @@ int policy_cache_push(lua_State *L, struct policy_cache *c, const struct lb_back
 	for (i = 0; rc == 0 && i < bl->n; i++) {
 		rc = policy_cache_table(L, c, base, arr, byid, &bl->v[i], i, bl->gen);
 		lua_rawseti(L, out, (int)i + 1);
+		capped |= bl->v[i].max_meetings > 0 || bl->v[i].max_attendees > 0;
+	}
+	if (rc == 0 && !capped) {
+		/* lb.with_room's shortcut: no backend of this array has a cap */
+		lua_pushboolean(L, 1);
+		lua_setfield(L, out, "uncapped");
 	}
 	if (rc < 0) {
 		/* entries may be half written: every one is rewritten whole next time */

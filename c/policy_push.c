@@ -44,7 +44,7 @@ void policy_push_request(lua_State *L, const struct policy_request *req)
 {
 	size_t i;
 
-	lua_createtable(L, 0, 8);
+	lua_createtable(L, 0, 10);
 	policy_push_str(L, "action", req->action);
 	policy_push_str(L, "meeting_id", req->meeting_id);
 	policy_push_int(L, "attempt", (long)req->attempt);
@@ -61,6 +61,10 @@ void policy_push_request(lua_State *L, const struct policy_request *req)
 		lua_setfield(L, -2, req->excluded[i]);
 	}
 	lua_setfield(L, -2, "excluded");
+	if (req->expected_source) {
+		policy_push_int(L, "expected_size", req->expected_size);
+		policy_push_str(L, "expected_source", req->expected_source);
+	}
 }
 
 int policy_push_read_params(lua_State *L, int idx, struct query *q)

@@ -15,6 +15,7 @@
 #include "clock.h"
 #include "log.h"
 #include "node_loop.h"
+#include "placement_size.h"
 #include "policy_builtin.h"
 #include "policy_stats.h"
 
@@ -77,7 +78,17 @@ static int scheduler_pick(struct worker *w, const struct scheduler_create *sc,
 	double took;
 	int rc = 0, fallback = 0;
 
-	view = backend_view_get(&w->db, w->cfg->agent_max_age_ms, msg, msglen);
+	if (!st->sized) {
+		st->sized = 1;
+		if (placement_size_expect(&w->db, sc->fe->id, sc->meeting_id, sc->params,
+					  &st->expected_size, &st->expected_source, reason,
+					  sizeof(reason)) < 0)
+			log_warn("scheduler", "event=size_history_failed frontend=%s error=\"%s\"",
+				 sc->fe->key, reason);
+		/* the claim stores it with the row (sc is this run's own copy, st->sc) */
+		st->sc.call.expected_size = st->expected_source ? st->expected_size : 0;
+	}
+	view = backend_view_get(&w->db, w->cfg, msg, msglen);
 	if (!view)
 		return -EIO;
 	if (backend_view_list(view, &bl) < 0) {
@@ -98,6 +109,8 @@ static int scheduler_pick(struct worker *w, const struct scheduler_create *sc,
 	pr.attempt = ++st->attempt;
 	pr.excluded = st->excluded;
 	pr.nexcluded = st->nexcluded;
+	pr.expected_source = st->expected_source;
+	pr.expected_size = st->expected_size;
 	w->policy = policy_engine_sync(w->policy);
 	t0 = clock_mono_us();
 	out = policy_select_explain(w->policy, &pr, &bl, &idx, reason, sizeof(reason), policy,
@@ -126,10 +139,12 @@ static int scheduler_pick(struct worker *w, const struct scheduler_create *sc,
 		}
 		fallback = 1;
 		scheduler_why_error(st, policy, reason);
-		if (policy_builtin_least_load(&bl, sc->fe->required_tags, st->excluded,
-					      st->nexcluded, &idx) < 0) {
+		rc = policy_builtin_least_load(&bl, sc->fe->required_tags, st->excluded,
+					       st->nexcluded, &idx);
+		if (rc < 0) {
 			policy_stats_count(policy, out, 0, took);
-			snprintf(msg, msglen, "No server is available for this meeting.");
+			snprintf(msg, msglen, "No server is available for this meeting%s",
+				 rc == -ENOSPC ? ": " POLICY_BUILTIN_FULL_REASON : ".");
 			rc = -ENOENT;
 			goto out;
 		}
@@ -140,12 +155,14 @@ static int scheduler_pick(struct worker *w, const struct scheduler_create *sc,
 		rc = -ENOMEM;
 		goto out;
 	}
-	backend_view_placed(view, idx);
+	backend_view_placed(view, idx, st->expected_source ? st->expected_size : 0);
 	st->version = bl.version;
 	st->by_fallback = fallback;
-	log_info("scheduler", "event=placed policy=%s frontend=%s backend=%s attempt=%u by=%s "
-			      "reason=\"%s\"", policy, sc->fe->key, pick->host, st->attempt,
-		 fallback ? "fallback" : "policy", fallback ? st->why_error : st->explain.reason);
+	log_info("scheduler", "event=placed policy=%s frontend=%s backend=%s attempt=%u by=%s"
+		 " expected=%ld source=%s reason=\"%s\"", policy, sc->fe->key, pick->host,
+		 st->attempt, fallback ? "fallback" : "policy", st->expected_size,
+		 st->expected_source ? st->expected_source : "default",
+		 fallback ? st->why_error : st->explain.reason);
 out:
 	free(bl.v); /* the strings are the view's */
 	backend_view_put(view);

@@ -39,6 +39,9 @@ struct scheduler_run {
 	int confirmed;
 	int claimed;  /* this run inserted the row: only then may it drop it */
 	int row_taken; /* sc.row was used */
+	int sized;     /* expected_size/expected_source were worked out (first pick) */
+	long expected_size;
+	const char *expected_source; /* NULL: nothing known (c/placement_size.h) */
 	const char *excluded[32];
 	char excluded_ids[32][40];
 	size_t nexcluded;

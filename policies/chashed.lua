@@ -1,5 +1,5 @@
 -- chashed: consistent hashing of the meeting ID.
--- Among eligible backends (required tags, not excluded), the one that wins rendezvous
+-- Among eligible backends (required tags, not excluded, below their caps), the one that wins rendezvous
 -- hashing of req.meeting_id (lb.chash): the same meeting ID lands on the same backend while
 -- that backend is eligible; otherwise on the next one in that ID's hash order.
 local lb = require("b3scale.policy")
@@ -11,9 +11,9 @@ local P = {
 
 
 function P.select(req, backends)
-  local pool = lb.eligible(req, backends)
+  local pool, why = lb.eligible(req, backends)
   if #pool == 0 then
-    return nil, "no eligible backend (required tags or all excluded)"
+    return nil, why
   end
   local best = lb.chash(pool, req.meeting_id)
   -- the explanation: the meeting ID's hash order (1 = preferred) over the first few

@@ -1,5 +1,5 @@
 -- first_available: fill backends in the operator's order.
--- Among eligible backends (required tags, not excluded), the lowest order (then lowest id)
+-- Among eligible backends (required tags, not excluded, below their caps), the lowest order (then lowest id)
 -- whose load is below `capacity`; when every one is at or above it, least_load's rule.
 local lb = require("b3scale.policy")
 
@@ -18,9 +18,9 @@ end
 
 
 function P.select(req, backends)
-  local pool = lb.eligible(req, backends)
+  local pool, why = lb.eligible(req, backends, P.attendee_base)
   if #pool == 0 then
-    return nil, "no eligible backend (required tags or all excluded)"
+    return nil, why
   end
   local function load(b)
     return lb.load(b, P.attendee_base)

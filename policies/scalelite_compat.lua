@@ -35,9 +35,9 @@ end
 
 
 function P.select(req, backends)
-  local pool = lb.eligible(req, backends)
+  local pool, why = lb.eligible(req, backends, P.attendee_base)
   if #pool == 0 then
-    return nil, "no eligible backend (required tags or all excluded)"
+    return nil, why
   end
 
   local base = set_of(req.frontend.settings.required_tags)

@@ -1,5 +1,5 @@
 -- wrandom: weighted random placement.
--- Among eligible backends (required tags, not excluded), pick at random with weight
+-- Among eligible backends (required tags, not excluded, below their caps), pick at random with weight
 -- 1 / load_factor (load_factor 0 means "always preferred": weight 1e9). With the option
 -- `capacity` set, each weight is also multiplied by the headroom max(0, capacity - load)
 -- (bounded load); when no backend has headroom left, least_load's rule decides.
@@ -33,9 +33,9 @@ end
 
 
 function P.select(req, backends)
-  local pool = lb.eligible(req, backends)
+  local pool, why = lb.eligible(req, backends, P.attendee_base)
   if #pool == 0 then
-    return nil, "no eligible backend (required tags or all excluded)"
+    return nil, why
   end
   local best = lb.wrandom(pool, weight)
   local why = "weighted random"

@@ -330,10 +330,17 @@ end
 -- (C checks it), the second value when there is no index (the reason a policy declined;
 -- with an index, anything but nil), and for an index the explanation as JSON text and its
 -- short reason (both nil when the policy's explanation was unusable). One call, not two:
--- each call into a state has a fixed cost.
+-- each call into a state has a fixed cost. A meeting of unknown size (no hint,
+-- maxParticipants or history) is expected to bring the policy's attendee_base (15 for a
+-- policy without one).
 function _M.select(req, backends, settings_text)
   req.frontend.settings = decode_settings(settings_text)
   local p, name = policy_for(req.frontend.settings)
+  if req.expected_size == nil then
+    local base = p.attendee_base
+    req.expected_size = type(base) == "number" and base or 15
+    req.expected_source = "default"
+  end
   local idx, x = p.select(req, backends)
   if type(idx) ~= "number" or idx ~= idx or idx < 1 or idx > #backends or idx % 1 ~= 0 then
     return name, idx, x

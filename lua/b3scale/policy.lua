@@ -54,11 +54,88 @@ function _M.without(backends, excluded)
 end
 
 
+-- Why nothing was placed when every candidate was at a cap (the C fallback says the same:
+-- POLICY_BUILTIN_FULL_REASON in c/policy_builtin.h).
+_M.FULL = "the cluster is full (every eligible server is at its max_meetings or max_attendees cap)"
+local DEFAULT_BASE = 15
+
+
+-- The attendees a backend is taken to hold: every meeting at least attendee_base, and the
+-- reported participants plus the seats reserved for young meetings (b.reserved).
+function _M.attendees(b, attendee_base)
+  local floor_ = (b.meetings + (b.pending or 0)) * (attendee_base or DEFAULT_BASE)
+  local r = b.reserved or 0
+  return max(floor_, b.participants + (r > 0 and r or 0))
+end
+
+
+-- True unless b has reached a cap: meetings + pending >= max_meetings, or
+-- lb.attendees(b, attendee_base) >= max_attendees. No cap (nil) never fills.
+function _M.has_room(b, attendee_base)
+  local mm, ma = b.max_meetings, b.max_attendees
+  if mm and b.meetings + (b.pending or 0) >= mm then
+    return false
+  end
+  if ma and _M.attendees(b, attendee_base) >= ma then
+    return false
+  end
+  return true
+end
+
+
+-- Backends below their caps (the input itself when none is full). The array C passes says
+-- `uncapped = true` when no backend in it has a cap: then there is nothing to check.
+function _M.with_room(backends, attendee_base)
+  if backends.uncapped then
+    return backends
+  end
+  local has_room = _M.has_room
+  for i = 1, #backends do
+    local b = backends[i]
+    -- most nodes have no cap: no call for them (policies run without the JIT)
+    if (b.max_meetings or b.max_attendees) and not has_room(b, attendee_base) then
+      local out = {}
+      for j = 1, #backends do
+        local b = backends[j]
+        if j < i or (j > i and _M.has_room(b, attendee_base)) then
+          out[#out + 1] = b
+        end
+      end
+      return out
+    end
+  end
+  return backends
+end
+
+
 -- The backends a request may use at all: those with every tag in the frontend's
--- required_tags, minus the ones in req.excluded. Every built-in policy starts here.
-function _M.eligible(req, backends)
+-- required_tags, minus the ones in req.excluded, minus those at a cap (max_meetings,
+-- max_attendees; attendee_base as in lb.attendees, default 15). Every built-in policy
+-- starts here. When none is left, a second value says why: lb.FULL when there were
+-- candidates but all of them were full, else a reason about tags and exclusions.
+function _M.eligible(req, backends, attendee_base)
   local settings = req.frontend and req.frontend.settings or {}
-  return _M.without(_M.with_tags(backends, settings.required_tags), req.excluded)
+  local pool = _M.without(_M.with_tags(backends, settings.required_tags), req.excluded)
+  if #pool == 0 then
+    return pool, "no eligible backend (required tags or all excluded)"
+  end
+  local roomy = _M.with_room(pool, attendee_base)
+  if #roomy == 0 then
+    return roomy, _M.FULL
+  end
+  return roomy
+end
+
+
+-- The expected size of the meeting being placed: req.expected_size (from the create's
+-- meta_bbb-meeting-size-hint, maxParticipants or the meeting ID's history; see
+-- req.expected_source), else default.
+function _M.expected_size(req, default)
+  local n = req.expected_size
+  if type(n) == "number" and n >= 0 then
+    return n
+  end
+  return default or DEFAULT_BASE
 end
 
 
@@ -212,10 +289,25 @@ function _M.parse_tags(s)
 end
 
 
--- b3scale's load formula: load_factor * max((meetings + pending) * attendee_base, participants).
-function _M.load(b, attendee_base)
-  local meetings = b.meetings + (b.pending or 0)
-  return b.load_factor * max(meetings * attendee_base, b.participants)
+-- The load (policies/README.md, "The load"):
+--   load_factor * max((meetings + pending) * attendee_base, participants + reserved)
+--   + cpu_weight * cpu        (only when cpu_weight > 0 and the node reports its cpu)
+-- c/policy_builtin.c computes the same (policy_builtin_load_of).
+function _M.load(b, attendee_base, cpu_weight)
+  -- lb.attendees, inlined: this runs for every backend on every create
+  local m = (b.meetings + (b.pending or 0)) * attendee_base
+  local a, r = b.participants, b.reserved
+  if r and r > 0 then
+    a = a + r
+  end
+  local load = b.load_factor * (m > a and m or a)
+  if cpu_weight and cpu_weight > 0 then
+    local cpu = b.cpu
+    if cpu and cpu >= 0 then
+      load = load + cpu_weight * cpu
+    end
+  end
+  return load
 end
 
 

@@ -19,6 +19,8 @@ _M.FLAGS = {
     secret        = { arg = "S", short = "s" },
     tags          = { arg = "a,b" },
     ["load-factor"] = { arg = "F" },
+    ["max-meetings"] = { arg = "N" },
+    ["max-attendees"] = { arg = "N" },
     settings      = { arg = "JSON" },
     ["account-ref"] = { arg = "R" },
     backend       = { arg = "HOST" },

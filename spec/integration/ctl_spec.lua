@@ -64,7 +64,7 @@ describe("b3scalectl", function()
     local lines = {}
     for l in out:gmatch("[^\n]+") do lines[#lines + 1] = l end
     assert.equal(3, #lines, out)
-    assert.matches("^HOST%s+STATE%s+MEETINGS%s+ATTENDEES%s+LOAD FACTOR%s+TAGS%s+LAST ERROR$", lines[1])
+    assert.matches("^HOST%s+STATE%s+MEETINGS%s+ATTENDEES%s+LOAD FACTOR%s+CAPS%s+TAGS%s+LAST ERROR$", lines[1])
     assert.truthy(has(out, sims[1].url) and has(out, sims[2].url))
     assert.truthy(has(out, "sip,big"))
     assert.matches("ready/%a+", out)

@@ -39,6 +39,33 @@ local function c_pick(bs, required)
   return rc >= 0 and rc + 1 or nil
 end
 
+-- the entry with every fact the rule reads (c/placement_ffi.h, loaded as its own cdef)
+ffi.cdef((assert(io.open("c/placement_ffi.h")):read("*a"):gsub("/%*.-%*/", ""):gsub("#[^\n]*", "")))
+local pffi = ffi.load("./build/libb3scale.so")
+local lb = require("b3scale.policy")
+
+local function nums(b)
+  return ffi.new("double[8]", b.load_factor, b.meetings, b.pending, b.participants,
+    b.reserved or 0, b.max_meetings or 0, b.max_attendees or 0, b.cpu or -1)
+end
+
+-- 0-based index + 1, or nil; and the C return code
+local function c_pick_full(bs, required)
+  local n = #bs
+  local x = ffi.new("double[?]", 8 * n)
+  local tags, ex = ffi.new("const char *[?]", n), ffi.new("int[?]", n)
+  local keep = {}
+  for i, b in ipairs(bs) do
+    local one = nums(b)
+    for k = 0, 7 do x[8 * (i - 1) + k] = one[k] end
+    keep[i] = b.tags_csv
+    tags[i - 1] = keep[i]
+    ex[i - 1] = b.excluded and 1 or 0
+  end
+  local rc = pffi.placement_ffi_least_load(n, x, tags, ex, table.concat(required, ","))
+  return rc >= 0 and rc + 1 or nil, rc
+end
+
 describe("the C fallback and least_load.lua", function()
   local P = require("least_load")
 
@@ -63,6 +90,52 @@ describe("the C fallback and least_load.lua", function()
       end
     end
     assert.same({}, disagreements)
+  end)
+
+  it("pick the same backend with reservations and caps on 2,000 seeded fixture sets", function()
+    P.configure({})
+    math.randomseed(20270315)
+    local disagreements, full = {}, 0
+    for case = 1, 2000 do
+      local bs = fixture(math.random(1, 8))
+      for _, b in ipairs(bs) do
+        b.reserved = math.random() < 0.5 and math.random(0, 400) or 0
+        b.max_meetings = math.random() < 0.3 and math.random(1, 8) or nil
+        b.max_attendees = math.random() < 0.3 and math.random(1, 300) or nil
+        b.cpu = math.random() < 0.5 and math.random() or nil
+      end
+      local required = ({ {}, { "sip" }, { "gpu" } })[math.random(1, 3)]
+      local excluded = {}
+      for _, b in ipairs(bs) do
+        if b.excluded then excluded[b.id] = true end
+      end
+      local req = { action = "create", meeting_id = "m" .. case, attempt = 1, excluded = excluded,
+        params = {}, frontend = { key = "fe", settings = { required_tags = required } } }
+      local lua_pick, why = P.select(req, bs)
+      local c, crc = c_pick_full(bs, required)
+      if why == lb.FULL then full = full + 1 end
+      if lua_pick ~= c or (lua_pick == nil and (why == lb.FULL) ~= (crc == -28)) then
+        disagreements[#disagreements + 1] = string.format("case %d: lua=%s (%s) c=%s (%d)", case,
+          tostring(lua_pick), tostring(why), tostring(c), crc)
+      end
+    end
+    assert.same({}, disagreements)
+    assert.is_true(full > 0, "no fixture set was full: the caps went untested")
+  end)
+
+  it("compute the same load and room, CPU term included", function()
+    math.randomseed(7)
+    for _ = 1, 2000 do
+      local b = { load_factor = ({ 0, 0.5, 1, 2 })[math.random(1, 4)], meetings = math.random(0, 9),
+        pending = math.random(0, 3), participants = math.random(0, 300),
+        reserved = math.random(0, 300), max_meetings = math.random() < 0.5 and math.random(1, 9) or nil,
+        max_attendees = math.random() < 0.5 and math.random(1, 400) or nil,
+        cpu = math.random() < 0.7 and math.random() or nil }
+      local base, w = ({ 0, 10, 15, 22.5 })[math.random(1, 4)], ({ 0, 1, 150 })[math.random(1, 3)]
+      local x = nums(b)
+      assert.equal(lb.load(b, base, w), pffi.placement_ffi_load(x, base, w))
+      assert.equal(lb.has_room(b, base), pffi.placement_ffi_has_room(x, base) == 1)
+    end
   end)
 
   it("both find nothing when no backend has the required tags", function()

@@ -13,12 +13,16 @@ local type, ipairs, tonumber = type, ipairs, tonumber
 local COUNTERS = { "meetings_count", "attendees_count", "video_count", "voice_count",
   "listener_count" }
 local COLUMNS = "b.id::text AS id, b.host, b.secret, b.admin_state, b.node_state, b.last_error,"
-  .. " array_to_json(b.tags)::text AS tags, b.load_factor::text AS load_factor, "
+  .. " array_to_json(b.tags)::text AS tags, b.load_factor::text AS load_factor,"
+  .. " b.max_meetings, b.max_attendees, "
   .. table.concat(COUNTERS, ", ") .. ", b.agent_ref, b.latency_ms, " .. db.ts("b.created_at")
   .. ", " .. db.ts("b.updated_at") .. ", " .. db.ts("b.agent_heartbeat") .. ", "
   .. db.ts("b.polled_at")
 local TOP = { bbb = true, settings = true, admin_state = true, load_factor = true,
-  agent_ref = true }
+  agent_ref = true, max_meetings = true, max_attendees = true }
+-- per-node hard caps (sql/0023): a positive integer, or null for none
+local CAPS = { "max_meetings", "max_attendees" }
+local CAP_MAX = 1000000000
 local BBB = { host = true, secret = true }
 local READ_ONLY = { id = true, node_state = true, last_error = true, created_at = true,
   updated_at = true, latency_ms = true, agent_heartbeat = true, polled_at = true, meetings_count = true, attendees_count = true, video_count = true,
@@ -35,6 +39,8 @@ local function present(ctx, row)
     settings = { tags = json.raw(row.tags) }, admin_state = row.admin_state,
     node_state = row.node_state, last_error = db.val(row.last_error) or json.null,
     load_factor = tonumber(row.load_factor), agent_ref = db.val(row.agent_ref) or json.null,
+    max_meetings = db.num(row.max_meetings) or json.null,
+    max_attendees = db.num(row.max_attendees) or json.null,
     created_at = row.created_at, updated_at = row.updated_at,
     latency_ms = db.num(row.latency_ms) or json.null,
     agent_heartbeat = db.val(row.agent_heartbeat) or json.null,
@@ -116,12 +122,24 @@ local function validate(obj)
   if ref ~= nil and ref ~= json.null and f:kind("agent_ref", ref, "string") and ref == "" then
     f:add("agent_ref", "must not be empty (use null)")
   end
+  local caps = {}
+  for _, name in ipairs(CAPS) do
+    local v = obj[name]
+    if v ~= nil and v ~= json.null and f:kind(name, v, "number") then
+      if v ~= math.floor(v) or v < 1 or v > CAP_MAX then
+        f:add(name, "must be a whole number from 1 to " .. CAP_MAX .. " (null: no cap)")
+      else
+        caps[name] = v
+      end
+    end
+  end
   if not f:empty() then
     return nil, f:response()
   end
   return {
     host = host, secret = secret, tags = json.encode(json.array(tags)), admin_state = state,
     load_factor = lf, agent_ref = (ref ~= json.null) and ref or nil,
+    max_meetings = caps.max_meetings, max_attendees = caps.max_attendees,
   }
 end
 
@@ -158,14 +176,16 @@ local function save(ctx, rec, id)
   if id then
     sql = "UPDATE backends AS b SET host = $2, secret = $3, tags = ARRAY(SELECT"
       .. " jsonb_array_elements_text($4::jsonb)), admin_state = $5, load_factor = $6,"
-      .. " agent_ref = $7, updated_at = now() WHERE b.id = $1::uuid RETURNING " .. COLUMNS
+      .. " agent_ref = $7, max_meetings = $8::integer, max_attendees = $9::integer,"
+      .. " updated_at = now() WHERE b.id = $1::uuid RETURNING " .. COLUMNS
   else
-    sql = "INSERT INTO backends AS b (host, secret, tags, admin_state, load_factor, agent_ref)"
-      .. " SELECT $2, $3, ARRAY(SELECT jsonb_array_elements_text($4::jsonb)), $5, $6, $7"
-      .. " WHERE $1::uuid IS NULL RETURNING " .. COLUMNS
+    sql = "INSERT INTO backends AS b (host, secret, tags, admin_state, load_factor, agent_ref,"
+      .. " max_meetings, max_attendees)"
+      .. " SELECT $2, $3, ARRAY(SELECT jsonb_array_elements_text($4::jsonb)), $5, $6, $7,"
+      .. " $8::integer, $9::integer WHERE $1::uuid IS NULL RETURNING " .. COLUMNS
   end
   local rows, err = db.write(CONFLICT, sql, id, rec.host, rec.secret, rec.tags,
-    rec.admin_state, rec.load_factor, rec.agent_ref)
+    rec.admin_state, rec.load_factor, rec.agent_ref, rec.max_meetings, rec.max_attendees)
   if not rows then
     return err
   end
@@ -243,6 +263,7 @@ function _M.update(ctx)
       settings = { tags = json.decode(row.tags) or json.array() },
       admin_state = row.admin_state, load_factor = tonumber(row.load_factor),
       agent_ref = db.val(row.agent_ref),
+      max_meetings = db.num(row.max_meetings), max_attendees = db.num(row.max_attendees),
     }
     local rec, verr = validate(json.merge_patch(stored, patch))
     if not rec then

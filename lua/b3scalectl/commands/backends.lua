@@ -2,6 +2,7 @@
 local tbl  = require("b3scalectl.table")
 local util = require("b3scalectl.util")
 local http = require("b3scalectl.http")
+local json = require("b3scalectl.json")
 
 local function tags_of(b)
     local t = type(b.settings) == "table" and b.settings.tags
@@ -9,6 +10,25 @@ local function tags_of(b)
     local out = {}
     for _, x in ipairs(t) do out[#out + 1] = tostring(x) end
     return table.concat(out, ",")
+end
+
+-- "max meetings/max attendees" ("-" for no cap), nil when neither is set
+local function caps_of(b)
+    local m, a = tonumber(b.max_meetings), tonumber(b.max_attendees)
+    if not m and not a then return nil end
+    return (m and string.format("%d", m) or "-") .. "/" .. (a and string.format("%d", a) or "-")
+end
+
+-- --max-meetings / --max-attendees: a whole number >= 1, or none (also 0 or '') for no cap
+local function cap_flag(flags, name)
+    local v = flags[name]
+    if v == nil then return nil end
+    if v == "" or v == "none" or v == "0" then return json.null end
+    local n = tonumber(v)
+    if not n or n ~= math.floor(n) or n < 1 then
+        util.usage("--" .. name .. " must be a whole number >= 1, or none, got " .. v)
+    end
+    return n
 end
 
 -- admin/node state, plus this instance's circuit when it fails calls fast
@@ -24,11 +44,12 @@ local function backend_rows(list)
     for _, b in ipairs(list) do
         rows[#rows + 1] = {
             util.backend_host(b), state_of(b), util.show(b.meetings_count),
-            util.show(b.attendees_count), util.show(b.load_factor), tags_of(b),
+            util.show(b.attendees_count), util.show(b.load_factor), caps_of(b), tags_of(b),
             util.show(b.last_error),
         }
     end
-    return tbl.render({ "HOST", "STATE", "MEETINGS", "ATTENDEES", "LOAD FACTOR", "TAGS", "LAST ERROR" }, rows)
+    return tbl.render({ "HOST", "STATE", "MEETINGS", "ATTENDEES", "LOAD FACTOR", "CAPS", "TAGS",
+        "LAST ERROR" }, rows)
 end
 
 local function backend_detail(b)
@@ -41,6 +62,8 @@ local function backend_detail(b)
             util.show(b.circuit.state) or "?", util.show(b.circuit.inflight) or "0",
             util.show(b.circuit.rejected) or "0") or nil },
         { "load factor", util.show(b.load_factor) },
+        { "max meetings", util.show(b.max_meetings) or "none" },
+        { "max attendees", util.show(b.max_attendees) or "none" },
         { "tags", tags_of(b) },
         { "settings", util.show(b.settings) },
         { "meetings", util.show(b.meetings_count) },
@@ -70,7 +93,8 @@ return {
         words = { "show", "backends" },
         summary = "list the backends (no secrets)",
         help = "Lists every backend: HOST, STATE (admin state/node state), MEETINGS, ATTENDEES,\n" ..
-               "LOAD FACTOR, TAGS and LAST ERROR. Secrets are never shown.",
+               "LOAD FACTOR, CAPS (max meetings/max attendees, - for none), TAGS and LAST ERROR.\n" ..
+               "Secrets are never shown.",
         run = function(ctx)
             local _, raw, list = ctx.client().get("/api/v1/backends")
             if ctx.json then return util.print_json(ctx, raw) end
@@ -91,11 +115,14 @@ return {
     },
     {
         words = { "set", "backend" }, args = { "host" },
-        flags = { "secret", "tags", "load-factor" },
+        flags = { "secret", "tags", "load-factor", "max-meetings", "max-attendees" },
         flag_help = {
             secret = "the node's shared secret (bbb-conf --secret); required to create",
             tags = "comma-separated tags (replaces the list; '' clears it)",
             ["load-factor"] = "placement weight, >= 0 (default 1)",
+            ["max-meetings"] = "no new meetings once the node has this many; none clears it",
+            ["max-attendees"] = "no new meetings once the node has this many attendees (with" ..
+                " reservations); none clears it",
         },
         summary = "create a backend, or change what is given",
         help = "Creates the backend when no backend has this host (--secret is required then;\n" ..
@@ -110,6 +137,7 @@ return {
                 lf = tonumber(flags["load-factor"])
                 if not lf then util.usage("--load-factor must be a number, got " .. flags["load-factor"]) end
             end
+            local mm, ma = cap_flag(flags, "max-meetings"), cap_flag(flags, "max-attendees")
             local c = ctx.client()
             local found = util.find_or_nil(util.find_backend, ctx, args[1])
             if not found then
@@ -117,6 +145,8 @@ return {
                 if flags.secret ~= nil then body.bbb.secret = flags.secret end
                 if flags.tags ~= nil then body.settings = { tags = util.csv(flags.tags) } end
                 if lf then body.load_factor = lf end
+                if mm ~= nil then body.max_meetings = mm end
+                if ma ~= nil then body.max_attendees = ma end
                 local _, raw, v = c.post("/api/v1/backends", body)
                 v = v or {}
                 -- a node agent's token registers its backend disabled: an admin enables it
@@ -132,9 +162,12 @@ return {
             if flags.secret ~= nil then patch.bbb = { secret = flags.secret }; n = n + 1 end
             if flags.tags ~= nil then patch.settings = { tags = util.csv(flags.tags) }; n = n + 1 end
             if lf then patch.load_factor = lf; n = n + 1 end
+            if mm ~= nil then patch.max_meetings = mm; n = n + 1 end
+            if ma ~= nil then patch.max_attendees = ma; n = n + 1 end
             if n == 0 then
                 return util.reply(ctx, util.get_raw(ctx, "backends", found), "backend %s exists;" ..
-                    " nothing to change (give --secret, --tags or --load-factor)\n",
+                    " nothing to change (give --secret, --tags, --load-factor, --max-meetings or" ..
+                    " --max-attendees)\n",
                     util.backend_host(found))
             end
             local _, raw, v = c.patch("/api/v1/backends/" .. http.urlencode(found.id), patch)
