@@ -20,6 +20,7 @@
 #include "db_backends.h"
 #include "lb.h"
 #include "policy.h"
+#include "placement_size.h"
 #include "policy_builtin.h"
 #include "query.h"
 #include "sim_cases.h"
@@ -34,12 +35,15 @@ struct sim_node {
 	long peak_meetings, peak_attendees;
 	double over_cap;             /* seconds above a cap */
 	double next_report;
+	int reported;                /* in this step of simulate_advance */
 };
 
 struct sim_meeting {
 	char *key;                   /* frontend \x1f meeting */
 	size_t node;
 	long attendees;
+	long expected;               /* its size hint (0: none), reserved while it is young */
+	double created;
 	int live;
 };
 
@@ -141,14 +145,13 @@ static int simulate_args(struct sim_opts *o, int argc, char **argv)
 }
 
 /* Per-node caps from the nodes JSON (the table at the top of L's stack): max_meetings and
- * max_attendees, 0 when absent. The one place to extend when struct lb_backend carries
- * caps for the policies too. */
+ * max_attendees, 0 when absent; the policies see them as the daemon's do. */
 static void simulate_node_caps(lua_State *L, struct sim_node *nd)
 {
 	lua_getfield(L, -1, "max_meetings");
-	nd->max_meetings = (long)lua_tonumber(L, -1);
+	nd->max_meetings = nd->b.max_meetings = (long)lua_tonumber(L, -1);
 	lua_getfield(L, -2, "max_attendees");
-	nd->max_attendees = (long)lua_tonumber(L, -1);
+	nd->max_attendees = nd->b.max_attendees = (long)lua_tonumber(L, -1);
 	lua_pop(L, 2);
 }
 
@@ -258,7 +261,8 @@ static int simulate_nodes_db(struct sim *s, char *err, size_t errlen)
 	}
 	if (db_open(&db, s->cfg->db_url, err, errlen) < 0)
 		return -EIO;
-	rc = db_backends_eligible(&db, s->cfg->agent_max_age_ms, &s->dbl, err, errlen);
+	rc = db_backends_eligible(&db, s->cfg->agent_max_age_ms, s->cfg->reservation_window_s,
+				  &s->dbl, err, errlen);
 	db_close(&db);
 	if (rc < 0)
 		return rc;
@@ -266,8 +270,11 @@ static int simulate_nodes_db(struct sim *s, char *err, size_t errlen)
 	s->nodes = calloc(s->n ? s->n : 1, sizeof(*s->nodes));
 	if (!s->nodes)
 		return -ENOMEM;
-	for (i = 0; i < s->n; i++)
+	for (i = 0; i < s->n; i++) {
 		s->nodes[i].b = s->dbl.v[i]; /* the strings stay the list's */
+		s->nodes[i].max_meetings = s->dbl.v[i].max_meetings;
+		s->nodes[i].max_attendees = s->dbl.v[i].max_attendees;
+	}
 	return 0;
 }
 
@@ -322,10 +329,24 @@ static struct sim_meeting *simulate_meeting(struct sim *s, const struct sim_even
 	return m;
 }
 
-/* Simulated time moves to t: seconds over a cap accrue, nodes whose report is due report. */
+/* A young meeting's reservation, as the daemon's snapshot computes it (sql/0023): its
+ * expected size decaying to 0 over the window, less what it has reported. */
+static long simulate_reserved(const struct sim *s, const struct sim_meeting *m, double t)
+{
+	double w = (double)s->cfg->reservation_window_s, left;
+
+	if (m->expected <= 0 || w <= 0 || t - m->created >= w)
+		return 0;
+	left = (double)m->expected * (1.0 - (t - m->created) / w) - (double)m->attendees;
+	return left > 0 ? (long)left : 0;
+}
+
+/* Simulated time moves to t: seconds over a cap accrue, nodes whose report is due report
+ * (their counters and reservations as of now). */
 static void simulate_advance(struct sim *s, double t)
 {
 	double dt = t - s->now, R = s->o.report_interval;
+	int reported = 0;
 	size_t i;
 
 	for (i = 0; i < s->n; i++) {
@@ -341,11 +362,20 @@ static void simulate_advance(struct sim *s, double t)
 			nd->b.meetings = nd->meetings;
 			nd->b.participants = nd->attendees;
 			nd->b.pending = 0;
+			nd->b.reserved = 0; /* summed below */
+			nd->reported = reported = 1;
 			nd->next_report = last + R;
 			nd->b.report_age_ms = (long)((t - last) * 1000);
 		} else {
 			nd->b.report_age_ms = (long)((t - (nd->next_report - R)) * 1000);
+			nd->reported = 0;
 		}
+	}
+	for (i = 0; reported && i < s->tab_cap; i++) {
+		const struct sim_meeting *m = &s->tab[i];
+
+		if (m->key && m->live && s->nodes[m->node].reported)
+			s->nodes[m->node].b.reserved += simulate_reserved(s, m, t);
 	}
 	s->now = t;
 }
@@ -416,6 +446,8 @@ static int simulate_create(struct sim *s, const char *policy, const struct sim_e
 	pr.settings_json = simulate_settings(s, ev->frontend, policy, tags, sizeof(tags));
 	pr.params = &params;
 	pr.attempt = 1;
+	pr.expected_size = placement_size_parse(size);
+	pr.expected_source = pr.expected_size > 0 ? "hint" : NULL;
 	out = policy_select_explain(s->pe, &pr, &bl, &idx, reason, sizeof(reason), pname,
 				    sizeof(pname), ex);
 	if (out == POLICY_NONE) {
@@ -445,8 +477,11 @@ static int simulate_create(struct sim *s, const char *policy, const struct sim_e
 	m->live = 1;
 	m->node = idx;
 	m->attendees = 0;
+	m->expected = pr.expected_size;
+	m->created = ev->t;
 	s->nodes[idx].meetings++;
 	s->nodes[idx].b.pending++;
+	s->nodes[idx].b.reserved += simulate_reserved(s, m, ev->t); /* as the daemon: at once */
 	simulate_peaks(&s->nodes[idx]);
 	if (s->o.verbose)
 		fprintf(s->o.json ? stderr : stdout, "t=%.1f %s create %s/%s -> %s by=%s reason=\"%s\"%s%s\n",
@@ -505,7 +540,7 @@ static int simulate_run(struct sim *s, struct sim_trace *tr, const char *policy,
 		struct sim_node *nd = &s->nodes[i];
 
 		nd->meetings = nd->attendees = nd->peak_meetings = nd->peak_attendees = 0;
-		nd->b.meetings = nd->b.participants = nd->b.pending = 0;
+		nd->b.meetings = nd->b.participants = nd->b.pending = nd->b.reserved = 0;
 		nd->b.video = nd->b.voice = nd->b.listeners = 0;
 		nd->over_cap = 0;
 		/* reports staggered over the interval, as nodes are polled one after another */

@@ -96,7 +96,7 @@ describe("placement reasons", function()
   it("puts the short reason on the placement log line", function()
     create(d, "why-3")
     assert.truthy(h.wait_until(function()
-      return has(h.read_file(d.log) or "", 'by=policy reason="least load ')
+      return (h.read_file(d.log) or ""):find('by=policy expected=%d+ source=%a+ reason="least load ')
     end, 10))
   end)
 

@@ -139,7 +139,8 @@ return P
 ]]
     assert(dispatch.init({ probe = src }, { probe = "@policies/probe.lua" }, "probe"))
     local req = request()
-    assert.same({ "probe", 1 }, { dispatch.select(req, { node(1) }, "{}") })
+    local got = { dispatch.select(req, { node(1) }, "{}") }
+    assert.same({ "probe", 1 }, { got[1], got[2] })
     assert.same({ 7, "default" }, { req.expected_size, req.expected_source })
     req = request({ expected_size = 300, expected_source = "hint" })
     dispatch.select(req, { node(1) }, "{}")
