@@ -146,6 +146,15 @@ describe("status page", function()
       assert.is_nil(b.bbb)
     end
     assert.same({ { key = "fe", active = true, meetings = 1, attendees = 3 } }, c.frontends)
+    -- the placement and why (least_load's reason), newest first
+    assert.equal(1, #c.placements, raw)
+    local pl = c.placements[1]
+    assert.equal("fe", pl.frontend)
+    assert.equal("status-demo", pl.meeting_id)
+    assert.equal(hold.url, pl.node)
+    assert.equal("policy", pl.by)
+    assert.equal("least_load", pl.policy)
+    assert.matches("^least load %d+ of 2 eligible$", pl.reason)
     assert.equal(1, c.policy.generation)
     assert.equal(cjson.null, c.policy.last_reload_error)
     assert.equal(cjson.null, c.policy.last_reload_error_at)
@@ -219,6 +228,9 @@ describe("status page", function()
       assert.is_not_nil(tag_with(dom, "data-status", "400"))
       assert.truthy(dom:find("presentation/rec-ok-1", 1, true))
       assert.truthy(dom:find("has an empty, '.' or '..' component", 1, true))
+      -- the placement with its reason
+      assert.equal("policy", attr(tag_with(dom, "data-meeting", "fe/status-demo"), "data-by"))
+      assert.truthy(dom:find("least load %d+ of 2 eligible"))
     end)
 
     it("asks for the token again when it is refused", function()

@@ -1,6 +1,7 @@
 -- b3scale.admin.cluster: GET /api/v1/cluster (admin only), one compact snapshot for the live
 -- status page (docs/status.html): backends with their counters and load, frontends with
--- their meeting and attendee counts, and the policy engine's generation and counters.
+-- their meeting and attendee counts, the policy engine's generation and counters, and the
+-- newest placements with their reasons.
 -- Never a secret: backend and frontend secrets are not even selected.
 local _M = {}
 
@@ -31,6 +32,16 @@ local IMPORTS = "SELECT " .. db.ts("i.at", "at") .. ", b.host, i.status::text AS
   .. " i.trees::text AS trees, i.bytes::text AS bytes, i.record_ids, i.message"
   .. " FROM recording_imports i LEFT JOIN backends b ON b.id = i.backend_id"
   .. " ORDER BY i.id DESC LIMIT 10"
+
+
+-- the newest placements with why the policy chose their node (sql/0024); breakouts and
+-- adopted meetings have no reason and are left out
+local PLACEMENTS = "SELECT " .. db.ts("m.created_at", "at") .. ", f.key AS frontend, m.meeting_id,"
+  .. " b.host, m.placement_reason->>'by' AS by, m.placement_reason->>'policy' AS policy,"
+  .. " m.placement_reason->>'reason' AS reason, m.placement_reason->>'error' AS error"
+  .. " FROM meetings m JOIN frontends f ON f.id = m.frontend_id"
+  .. " LEFT JOIN backends b ON b.id = m.backend_id"
+  .. " WHERE m.placement_reason IS NOT NULL ORDER BY m.created_at DESC, m.id DESC LIMIT 10"
 
 
 -- last_error is the poller's text (never a signed URL); scrub a checksum anyway, so a future
@@ -102,6 +113,13 @@ local function import(r)
 end
 
 
+local function placement(r)
+  return { at = r.at, frontend = r.frontend, meeting_id = r.meeting_id,
+    node = db.val(r.host) or json.null, by = db.val(r.by) or json.null,
+    policy = db.val(r.policy) or json.null, reason = scrub(r.reason or r.error) }
+end
+
+
 function _M.show()
   circuit_of = db.circuits()
   local b, err = db.map(backend, BACKENDS)
@@ -118,6 +136,11 @@ function _M.show()
   if not imports then
     return err
   end
+  local placements
+  placements, err = db.map(placement, PLACEMENTS)
+  if not placements then
+    return err
+  end
   local pending
   pending, err = db.query("SELECT count(*)::text AS n FROM recordings WHERE pending")
   if not pending then
@@ -128,6 +151,7 @@ function _M.show()
     backends = b,
     frontends = f,
     policy = policy(),
+    placements = placements,
     recordings = { imports = imports, pending = num(pending[1].n) },
   })
 end
