@@ -134,6 +134,17 @@ describe("b3scalectl argument parsing", function()
 end)
 
 describe("b3scalectl helpers", function()
+  it("writes CSV fields a spreadsheet shows as they are, never runs as a formula", function()
+    local usage = require("b3scalectl.commands.usage")
+    assert.equal('"a,b ""c"""', usage.csv_field('a,b "c"'))
+    assert.equal("'=HYPERLINK(1)", usage.csv_field("=HYPERLINK(1)"))
+    assert.equal("\"'+1,2\"", usage.csv_field("+1,2"))
+    assert.equal("'-x", usage.csv_field("-x"))
+    assert.equal("'@SUM(A1)", usage.csv_field("@SUM(A1)"))
+    assert.equal("room-1", usage.csv_field("room-1"))
+    assert.equal("30", usage.csv_field(30))
+  end)
+
   it("normalises backend hosts", function()
     local n = util.normalise_host
     assert.equal("https://bbb1.example.org/bigbluebutton/api/", n("https://bbb1.example.org"))

@@ -21,9 +21,12 @@ function _M.month_range(s)
     return string.format("%04d-%02d-01", y, m), string.format("%04d-%02d-01", ny, nm)
 end
 
--- one RFC 4180 field: quoted (quotes doubled) when it holds a quote, comma, CR or LF
+-- one RFC 4180 field: quoted (quotes doubled) when it holds a quote, comma, CR or LF. A
+-- text that a spreadsheet would run as a formula (=, +, -, @, tab or CR first: a tenant
+-- chooses its meeting IDs) gets a leading ' so it is shown, not evaluated.
 function _M.csv_field(v)
     local s = util.show(v) or ""
+    if type(v) == "string" and s:find("^[=+%-@\t\r]") then s = "'" .. s end
     if s:find('[",\r\n]') then return '"' .. s:gsub('"', '""') .. '"' end
     return s
 end
@@ -106,7 +109,7 @@ _M.commands = {
             month = "a calendar month in UTC, e.g. 2026-11",
             from = "start (inclusive): 2026-11-01 or 2026-11-01T08:00:00Z",
             to = "end (exclusive); default now",
-            csv = "the meeting rows as RFC 4180 CSV (header row, CRLF)",
+            csv = "the meeting rows as RFC 4180 CSV (header row, CRLF; a text starting with =, +, -, @ gets a leading ')",
         },
         summary = "attendee-minutes by meeting and frontend, for billing",
         help = "Lists every meeting instance that overlaps the range: FRONTEND, MEETING (the\n" ..
