@@ -142,7 +142,9 @@ static int bbb_api_verify(struct bbb_ctx *c)
 		bbb_reply_fail(c, "internalError", "Out of memory.");
 		return rc;
 	}
-	mid = bbb_api_names_meeting(c->call) ? query_get(&c->params, "meetingID") : NULL;
+	mid = query_get(&c->params, "meetingID");
+	snprintf(c->log_meeting, sizeof(c->log_meeting), "%s", mid && *mid ? mid : "-");
+	mid = bbb_api_names_meeting(c->call) ? mid : NULL;
 	if (mid && !*mid)
 		mid = NULL;
 	/* joins are every user's hot path, getMeetingInfo and isMeetingRunning what frontends

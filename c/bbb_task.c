@@ -49,7 +49,6 @@ static void bbb_task_free(struct bbb_ctx *c)
 static void bbb_task_finish(struct bbb_ctx *c)
 {
 	struct timespec t1;
-	const char *mid;
 
 	if (c->finished)
 		return;
@@ -59,11 +58,8 @@ static void bbb_task_finish(struct bbb_ctx *c)
 			  (double)(t1.tv_sec - c->t0.tv_sec) +
 				  (double)(t1.tv_nsec - c->t0.tv_nsec) / 1e9);
 	/* the meeting as the frontend named it: enough to replay a day (docs/simulate.md) */
-	mid = query_get(&c->params, "meetingID");
-	if (mid && strncmp(mid, c->key, strlen(c->key)) == 0 && mid[strlen(c->key)] == '~')
-		mid += strlen(c->key) + 1; /* namespaced for the node by now */
 	log_info("access", "call=%s frontend=%s meeting=%s backend=%s status=%d outcome=%s client=%s",
-		 c->call[0] ? c->call : "index", c->key, mid && *mid ? mid : "-",
+		 c->call[0] ? c->call : "index", c->key, c->log_meeting[0] ? c->log_meeting : "-",
 		 c->backend_host[0] ? c->backend_host : "-", c->a->status, c->outcome,
 		 c->req->client);
 }

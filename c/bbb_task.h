@@ -46,6 +46,9 @@ struct bbb_ctx {
 	const char *outcome;    /* for the access log: SUCCESS or the messageKey */
 	char outcome_buf[64];
 	char backend_host[256];
+	/* meetingID as the request named it, before any rewrite for a node (for the access log;
+	 * longer ones are cut there anyway) */
+	char log_meeting[260];
 	struct timespec t0;
 	int finished;
 	/* waiting for nodes */
